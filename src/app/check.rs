@@ -1,0 +1,62 @@
+//! `kubecred check`: findings, an exit status monitoring understands, and
+//! optionally a Prometheus textfile.
+
+use anyhow::Result;
+
+use crate::app::{PathError, paint, print, scope};
+use crate::apply::atomic;
+use crate::cli::{CheckArgs, Global, Output};
+use crate::context::Context;
+use crate::findings::Thresholds;
+use crate::inventory::Inventory;
+use crate::render;
+use crate::report::{Report, Status};
+
+pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8> {
+    let unknown = Status::Unknown.code();
+    if args.crit > args.warn || args.ca_crit > args.ca_warn {
+        return Err(PathError {
+            message: "--crit must not be longer than --warn (and --ca-crit than --ca-warn)".into(),
+            path: global.kubernetes_dir.clone(),
+            hint: None,
+            exit: unknown,
+        }
+        .into());
+    }
+    let scope = scope(global);
+    let inventory = Inventory::scan(&scope);
+    if !inventory.has_layout() {
+        return Err(PathError {
+            message: "no kubeadm credentials found".into(),
+            path: scope.kubernetes_dir,
+            hint: Some("pass --kubernetes-dir (and --cert-dir) where kubeadm wrote them".into()),
+            exit: unknown,
+        }
+        .into());
+    }
+    let thresholds = Thresholds {
+        warn: args.warn,
+        crit: args.crit,
+        ca_warn: args.ca_warn,
+        ca_crit: args.ca_crit,
+    };
+    let report = Report::new(&inventory, ctx.now, thresholds);
+    if let Some(path) = &args.textfile {
+        atomic::write(path, render::prometheus::check(&report).as_bytes(), 0o644).map_err(
+            |err| PathError {
+                message: format!("cannot write the textfile: {}", err.source),
+                path: path.clone(),
+                hint: None,
+                exit: unknown,
+            },
+        )?;
+    }
+    let text = match global.output {
+        Output::Table => render::table::check(&report, paint(global, ctx)),
+        Output::Json => render::json::check(&report),
+        Output::Nagios => render::nagios::check(&report),
+        Output::Prometheus => render::prometheus::check(&report),
+    };
+    print(&text)?;
+    Ok(report.status().code())
+}

@@ -1,0 +1,47 @@
+//! `kubecred inspect`: the inventory, shown.
+
+use anyhow::Result;
+
+use crate::app::{PathError, paint, print, scope};
+use crate::cli::{Global, InspectArgs, Output};
+use crate::context::Context;
+use crate::findings::Thresholds;
+use crate::inventory::Inventory;
+use crate::render;
+use crate::report::Report;
+
+pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<u8> {
+    let inventory = if args.paths.is_empty() {
+        let scope = scope(global);
+        let inventory = Inventory::scan(&scope);
+        if !inventory.has_layout() {
+            return Err(PathError {
+                message: "no kubeadm credentials found".into(),
+                path: scope.kubernetes_dir,
+                hint: Some("pass --kubernetes-dir, or name files to inspect".into()),
+                exit: 1,
+            }
+            .into());
+        }
+        inventory
+    } else {
+        Inventory::scan_paths(&args.paths)
+    };
+    let report = Report::new(&inventory, ctx.now, Thresholds::default());
+    let text = match global.output {
+        Output::Table => render::table::inspect(&report, paint(global, ctx)),
+        Output::Json => render::json::inspect(&report),
+        Output::Nagios | Output::Prometheus => {
+            return Err(PathError {
+                message: "inspect prints table or json; nagios and prometheus are for `check`"
+                    .into(),
+                path: global.kubernetes_dir.clone(),
+                hint: None,
+                exit: 2,
+            }
+            .into());
+        }
+    };
+    print(&text)?;
+    Ok(0)
+}

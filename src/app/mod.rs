@@ -1,0 +1,91 @@
+//! Command glue: arguments in, core calls, renderers out. No rules and no
+//! formatting live here, only the order of things and the exit status.
+
+mod check;
+mod demo;
+mod inspect;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::CommandFactory as _;
+
+use crate::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
+use crate::context::Context;
+use crate::inventory::Scope;
+use crate::render::Paint;
+
+/// Runs a parsed command line; returns the process exit status.
+pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
+    match &cli.command {
+        Command::Inspect(args) => inspect::run(&cli.global, args, ctx),
+        Command::Check(args) => check::run(&cli.global, args, ctx),
+        Command::Demo(args) => demo::run(&cli.global, args, ctx),
+        Command::Completions(args) => {
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
+            Ok(0)
+        }
+    }
+}
+
+/// Where to scan, from the global options.
+fn scope(global: &Global) -> Scope {
+    let copies = if global.no_copies {
+        Vec::new()
+    } else if global.copies.is_empty() {
+        DEFAULT_COPIES
+            .iter()
+            .map(|glob| (*glob).to_owned())
+            .collect()
+    } else {
+        global.copies.clone()
+    };
+    Scope {
+        cert_dir: global
+            .cert_dir
+            .clone()
+            .unwrap_or_else(|| global.kubernetes_dir.join("pki")),
+        kubernetes_dir: global.kubernetes_dir.clone(),
+        copies,
+    }
+}
+
+/// Whether to paint tables.
+fn paint(global: &Global, ctx: &Context) -> Paint {
+    match global.color {
+        ColorWhen::Always => Paint::Color,
+        ColorWhen::Auto if ctx.stdout_is_terminal && !ctx.no_color => Paint::Color,
+        ColorWhen::Auto | ColorWhen::Never => Paint::Plain,
+    }
+}
+
+/// Writes data to stdout; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// An error about a path, for `main` to print as `error: ... (path)`.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} ({})", path.display())]
+pub struct PathError {
+    /// What is wrong.
+    pub message: String,
+    /// Where.
+    pub path: PathBuf,
+    /// What to do, if anything helps.
+    pub hint: Option<String>,
+    /// The exit status.
+    pub exit: u8,
+}

@@ -1,0 +1,135 @@
+//! Atomic writes: a temporary file in the same folder, written, fsynced, given
+//! its final mode and owner, renamed over the target, then the folder fsynced.
+//! A crash leaves either the old file or the new one, never half of either.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// A failed atomic write, naming the step and the file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {step} {}: {source}", path.display())]
+pub struct WriteError {
+    /// What was being done.
+    pub step: &'static str,
+    /// The file concerned.
+    pub path: PathBuf,
+    /// Why it failed.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Replaces (or creates) `path` with `bytes`.
+///
+/// An existing file keeps its mode and owner; a new one gets `new_mode`. The
+/// temporary file is created `0600` so key material is never readable by others,
+/// not even for an instant.
+pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), WriteError> {
+    let fail = |step, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError { step, path, source }
+    };
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let existing = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(WriteError {
+                step: "replace",
+                path: path.to_path_buf(),
+                source: io::Error::other("it is a symbolic link; refusing to write through it"),
+            });
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(WriteError {
+                step: "replace",
+                path: path.to_path_buf(),
+                source: io::Error::other("it is not a regular file"),
+            });
+        }
+        Ok(meta) => Some(meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => return Err(fail("inspect", path)(err)),
+    };
+    let temp = temp_path(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(fail("create", &temp))?;
+        file.write_all(bytes).map_err(fail("write", &temp))?;
+        let (mode, owner) = match &existing {
+            Some(meta) => (meta.mode() & 0o7777, Some((meta.uid(), meta.gid()))),
+            None => (new_mode, None),
+        };
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(fail("chown", &temp))?;
+        }
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(fail("chmod", &temp))?;
+        file.sync_all().map_err(fail("fsync", &temp))?;
+        fs::rename(&temp, path).map_err(fail("rename over", path))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Fsyncs a folder so a rename in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), WriteError> {
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| WriteError {
+            step: "fsync folder",
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// `.<name>.kubecred-<pid>-<n>.tmp` beside `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.kubecred-{}-{n}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_file_gets_mode_and_replaced_file_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.conf");
+        write(&path, b"one", 0o600).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        write(&path, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn refuses_to_write_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = write(&link, b"new", 0o600).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+    }
+}

@@ -1,0 +1,4 @@
+//! The only writer: atomic file replacement and the run lock. Everything
+//! that changes a host goes through here.
+
+pub mod atomic;

@@ -1,0 +1,280 @@
+//! X.509 certificates as kubecred sees them: the fields an operator reads and
+//! the checks kubeadm's chain depends on. Parsing only; no file access.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate, X509Name};
+use x509_parser::public_key::PublicKey;
+
+/// A parsed certificate with everything kubecred reports or checks.
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    /// The DER encoding, kept to verify signatures and compute the fingerprint.
+    pub der: Vec<u8>,
+    /// The subject's first common name.
+    pub common_name: String,
+    /// The subject's organizations: Kubernetes groups.
+    pub groups: Vec<String>,
+    /// The subject in `openssl -nameopt RFC2253`-like form.
+    pub subject: String,
+    /// The issuer, same form.
+    pub issuer: String,
+    /// Serial number, upper-case hex as `openssl x509 -serial` prints it.
+    pub serial: String,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+    /// The public key's algorithm and size.
+    pub key_algorithm: KeyAlgorithm,
+    /// The public key as a signature verifier takes it (PKCS#1 for RSA, the point for EC).
+    pub public_key_raw: Vec<u8>,
+    /// DNS subject alternative names.
+    pub dns_names: Vec<String>,
+    /// IP subject alternative names.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Extended key usages, by their OpenSSL short names.
+    pub extended_key_usages: Vec<String>,
+    /// Whether basicConstraints says CA:TRUE.
+    pub is_ca: bool,
+    /// SHA-256 of the DER encoding.
+    pub fingerprint: Fingerprint,
+}
+
+/// A public key algorithm, named as kubeadm's `encryptionAlgorithm` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// ECDSA on P-256.
+    EcdsaP256,
+    /// ECDSA on P-384.
+    EcdsaP384,
+    /// Ed25519, which kubeadm never uses.
+    Ed25519,
+    /// Anything else, by OID or curve.
+    Other(String),
+    /// RSA with its modulus size in bits.
+    Rsa(u32),
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EcdsaP256 => f.write_str("ECDSA-P256"),
+            Self::EcdsaP384 => f.write_str("ECDSA-P384"),
+            Self::Ed25519 => f.write_str("Ed25519"),
+            Self::Other(name) => f.write_str(name),
+            Self::Rsa(bits) => write!(f, "RSA-{bits}"),
+        }
+    }
+}
+
+/// A SHA-256 fingerprint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The SHA-256 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        let mut out = [0; 32];
+        out.copy_from_slice(digest.as_ref());
+        Self(out)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    /// Lower-case hex, no separators (as `sha256sum` prints it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// Why a certificate does not chain to the CA it should.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainError {
+    /// The issuer name is not the CA's subject.
+    IssuerName,
+    /// The signature does not verify with the CA's key.
+    Signature,
+}
+
+impl Certificate {
+    /// Parses one DER certificate; trailing bytes are an error.
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        let (rest, x509) = X509Certificate::from_der(der)
+            .map_err(|err| format!("not a valid X.509 certificate ({err})"))?;
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes of trailing data after the certificate",
+                rest.len()
+            ));
+        }
+        let tbs = &x509.tbs_certificate;
+        let spki = x509.public_key();
+        let key_algorithm = key_algorithm(spki)?;
+        let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
+        let mut extended_key_usages = Vec::new();
+        let mut is_ca = false;
+        for ext in tbs.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for name in &san.general_names {
+                        match name {
+                            GeneralName::DNSName(dns) => dns_names.push((*dns).to_owned()),
+                            GeneralName::IPAddress(bytes) => {
+                                ip_addresses.push(ip_from_bytes(bytes)?);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                ParsedExtension::ExtendedKeyUsage(eku) => {
+                    extended_key_usages = eku_names(eku);
+                }
+                ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
+                ParsedExtension::ParseError { error } => {
+                    return Err(format!("bad extension {}: {error}", ext.oid));
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            der: der.to_vec(),
+            common_name: attribute_values(tbs.subject.iter_common_name())
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            groups: attribute_values(tbs.subject.iter_organization()),
+            subject: name_string(&tbs.subject),
+            issuer: name_string(&tbs.issuer),
+            serial: hex_upper(x509.raw_serial()),
+            not_before: timestamp(tbs.validity.not_before.timestamp())?,
+            not_after: timestamp(tbs.validity.not_after.timestamp())?,
+            key_algorithm,
+            public_key_raw: spki.subject_public_key.data.to_vec(),
+            dns_names,
+            ip_addresses,
+            extended_key_usages,
+            is_ca,
+            fingerprint: Fingerprint::of(der),
+        })
+    }
+
+    /// Checks that `self` names `ca` as its issuer and carries its signature.
+    pub fn verify_signed_by(&self, ca: &Self) -> Result<(), ChainError> {
+        let (Ok((_, leaf)), Ok((_, issuer))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&ca.der),
+        ) else {
+            return Err(ChainError::Signature);
+        };
+        if leaf.issuer().as_raw() != issuer.subject().as_raw() {
+            return Err(ChainError::IssuerName);
+        }
+        leaf.verify_signature(Some(issuer.public_key()))
+            .map_err(|_| ChainError::Signature)
+    }
+
+    /// Subject alternative names as one list, DNS names first.
+    pub fn subject_alt_names(&self) -> Vec<String> {
+        self.dns_names
+            .iter()
+            .cloned()
+            .chain(self.ip_addresses.iter().map(ToString::to_string))
+            .collect()
+    }
+}
+
+fn key_algorithm(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<KeyAlgorithm, String> {
+    use x509_parser::oid_registry::{OID_EC_P256, OID_NIST_EC_P384, OID_SIG_ED25519};
+    if spki.algorithm.algorithm == OID_SIG_ED25519 {
+        return Ok(KeyAlgorithm::Ed25519);
+    }
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => Ok(KeyAlgorithm::Rsa(
+            u32::try_from(rsa.key_size()).unwrap_or(u32::MAX),
+        )),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|params| params.as_oid().ok());
+            Ok(match curve {
+                Some(oid) if oid == OID_EC_P256 => KeyAlgorithm::EcdsaP256,
+                Some(oid) if oid == OID_NIST_EC_P384 => KeyAlgorithm::EcdsaP384,
+                Some(oid) => KeyAlgorithm::Other(format!("ECDSA-{oid}")),
+                None => KeyAlgorithm::Other("ECDSA".into()),
+            })
+        }
+        Ok(PublicKey::DSA(_)) => Ok(KeyAlgorithm::Other("DSA".into())),
+        Ok(_) => Ok(KeyAlgorithm::Other(spki.algorithm.algorithm.to_id_string())),
+        Err(err) => Err(format!("bad public key ({err})")),
+    }
+}
+
+fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let flags = [
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+        (eku.any, "anyExtendedKeyUsage"),
+    ];
+    flags
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| (*name).to_owned())
+        .chain(eku.other.iter().map(x509_parser::der_parser::oid::Oid::to_id_string))
+        .collect()
+}
+
+fn attribute_values<'a>(
+    attrs: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
+) -> Vec<String> {
+    attrs
+        .map(|attr| {
+            attr.as_str()
+                .map_or_else(|_| hex_upper(attr.attr_value().data), str::to_owned)
+        })
+        .collect()
+}
+
+fn name_string(name: &X509Name<'_>) -> String {
+    name.to_string()
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr, String> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Ok(IpAddr::from(v4));
+    }
+    <[u8; 16]>::try_from(bytes)
+        .map(IpAddr::from)
+        .map_err(|_| format!("IP address SAN of {} bytes", bytes.len()))
+}
+
+fn timestamp(secs: i64) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|_| format!("validity date out of range ({secs})"))
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02X}");
+        out
+    })
+}

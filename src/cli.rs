@@ -1,0 +1,174 @@
+//! The command line, declared once: parsing, help, completions and the man
+//! page all come from here. No I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::span;
+
+/// Inspect, check and repair the credentials of a kubeadm control-plane node.
+#[derive(Debug, Parser)]
+#[command(name = "kubecred", version, about, long_about = None, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_HELP: &str = "\
+Exit status of `check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+Exit status of other commands: 0 success, 1 failed (nothing changed), 2 usage,
+4 failed and the host could not be restored (the message names the backup).";
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where the kubeconfigs live
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECRED_KUBERNETES_DIR",
+        default_value = "/etc/kubernetes",
+        value_name = "DIR"
+    )]
+    pub kubernetes_dir: PathBuf,
+    /// kubeadm's certificatesDir [default: <kubernetes-dir>/pki]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Where backups, the journal and the lock live
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECRED_STATE_DIR",
+        default_value = "/var/lib/kubecred",
+        value_name = "DIR"
+    )]
+    pub state_dir: PathBuf,
+    /// Output format (`check` also takes nagios and prometheus)
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table, value_name = "FORMAT")]
+    pub output: Output,
+    /// When to colour tables (`NO_COLOR` is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Say less on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Where stale copies of the admin credential are looked for (repeatable)
+    /// [default: /root/.kube/config, /home/*/.kube/config]
+    #[arg(long = "copies", global = true, value_name = "GLOB")]
+    pub copies: Vec<String>,
+    /// Do not look for stale copies of the admin credential
+    #[arg(long, global = true, conflicts_with = "copies")]
+    pub no_copies: bool,
+}
+
+/// The default places of admin.conf copies.
+pub const DEFAULT_COPIES: &[&str] = &["/root/.kube/config", "/home/*/.kube/config"];
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people
+    Table,
+    /// JSON (schemaVersion 1)
+    Json,
+    /// A monitoring-plugin status line with perfdata (check only)
+    Nagios,
+    /// Prometheus text exposition (check only)
+    Prometheus,
+}
+
+/// When to use colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal and `NO_COLOR` is unset
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every credential of the node (or of the files and folders named)
+    Inspect(InspectArgs),
+    /// Judge the node's credentials against what kubeadm expects
+    Check(CheckArgs),
+    /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
+    Demo(DemoArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+/// `inspect` arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Files (kubeconfig, PEM certificate or bundle) or folders to read instead of the node
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Warn when a certificate expires within this (30d, 720h, 1y)
+    #[arg(long, default_value = "30d", value_parser = duration, value_name = "DUR")]
+    pub warn: time::Duration,
+    /// Critical when a certificate expires within this
+    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DUR")]
+    pub crit: time::Duration,
+    /// Warn when a CA expires within this
+    #[arg(long, default_value = "365d", value_parser = duration, value_name = "DUR")]
+    pub ca_warn: time::Duration,
+    /// Critical when a CA expires within this
+    #[arg(long, default_value = "90d", value_parser = duration, value_name = "DUR")]
+    pub ca_crit: time::Duration,
+    /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder to create (must not exist, or be empty)
+    #[arg(default_value = "kubecred-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Key algorithm of every key, as kubeadm's encryptionAlgorithm
+    #[arg(long, value_enum, default_value_t = DemoKeys::Rsa2048, value_name = "ALG")]
+    pub key_algorithm: DemoKeys,
+}
+
+/// Key algorithms the demo can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoKeys {
+    /// RSA-2048 (kubeadm's default)
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// ECDSA P-256
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn duration(text: &str) -> Result<time::Duration, String> {
+    span::parse_duration(text)
+}

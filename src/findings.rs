@@ -1,0 +1,692 @@
+//! The rules: an inventory and a clock in, findings out. Pure: no file
+//! access, no clock, no formatting beyond each finding's own sentence.
+
+use std::path::PathBuf;
+
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::cert::{Certificate, ChainError};
+use crate::inventory::{
+    Credential, FileMeta, FileRead, Inventory, KeyState, Material, ServiceAccount, State,
+};
+use crate::layout::{self, CommonName, Kind, Presence};
+use crate::span::{date, left};
+
+/// How bad a finding is; ordered from harmless to urgent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth knowing; changes no exit status.
+    Info,
+    /// Needs attention soon: exit status 1.
+    Warning,
+    /// Needs attention now: exit status 2.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// A finding's stable code (SPEC.md's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// admin.conf's certificate is in `system:masters`.
+    AdminInSystemMasters,
+    /// A kubeconfig's CA data differs from `ca.crt`.
+    CaDataMismatch,
+    /// A CA expires inside its thresholds.
+    CaExpiresSoon,
+    /// A leaf outlives its CA.
+    CaOutlived,
+    /// Not-after has passed.
+    Expired,
+    /// A leaf expires inside its thresholds.
+    ExpiresSoon,
+    /// A CA's key is absent: certificates it signs cannot be renewed here.
+    ExternalCa,
+    /// A key or kubeconfig is readable by others or not owned by root.
+    InsecurePermissions,
+    /// A private key does not belong to its certificate.
+    KeyMismatch,
+    /// A file is present but unusable.
+    Malformed,
+    /// A credential kubeadm always writes is absent.
+    Missing,
+    /// The signature does not verify against the expected CA.
+    NotSignedByCa,
+    /// Not-before is in the future.
+    NotYetValid,
+    /// A kubeconfig outside the kubernetes dir holds a stale or `system:masters` admin credential.
+    StaleAdminCopy,
+    /// No super-admin.conf.
+    SuperAdminAbsent,
+    /// A subject differs from every one kubeadm writes.
+    UnexpectedIdentity,
+}
+
+impl Code {
+    /// The kebab-case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AdminInSystemMasters => "admin-in-system-masters",
+            Self::CaDataMismatch => "ca-data-mismatch",
+            Self::CaExpiresSoon => "ca-expires-soon",
+            Self::CaOutlived => "ca-outlived",
+            Self::Expired => "expired",
+            Self::ExpiresSoon => "expires-soon",
+            Self::ExternalCa => "external-ca",
+            Self::InsecurePermissions => "insecure-permissions",
+            Self::KeyMismatch => "key-mismatch",
+            Self::Malformed => "malformed",
+            Self::Missing => "missing",
+            Self::NotSignedByCa => "not-signed-by-ca",
+            Self::NotYetValid => "not-yet-valid",
+            Self::StaleAdminCopy => "stale-admin-copy",
+            Self::SuperAdminAbsent => "super-admin-absent",
+            Self::UnexpectedIdentity => "unexpected-identity",
+        }
+    }
+}
+
+/// One thing wrong (or worth knowing) about one credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// How bad.
+    pub severity: Severity,
+    /// The credential's name.
+    pub credential: String,
+    /// The file concerned.
+    pub path: PathBuf,
+    /// What is wrong, one sentence.
+    pub message: String,
+    /// What to do, one sentence.
+    pub remedy: String,
+}
+
+/// When a certificate's remaining life becomes a warning or critical.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Leaves: warning inside this.
+    pub warn: Duration,
+    /// Leaves: critical inside this.
+    pub crit: Duration,
+    /// CAs: warning inside this.
+    pub ca_warn: Duration,
+    /// CAs: critical inside this.
+    pub ca_crit: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            warn: Duration::days(30),
+            crit: Duration::days(7),
+            ca_warn: Duration::days(365),
+            ca_crit: Duration::days(90),
+        }
+    }
+}
+
+/// Evaluates every rule, findings sorted by credential then code.
+pub fn evaluate(
+    inventory: &Inventory,
+    now: OffsetDateTime,
+    thresholds: &Thresholds,
+) -> Vec<Finding> {
+    let mut rules = Rules {
+        inventory,
+        now,
+        thresholds,
+        out: Vec::new(),
+    };
+    for credential in &inventory.credentials {
+        rules.credential(credential);
+    }
+    if let Some(sa) = &inventory.service_account {
+        rules.service_account(sa);
+    }
+    rules.copies();
+    let mut findings = rules.out;
+    findings
+        .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
+    findings
+}
+
+/// The overall severity: the worst finding's, or `None` when all is well.
+pub fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|finding| finding.severity).max()
+}
+
+struct Rules<'a> {
+    inventory: &'a Inventory,
+    now: OffsetDateTime,
+    thresholds: &'a Thresholds,
+    out: Vec<Finding>,
+}
+
+impl Rules<'_> {
+    fn push(
+        &mut self,
+        credential: &Credential,
+        code: Code,
+        severity: Severity,
+        message: String,
+        remedy: String,
+    ) {
+        self.out.push(Finding {
+            code,
+            severity,
+            credential: credential.name.clone(),
+            path: credential.path.clone(),
+            message,
+            remedy,
+        });
+    }
+
+    fn credential(&mut self, credential: &Credential) {
+        match &credential.state {
+            State::Absent { expected } => self.absent(credential, *expected),
+            State::Malformed { path, reason } => {
+                let message = format!("{}: {reason}", path.display());
+                self.push(
+                    credential,
+                    Code::Malformed,
+                    Severity::Critical,
+                    message,
+                    "restore the file from a backup, or regenerate it with kubeadm".into(),
+                );
+            }
+            State::Present(material) => {
+                self.validity(credential, &material.certificate);
+                self.chain(credential, &material.certificate);
+                self.key(credential, material);
+                self.permissions(credential, material);
+                self.ca_data(credential, material);
+                self.identity(credential, &material.certificate);
+            }
+        }
+    }
+
+    fn absent(&mut self, credential: &Credential, expected: bool) {
+        let Some(spec) = credential.spec else {
+            return;
+        };
+        if spec.presence == Presence::InitNodeOnly {
+            self.push(
+                credential,
+                Code::SuperAdminAbsent,
+                Severity::Info,
+                "no super-admin.conf: normal on a node joined with `kubeadm join --control-plane`, \
+                 and on clusters created before 1.29"
+                    .into(),
+                "keep a break-glass credential off the node; `kubecred migrate` writes one".into(),
+            );
+        } else if expected {
+            self.push(
+                credential,
+                Code::Missing,
+                Severity::Critical,
+                format!(
+                    "{} is absent; kubeadm writes it on every control-plane node",
+                    credential.path.display()
+                ),
+                "restore it from a backup, or regenerate it with `kubeadm init phase`".into(),
+            );
+        }
+    }
+
+    fn validity(&mut self, credential: &Credential, cert: &Certificate) {
+        if cert.not_after <= self.now {
+            self.push(
+                credential,
+                Code::Expired,
+                Severity::Critical,
+                format!(
+                    "expired {} ago, on {}",
+                    left(self.now - cert.not_after),
+                    date(cert.not_after)
+                ),
+                Self::renew_remedy(credential),
+            );
+            return;
+        }
+        if cert.not_before > self.now {
+            self.push(
+                credential,
+                Code::NotYetValid,
+                Severity::Critical,
+                format!(
+                    "not valid before {} ({} from now): check the host clock",
+                    date(cert.not_before),
+                    left(cert.not_before - self.now)
+                ),
+                "fix the host's clock (timedatectl, chrony), or reissue the certificate".into(),
+            );
+        }
+        let remaining = cert.not_after - self.now;
+        let (code, warn, crit) = if credential.kind == Kind::Ca {
+            (
+                Code::CaExpiresSoon,
+                self.thresholds.ca_warn,
+                self.thresholds.ca_crit,
+            )
+        } else {
+            (
+                Code::ExpiresSoon,
+                self.thresholds.warn,
+                self.thresholds.crit,
+            )
+        };
+        let severity = if remaining <= crit {
+            Severity::Critical
+        } else if remaining <= warn {
+            Severity::Warning
+        } else {
+            return;
+        };
+        self.push(
+            credential,
+            code,
+            severity,
+            format!(
+                "expires in {}, on {}",
+                left(remaining),
+                date(cert.not_after)
+            ),
+            Self::renew_remedy(credential),
+        );
+    }
+
+    fn renew_remedy(credential: &Credential) -> String {
+        match credential.spec {
+            Some(spec) if spec.renewable => format!("run `kubecred renew {}`", spec.name),
+            Some(spec) if spec.kind == Kind::Ca => {
+                "plan a CA rotation (kubeadm does not renew CAs)".into()
+            }
+            Some(spec) if spec.name == "kubelet.conf" => {
+                "check that the kubelet rotates its client certificate (rotateCertificates)".into()
+            }
+            _ => "reissue the certificate".into(),
+        }
+    }
+
+    fn chain(&mut self, credential: &Credential, cert: &Certificate) {
+        let Some(ca_name) = credential.ca.as_deref() else {
+            return;
+        };
+        let Some(ca) = self.inventory.material(ca_name) else {
+            return;
+        };
+        let ca = &ca.certificate;
+        if let Err(err) = cert.verify_signed_by(ca) {
+            let why = match err {
+                ChainError::IssuerName => format!(
+                    "its issuer `{}` is not {ca_name}'s subject `{}`",
+                    cert.issuer, ca.subject
+                ),
+                ChainError::Signature => {
+                    format!("its signature does not verify with {ca_name}'s key")
+                }
+            };
+            self.push(
+                credential,
+                Code::NotSignedByCa,
+                Severity::Critical,
+                format!("not signed by {ca_name}: {why}"),
+                format!(
+                    "reissue it from {ca_name}, or restore the matching {ca_name} from a backup"
+                ),
+            );
+            return;
+        }
+        if cert.not_after > ca.not_after {
+            self.push(
+                credential,
+                Code::CaOutlived,
+                Severity::Warning,
+                format!(
+                    "valid until {}, past {ca_name}'s own expiry on {}: it stops working then",
+                    date(cert.not_after),
+                    date(ca.not_after)
+                ),
+                format!(
+                    "plan the rotation of {ca_name} before {}",
+                    date(ca.not_after)
+                ),
+            );
+        }
+    }
+
+    fn key(&mut self, credential: &Credential, material: &Material) {
+        match &material.key {
+            KeyState::Unknown => {}
+            KeyState::Absent(path) if credential.kind == Kind::Ca => {
+                self.push(
+                    credential,
+                    Code::ExternalCa,
+                    Severity::Info,
+                    format!("{} is absent: an external CA; certificates it signs cannot be renewed on this node", path.display()),
+                    "renew those certificates with the CA's owner".into(),
+                );
+            }
+            KeyState::Absent(path) => {
+                let message = if credential.kind == Kind::Kubeconfig {
+                    "the current user has no client key".to_owned()
+                } else {
+                    format!("private key {} is absent", path.display())
+                };
+                self.push(
+                    credential,
+                    Code::Missing,
+                    Severity::Critical,
+                    message,
+                    "restore the key from a backup, or renew the certificate".into(),
+                );
+            }
+            KeyState::Malformed { path, reason } => {
+                self.push(
+                    credential,
+                    Code::Malformed,
+                    Severity::Critical,
+                    format!("{}: {reason}", path.display()),
+                    "restore the key from a backup, or renew the certificate".into(),
+                );
+            }
+            KeyState::Present { info, .. } => {
+                if info.public_key_raw != material.certificate.public_key_raw {
+                    self.push(
+                        credential,
+                        Code::KeyMismatch,
+                        Severity::Critical,
+                        "the private key does not belong to the certificate".into(),
+                        "restore the matching pair from a backup, or renew the certificate".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn permissions(&mut self, credential: &Credential, material: &Material) {
+        let mut files: Vec<&FileMeta> = Vec::new();
+        if credential.kind == Kind::Kubeconfig {
+            files.push(&material.file);
+        }
+        if let KeyState::Present { file, .. } = &material.key
+            && !files.iter().any(|seen| seen.path == file.path)
+        {
+            files.push(file);
+        }
+        for file in files {
+            if let Some(problem) = self.permission_problem(file) {
+                let message = format!("{}: {problem}", file.path.display());
+                self.push(
+                    credential,
+                    Code::InsecurePermissions,
+                    Severity::Warning,
+                    message,
+                    PERMISSIONS_REMEDY.into(),
+                );
+            }
+        }
+    }
+
+    fn permission_problem(&self, file: &FileMeta) -> Option<String> {
+        let mut problems = Vec::new();
+        if file.mode & 0o077 != 0 {
+            let who = match (file.mode & 0o070 != 0, file.mode & 0o007 != 0) {
+                (true, true) => "group and others",
+                (true, false) => "its group",
+                _ => "others",
+            };
+            problems.push(format!(
+                "mode {:04o} gives {who} access to private key material",
+                file.mode
+            ));
+        }
+        if file.uid != 0 && file.uid != self.inventory.expected_owner {
+            problems.push(format!("owned by uid {}, not root", file.uid));
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
+    fn ca_data(&mut self, credential: &Credential, material: &Material) {
+        let Some(facts) = &material.kubeconfig else {
+            return;
+        };
+        if credential.spec.is_none() {
+            return;
+        }
+        let Some(ca) = self.inventory.material("ca") else {
+            return;
+        };
+        let problem = match &facts.certificate_authority {
+            None => "has no certificate-authority-data".to_owned(),
+            Some(Err(reason)) => format!("its certificate-authority data cannot be read: {reason}"),
+            Some(Ok(cert)) if cert.fingerprint != ca.certificate.fingerprint => format!(
+                "its certificate-authority-data (`{}`, SHA-256 {}) is not ca.crt",
+                cert.subject, cert.fingerprint
+            ),
+            Some(Ok(_)) => return,
+        };
+        self.push(
+            credential,
+            Code::CaDataMismatch,
+            Severity::Critical,
+            format!("cluster `{}` {problem}", facts.cluster),
+            "run `kubecred renew` for it, which refreshes certificate-authority-data from ca.crt"
+                .into(),
+        );
+    }
+
+    fn identity(&mut self, credential: &Credential, cert: &Certificate) {
+        let Some(spec) = credential.spec else {
+            return;
+        };
+        if spec.name == "admin.conf"
+            && cert
+                .groups
+                .iter()
+                .any(|group| group == layout::SYSTEM_MASTERS)
+        {
+            self.push(
+                credential,
+                Code::AdminInSystemMasters,
+                Severity::Warning,
+                "client certificate is in group system:masters, which bypasses RBAC and can never be revoked (pre-1.29 layout)".into(),
+                "run `kubecred migrate` to move admin.conf to kubeadm:cluster-admins".into(),
+            );
+            return;
+        }
+        let node = self.inventory.node_name();
+        let matches = spec.identities.iter().any(|identity| {
+            let name_ok = match identity.common_name {
+                CommonName::Exact(name) => cert.common_name == name,
+                CommonName::KubeletNode => cert.common_name.starts_with("system:node:"),
+                CommonName::NodeName => match &node {
+                    Some(node) => &cert.common_name == node,
+                    None => !cert.common_name.is_empty(),
+                },
+            };
+            name_ok && same_groups(&cert.groups, identity.groups)
+        });
+        if matches {
+            return;
+        }
+        let expected: Vec<String> = spec
+            .identities
+            .iter()
+            .map(|identity| {
+                let cn = match identity.common_name {
+                    CommonName::Exact(name) => name.to_owned(),
+                    CommonName::KubeletNode => "system:node:<node>".to_owned(),
+                    CommonName::NodeName => node.clone().unwrap_or_else(|| "<node>".into()),
+                };
+                format!(
+                    "CN={cn} O=[{}] ({})",
+                    identity.groups.join(","),
+                    identity.versions
+                )
+            })
+            .collect();
+        self.push(
+            credential,
+            Code::UnexpectedIdentity,
+            Severity::Warning,
+            format!(
+                "subject CN={} O=[{}] is none kubeadm writes: expected {}",
+                cert.common_name,
+                cert.groups.join(","),
+                expected.join(" or ")
+            ),
+            "check who issued it; renewing keeps the subject, so reissue it with kubeadm's identity".into(),
+        );
+    }
+
+    fn service_account(&mut self, sa: &ServiceAccount) {
+        let name = layout::SERVICE_ACCOUNT;
+        let cred = Credential {
+            name: name.into(),
+            kind: Kind::Leaf,
+            spec: None,
+            path: self.inventory.cert_dir.join("sa.key"),
+            ca: None,
+            state: State::Absent { expected: true },
+        };
+        let mut public_raw = None;
+        match &sa.public {
+            FileRead::Absent(path) => self.push(
+                &cred,
+                Code::Missing,
+                Severity::Critical,
+                format!(
+                    "{} is absent; the API server cannot verify service-account tokens without it",
+                    path.display()
+                ),
+                "restore sa.pub from a backup (it must match sa.key on every control-plane node)"
+                    .into(),
+            ),
+            FileRead::Malformed { path, reason } => self.push(
+                &cred,
+                Code::Malformed,
+                Severity::Critical,
+                format!("{}: {reason}", path.display()),
+                "restore sa.pub from a backup".into(),
+            ),
+            FileRead::Present((der, _)) => {
+                public_raw = SubjectPublicKeyInfo::from_der(der)
+                    .ok()
+                    .map(|(_, spki)| spki.subject_public_key.data.to_vec());
+            }
+        }
+        match &sa.key {
+            KeyState::Absent(path) => self.push(
+                &cred,
+                Code::Missing,
+                Severity::Critical,
+                format!(
+                    "{} is absent; the controller manager cannot sign service-account tokens",
+                    path.display()
+                ),
+                "restore sa.key from a backup (it must be the same on every control-plane node)"
+                    .into(),
+            ),
+            KeyState::Malformed { path, reason } => self.push(
+                &cred,
+                Code::Malformed,
+                Severity::Critical,
+                format!("{}: {reason}", path.display()),
+                "restore sa.key from a backup".into(),
+            ),
+            KeyState::Present { info, file } => {
+                if public_raw
+                    .as_ref()
+                    .is_some_and(|raw| *raw != info.public_key_raw)
+                {
+                    self.push(
+                        &cred,
+                        Code::KeyMismatch,
+                        Severity::Critical,
+                        "sa.key and sa.pub are not one key pair: tokens will fail verification"
+                            .into(),
+                        "restore the matching pair from a backup".into(),
+                    );
+                }
+                if let Some(problem) = self.permission_problem(file) {
+                    self.push(
+                        &cred,
+                        Code::InsecurePermissions,
+                        Severity::Warning,
+                        format!("{}: {problem}", file.path.display()),
+                        PERMISSIONS_REMEDY.into(),
+                    );
+                }
+            }
+            KeyState::Unknown => {}
+        }
+    }
+
+    fn copies(&mut self) {
+        let admin = self
+            .inventory
+            .material("admin.conf")
+            .map(|m| &m.certificate);
+        for copy in &self.inventory.copies {
+            let cert = &copy.certificate;
+            let in_masters = cert
+                .groups
+                .iter()
+                .any(|group| group == layout::SYSTEM_MASTERS);
+            let current = admin.is_some_and(|admin| admin.fingerprint == cert.fingerprint);
+            if current && !in_masters {
+                continue;
+            }
+            let why = match (current, in_masters) {
+                (true, _) => {
+                    "admin.conf's current certificate, which is in system:masters".to_owned()
+                }
+                (false, true) => format!(
+                    "a system:masters certificate (CN={}) that is not admin.conf's current one",
+                    cert.common_name
+                ),
+                (false, false) => format!(
+                    "an admin certificate (CN={}, O=[{}]) that is not admin.conf's current one",
+                    cert.common_name,
+                    cert.groups.join(",")
+                ),
+            };
+            self.out.push(Finding {
+                code: Code::StaleAdminCopy,
+                severity: Severity::Warning,
+                credential: copy.file.path.display().to_string(),
+                path: copy.file.path.clone(),
+                message: format!(
+                    "user `{}` holds {why}; it stays valid until {}",
+                    copy.user,
+                    date(cert.not_after)
+                ),
+                remedy: "replace it with the current admin.conf after `kubecred migrate` (or `--update-copies`), or delete it".into(),
+            });
+        }
+    }
+}
+
+const PERMISSIONS_REMEDY: &str = "chown root:root <file> && chmod 0600 <file>";
+
+fn same_groups(actual: &[String], expected: &[&str]) -> bool {
+    let mut actual: Vec<&str> = actual.iter().map(String::as_str).collect();
+    let mut expected = expected.to_vec();
+    actual.sort_unstable();
+    expected.sort_unstable();
+    actual == expected
+}

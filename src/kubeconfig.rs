@@ -1,0 +1,310 @@
+//! Kubeconfig files: a typed view of the fields kubeadm writes, with every
+//! other field kept so a rewrite loses nothing. Parsing only; no file access.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A kubeconfig, its fields in the alphabetical order client-go writes them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Kubeconfig {
+    /// `apiVersion`
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_version: Option<String>,
+    /// `clusters`
+    #[serde(default)]
+    pub clusters: Vec<NamedCluster>,
+    /// `contexts`
+    #[serde(default)]
+    pub contexts: Vec<NamedContext>,
+    /// `current-context`
+    #[serde(
+        rename = "current-context",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub current_context: Option<String>,
+    /// `kind`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `preferences`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferences: Option<Value>,
+    /// `users`
+    #[serde(default)]
+    pub users: Vec<NamedUser>,
+    /// Fields kubecred does not interpret, kept as read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A `clusters` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NamedCluster {
+    /// `cluster`
+    pub cluster: Cluster,
+    /// `name`
+    pub name: String,
+    /// Fields kubecred does not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A cluster: where the API server is and which CA vouches for it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Cluster {
+    /// `certificate-authority`: a file path.
+    #[serde(
+        rename = "certificate-authority",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub certificate_authority: Option<String>,
+    /// `certificate-authority-data`: base64 of PEM.
+    #[serde(
+        rename = "certificate-authority-data",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub certificate_authority_data: Option<String>,
+    /// `server`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Fields kubecred does not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A `contexts` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NamedContext {
+    /// `context`
+    pub context: Context,
+    /// `name`
+    pub name: String,
+    /// Fields kubecred does not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A context: a cluster and a user.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Context {
+    /// `cluster`
+    #[serde(default)]
+    pub cluster: String,
+    /// `user`
+    #[serde(default)]
+    pub user: String,
+    /// Fields kubecred does not interpret (namespace, extensions).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A `users` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NamedUser {
+    /// `name`
+    pub name: String,
+    /// `user`
+    #[serde(default)]
+    pub user: AuthInfo,
+    /// Fields kubecred does not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A user's credentials.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct AuthInfo {
+    /// `client-certificate`: a file path.
+    #[serde(
+        rename = "client-certificate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_certificate: Option<String>,
+    /// `client-certificate-data`: base64 of PEM.
+    #[serde(
+        rename = "client-certificate-data",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_certificate_data: Option<String>,
+    /// `client-key`: a file path.
+    #[serde(
+        rename = "client-key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_key: Option<String>,
+    /// `client-key-data`: base64 of PEM.
+    #[serde(
+        rename = "client-key-data",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_key_data: Option<String>,
+    /// Fields kubecred does not interpret (token, exec, ...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Where a piece of credential material lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Embedded in the kubeconfig under this field.
+    Embedded {
+        /// The user (or cluster) the field belongs to.
+        owner: String,
+        /// The field, e.g. `client-certificate-data`.
+        field: &'static str,
+        /// The decoded PEM bytes.
+        pem: Vec<u8>,
+    },
+    /// In a file the kubeconfig names; relative paths already resolved.
+    File(PathBuf),
+}
+
+/// The credentials of a kubeconfig's current context.
+#[derive(Clone, Debug)]
+pub struct CurrentCredentials {
+    /// The current context's name.
+    pub context: String,
+    /// The current context's user name.
+    pub user: String,
+    /// The current context's cluster name.
+    pub cluster: String,
+    /// The API server URL, if set.
+    pub server: Option<String>,
+    /// The client certificate, if the user has one.
+    pub certificate: Option<Source>,
+    /// The client key, if the user has one.
+    pub key: Option<Source>,
+    /// The cluster's CA, if set.
+    pub certificate_authority: Option<Source>,
+}
+
+impl Kubeconfig {
+    /// Parses kubeconfig YAML; anything that is not one is an error saying why.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        let text = std::str::from_utf8(bytes).map_err(|err| {
+            format!(
+                "not a kubeconfig: not UTF-8 text (byte {})",
+                err.valid_up_to()
+            )
+        })?;
+        if text.trim().is_empty() {
+            return Err("not a kubeconfig: the file is empty".into());
+        }
+        let options = serde_saphyr::options! { with_snippet: false };
+        let config: Self = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|err| format!("not a kubeconfig: {}", one_line(&err.to_string())))?;
+        if let Some(kind) = config.kind.as_deref().filter(|kind| *kind != "Config") {
+            return Err(format!("not a kubeconfig: kind is `{kind}`, not `Config`"));
+        }
+        Ok(config)
+    }
+
+    /// Serializes as client-go does: block style, fields in order, base64 on one line.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        let options = serde_saphyr::ser_options! {
+            prefer_block_scalars: false,
+        };
+        serde_saphyr::to_string_with_options(self, options).map_err(|err| err.to_string())
+    }
+
+    /// The current context's user, cluster and credential sources.
+    ///
+    /// File paths are resolved against `dir`, the kubeconfig's folder, as client-go does.
+    pub fn current_credentials(&self, dir: &Path) -> Result<CurrentCredentials, String> {
+        let name = self
+            .current_context
+            .as_deref()
+            .filter(|name| !name.is_empty())
+            .ok_or("no current-context")?;
+        let context = self
+            .contexts
+            .iter()
+            .find(|context| context.name == name)
+            .ok_or_else(|| format!("current-context `{name}` is not among the contexts"))?;
+        let user = self
+            .users
+            .iter()
+            .find(|user| user.name == context.context.user)
+            .ok_or_else(|| format!("user `{}` is not among the users", context.context.user))?;
+        let cluster = self
+            .clusters
+            .iter()
+            .find(|cluster| cluster.name == context.context.cluster)
+            .ok_or_else(|| {
+                format!(
+                    "cluster `{}` is not among the clusters",
+                    context.context.cluster
+                )
+            })?;
+        let auth = &user.user;
+        Ok(CurrentCredentials {
+            context: name.to_owned(),
+            user: user.name.clone(),
+            cluster: cluster.name.clone(),
+            server: cluster.cluster.server.clone(),
+            certificate: source(
+                &user.name,
+                "client-certificate-data",
+                auth.client_certificate_data.as_deref(),
+                auth.client_certificate.as_deref(),
+                dir,
+            )?,
+            key: source(
+                &user.name,
+                "client-key-data",
+                auth.client_key_data.as_deref(),
+                auth.client_key.as_deref(),
+                dir,
+            )?,
+            certificate_authority: source(
+                &cluster.name,
+                "certificate-authority-data",
+                cluster.cluster.certificate_authority_data.as_deref(),
+                cluster.cluster.certificate_authority.as_deref(),
+                dir,
+            )?,
+        })
+    }
+}
+
+/// The embedded data if present (client-go prefers it), else the file path.
+fn source(
+    owner: &str,
+    field: &'static str,
+    data: Option<&str>,
+    path: Option<&str>,
+    dir: &Path,
+) -> Result<Option<Source>, String> {
+    if let Some(data) = data.filter(|data| !data.is_empty()) {
+        let pem = STANDARD
+            .decode(data.trim())
+            .map_err(|err| format!("`{field}` of `{owner}` is not valid base64 ({err})"))?;
+        return Ok(Some(Source::Embedded {
+            owner: owner.to_owned(),
+            field,
+            pem,
+        }));
+    }
+    Ok(path
+        .filter(|path| !path.is_empty())
+        .map(|path| Source::File(dir.join(path))))
+}
+
+/// The first line of a possibly multi-line parser message.
+fn one_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().trim().to_owned()
+}

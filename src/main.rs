@@ -1,0 +1,44 @@
+//! The kubecred binary: parse, read the process state, run, map the exit status.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+use kubecred::app::{self, PathError};
+use kubecred::cli::Cli;
+use kubecred::context::Context;
+
+fn main() -> ExitCode {
+    // `check` follows the monitoring-plugin convention: a usage error is UNKNOWN (3).
+    let is_check = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .is_ok_and(|matches| matches.subcommand_name() == Some("check"));
+    let usage_exit = if is_check { 3 } else { 2 };
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { usage_exit } else { 0 });
+        }
+    };
+    let ctx = match Context::os() {
+        Ok(ctx) => ctx,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(usage_exit);
+        }
+    };
+    match app::run(&cli, &ctx) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if let Some(path_error) = err.downcast_ref::<PathError>() {
+                if let Some(hint) = &path_error.hint {
+                    eprintln!("hint: {hint}");
+                }
+                return ExitCode::from(path_error.exit);
+            }
+            ExitCode::from(if is_check { 3 } else { 1 })
+        }
+    }
+}

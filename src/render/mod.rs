@@ -1,0 +1,16 @@
+//! Every output format. Renderers take a finished `Report` and write; they
+//! compute nothing the report does not already hold, and read no clock.
+
+pub mod json;
+pub mod nagios;
+pub mod prometheus;
+pub mod table;
+
+/// Whether to paint the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paint {
+    /// ANSI colours.
+    Color,
+    /// Plain text.
+    Plain,
+}

@@ -1,0 +1,87 @@
+//! The monitoring-plugin format: one status line with perfdata, then one line
+//! per warning or critical finding (plugin "long output").
+
+use std::fmt::Write as _;
+
+use crate::findings::Severity;
+use crate::inventory::State;
+use crate::layout::Kind;
+use crate::report::Report;
+
+/// `KUBECRED WARNING - ... | 'admin.conf'=25d;30;7;0 ...`
+pub fn check(report: &Report<'_>) -> String {
+    let status = report.status();
+    let alerts: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.severity >= Severity::Warning)
+        .collect();
+    let summary = if alerts.is_empty() {
+        let nearest = report
+            .inventory
+            .credentials
+            .iter()
+            .filter(|cred| cred.kind != Kind::Ca)
+            .filter_map(|cred| cred.material().map(|m| (cred, m.certificate.not_after)))
+            .min_by_key(|(_, not_after)| *not_after);
+        match nearest {
+            Some((cred, not_after)) => format!(
+                "all credentials valid; next expiry {} in {}d",
+                cred.name,
+                (not_after - report.now).whole_days()
+            ),
+            None => "no credentials found".into(),
+        }
+    } else {
+        let mut parts: Vec<String> = alerts
+            .iter()
+            .map(|finding| format!("{} {}", finding.credential, finding.code.as_str()))
+            .collect();
+        parts.dedup();
+        format!("{} problem(s): {}", alerts.len(), parts.join(", "))
+    };
+    let mut out = format!(
+        "KUBECRED {} - {summary} | {}\n",
+        status.name(),
+        perfdata(report)
+    );
+    for finding in alerts {
+        let _ = writeln!(
+            out,
+            "{}: {} {}: {}",
+            finding.severity.as_str().to_uppercase(),
+            finding.credential,
+            finding.code.as_str(),
+            finding.message
+        );
+    }
+    out
+}
+
+/// Days left per certificate with the thresholds that apply to it.
+fn perfdata(report: &Report<'_>) -> String {
+    let days = |duration: time::Duration| duration.whole_days();
+    report
+        .inventory
+        .credentials
+        .iter()
+        .filter_map(|cred| match &cred.state {
+            State::Present(material) => {
+                let (warn, crit) = if cred.kind == Kind::Ca {
+                    (report.thresholds.ca_warn, report.thresholds.ca_crit)
+                } else {
+                    (report.thresholds.warn, report.thresholds.crit)
+                };
+                Some(format!(
+                    "'{}'={}d;{};{};0",
+                    cred.name.replace('\'', "\""),
+                    days(material.certificate.not_after - report.now),
+                    days(warn),
+                    days(crit)
+                ))
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
