@@ -238,7 +238,11 @@ fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String>
         .iter()
         .filter(|(set, _)| *set)
         .map(|(_, name)| (*name).to_owned())
-        .chain(eku.other.iter().map(x509_parser::der_parser::oid::Oid::to_id_string))
+        .chain(
+            eku.other
+                .iter()
+                .map(x509_parser::der_parser::oid::Oid::to_id_string),
+        )
         .collect()
 }
 

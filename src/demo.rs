@@ -356,11 +356,7 @@ impl Ca {
     ) -> Result<Self, IssueError> {
         let (not_before, not_after) = spec.validity(name, spec.ca_validity);
         let pem = issue::self_signed_ca(common_name, &key.pair, not_before, not_after)?;
-        files.push(file(
-            format!("{base}.crt"),
-            pem.clone().into_bytes(),
-            0o644,
-        ));
+        files.push(file(format!("{base}.crt"), pem.clone().into_bytes(), 0o644));
         files.push(file(format!("{base}.key"), key.pem.into_bytes(), 0o600));
         let issuer = Issuer::from_ca_cert_pem(&pem, key.pair)?;
         Ok(Self { pem, issuer })

@@ -567,7 +567,11 @@ fn read_any(path: &Path) -> Vec<Credential> {
         Ok(None) => return vec![adhoc(Kind::Leaf, malformed(path, "no such file".into()))],
         Err(reason) => return vec![adhoc(Kind::Leaf, malformed(path, reason))],
     };
-    if !bytes.starts_with(b"-----") && !looks_like_pem(&bytes) {
+    let pem_named = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .is_some_and(|ext| matches!(ext, "crt" | "pem" | "cer" | "key" | "pub"));
+    if !pem_named && !looks_like_pem(&bytes) {
         let state = match kubeconfig_material(path, &bytes, file) {
             Ok(material) => State::Present(Box::new(material)),
             Err((at, reason)) => malformed(&at, reason),

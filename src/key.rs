@@ -103,6 +103,7 @@ pub fn from_block(block: &Block) -> Result<KeyInfo, String> {
 }
 
 fn rsa_bits(public_key_raw: &[u8]) -> u32 {
-    RSAPublicKey::from_der(public_key_raw)
-        .map_or(0, |(_, key)| u32::try_from(key.key_size()).unwrap_or(u32::MAX))
+    RSAPublicKey::from_der(public_key_raw).map_or(0, |(_, key)| {
+        u32::try_from(key.key_size()).unwrap_or(u32::MAX)
+    })
 }

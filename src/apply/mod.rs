@@ -2,3 +2,4 @@
 //! that changes a host goes through here.
 
 pub mod atomic;
+pub mod tree;
