@@ -1,0 +1,215 @@
+//! Shared test harness: generated hosts, the real binary, and tree snapshots.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kubecred::demo::{self, AdminLayout, HostSpec};
+use kubecred::issue::KeyAlgorithm;
+use serde_json::Value;
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// The fixed clock of every test: the day kubeadm's own test trees were issued.
+pub const NOW: &str = "2026-11-26T12:00:00Z";
+
+pub fn now() -> OffsetDateTime {
+    datetime!(2026-11-26 12:00 UTC)
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|err| {
+            panic!(
+                "stdout is not JSON ({err}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the real kubecred binary with the fixed clock and a clean environment.
+pub fn kubecred<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .args(args)
+        .env("KUBECRED_TEST_NOW", NOW)
+        .env_remove("KUBECRED_KUBERNETES_DIR")
+        .env_remove("KUBECRED_STATE_DIR")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run kubecred");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "kubecred panicked: {}",
+        run.stderr
+    );
+    run
+}
+
+/// A generated host in a temporary folder.
+pub struct Host {
+    pub dir: TempDir,
+}
+
+impl Host {
+    /// Generates a host from `spec`; the kubelet's certificate is embedded unless the spec says otherwise.
+    pub fn generate(spec: &HostSpec) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let files = demo::generate(spec).unwrap();
+        kubecred::apply::tree::write(dir.path(), &files).unwrap();
+        Self { dir }
+    }
+
+    /// An ECDSA host of the given layout at the fixed clock.
+    pub fn new(admin: AdminLayout) -> Self {
+        Self::generate(&spec(admin))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `check -o json` over this host with extra arguments.
+    pub fn check(&self, extra: &[&str]) -> Run {
+        let mut args: Vec<String> =
+            vec!["--kubernetes-dir".into(), self.path().display().to_string()];
+        if !extra.iter().any(|arg| arg.starts_with("--copies")) {
+            args.push("--no-copies".into());
+        }
+        args.extend(["check".into(), "-o".into(), "json".into()]);
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        kubecred(&args)
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) {
+        fs::set_permissions(self.file(rel), fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+/// An ECDSA spec at the fixed clock.
+pub fn spec(admin: AdminLayout) -> HostSpec {
+    HostSpec::new(now(), KeyAlgorithm::EcdsaP256, admin)
+}
+
+/// `(credential, code)` pairs of a check's JSON, in its order.
+pub fn codes(json: &Value) -> Vec<(String, String)> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["credential"].as_str().unwrap().to_owned(),
+                f["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Builds an expected `(credential, code)` list.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// The finding of `code` on `credential`.
+pub fn finding<'a>(json: &'a Value, credential: &str, code: &str) -> &'a Value {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["credential"] == credential && f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} on {credential} in {json:#}"))
+}
+
+/// Every file under `root` (not following symlinks) with its bytes and mode.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).unwrap();
+                out.insert(rel, (target.into_os_string().into_encoded_bytes(), 0o777));
+            } else {
+                out.insert(
+                    rel,
+                    (fs::read(&path).unwrap(), meta.permissions().mode() & 0o7777),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Copies a tree (regular files, folders, symlinks), keeping modes.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            copy_tree(&path, &dest);
+        } else if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&path).unwrap(), &dest).unwrap();
+        } else {
+            fs::copy(&path, &dest).unwrap();
+            fs::set_permissions(&dest, meta.permissions()).unwrap();
+        }
+    }
+}
+
+/// Copies one of kubeadm's own trees (`testdata/kubeadm-1.28.7/<variant>`) and
+/// restores the modes kubeadm gave its files (git keeps none).
+pub fn kubeadm_tree(variant: &str) -> TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kubeadm-1.28.7")
+        .join(variant);
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&src.join("etc-kubernetes"), dir.path());
+    for line in fs::read_to_string(src.join("modes.txt")).unwrap().lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(mode), Some(_kind), Some(rel)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let mode = u32::from_str_radix(mode, 8).unwrap();
+        fs::set_permissions(dir.path().join(rel), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    dir
+}
