@@ -1,0 +1,237 @@
+//! The command line itself: help, completions, man page, `inspect PATH...`,
+//! errors on stderr as one line naming the file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::fs;
+
+use common::{Host, kubecred};
+use kubecred::demo::AdminLayout;
+
+#[test]
+fn help_documents_the_exit_statuses() {
+    let run = kubecred(&["--help"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .contains("0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
+        "{}",
+        run.stdout
+    );
+    assert!(kubecred(&["--version"]).stdout.starts_with("kubecred "));
+}
+
+#[test]
+fn completions_for_every_packaged_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = kubecred(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        assert!(run.stdout.contains("kubecred"), "{shell}");
+        assert!(
+            run.stdout.contains("kubernetes-dir"),
+            "{shell} completes the global options"
+        );
+    }
+    assert_eq!(kubecred(&["completions", "tcsh"]).code, 2);
+}
+
+#[test]
+fn man_page_is_roff() {
+    let run = kubecred(&["man"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.starts_with(".ie \\n(.g .ds Aq") || run.stdout.contains(".TH kubecred"),
+        "{}",
+        &run.stdout[..200]
+    );
+    assert!(run.stdout.contains("kubernetes\\-dir"));
+}
+
+#[test]
+fn inspect_named_files_and_folders() {
+    let host = Host::new(AdminLayout::Init129);
+    let dir = tempfile::tempdir().unwrap();
+    // A bundle of two certificates, a leaf with its sibling key, a kubeconfig, and
+    // old material under expired/ and tmp/ that a scan must skip.
+    let bundle = [
+        fs::read(host.file("pki/ca.crt")).unwrap(),
+        fs::read(host.file("pki/front-proxy-ca.crt")).unwrap(),
+    ]
+    .concat();
+    fs::write(dir.path().join("bundle.pem"), bundle).unwrap();
+    fs::copy(
+        host.file("pki/apiserver.crt"),
+        dir.path().join("apiserver.crt"),
+    )
+    .unwrap();
+    fs::copy(
+        host.file("pki/apiserver.key"),
+        dir.path().join("apiserver.key"),
+    )
+    .unwrap();
+    fs::copy(host.file("admin.conf"), dir.path().join("admin.conf")).unwrap();
+    for skipped in ["expired", "tmp"] {
+        fs::create_dir(dir.path().join(skipped)).unwrap();
+        fs::copy(
+            host.file("pki/apiserver.crt"),
+            dir.path().join(skipped).join("apiserver.crt"),
+        )
+        .unwrap();
+    }
+    let root = dir.path().display().to_string();
+    let run = kubecred(&["--no-copies", "inspect", "-o", "json", &root]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let names: Vec<String> = json["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().replace(&root, "."))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "./admin.conf",
+            "./apiserver.crt",
+            "./bundle.pem#1",
+            "./bundle.pem#2"
+        ]
+    );
+    let find = |suffix: &str| {
+        json["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"].as_str().unwrap().ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+    let apiserver = find("apiserver.crt");
+    assert_eq!(
+        apiserver["key"]["matchesCertificate"], true,
+        "the sibling .key is read"
+    );
+    assert_eq!(
+        apiserver["ca"],
+        format!("{root}/bundle.pem#1"),
+        "its CA is the bundle's first certificate"
+    );
+    assert_eq!(apiserver["signatureValid"], true);
+    assert_eq!(find("bundle.pem#1")["kind"], "ca");
+    assert_eq!(
+        find("admin.conf")["subject"]["groups"],
+        serde_json::json!(["kubeadm:cluster-admins"])
+    );
+    // Alone, a leaf has no CA to check against; named with its CA, it has.
+    let leaf_only = dir.path().join("apiserver.crt").display().to_string();
+    let json = kubecred(&["--no-copies", "inspect", "-o", "json", &leaf_only]).json();
+    assert_eq!(json["credentials"][0]["ca"], serde_json::Value::Null);
+    assert_eq!(
+        json["credentials"][0]["signatureValid"],
+        serde_json::Value::Null
+    );
+    let ca = host.file("pki/ca.crt").display().to_string();
+    let leaf = dir.path().join("apiserver.crt").display().to_string();
+    let json = kubecred(&["--no-copies", "inspect", "-o", "json", &leaf, &ca]).json();
+    let named = json["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == leaf.as_str())
+        .unwrap();
+    assert_eq!(named["ca"], ca.as_str());
+    assert_eq!(named["signatureValid"], true);
+    // The table names each one.
+    let run = kubecred(&["--no-copies", "inspect", &root]);
+    assert!(run.stdout.contains("bundle.pem#2"), "{}", run.stdout);
+}
+
+#[test]
+fn inspect_refuses_monitoring_formats() {
+    let host = Host::new(AdminLayout::Init129);
+    let root = host.path().display().to_string();
+    let run = kubecred(&[
+        "--kubernetes-dir",
+        &root,
+        "--no-copies",
+        "inspect",
+        "-o",
+        "nagios",
+    ]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: inspect prints table or json"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn inspect_without_a_kubeadm_layout_says_where_it_looked() {
+    let empty = tempfile::tempdir().unwrap();
+    let root = empty.path().display().to_string();
+    let run = kubecred(&["--kubernetes-dir", &root, "--no-copies", "inspect"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: no kubeadm credentials found ({root})\nhint: pass --kubernetes-dir, or name files to inspect\n"
+        )
+    );
+    assert!(run.stdout.is_empty(), "errors never reach stdout");
+}
+
+#[test]
+fn environment_names_the_kubernetes_dir() {
+    let host = Host::new(AdminLayout::Init129);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .args(["--no-copies", "check", "-o", "nagios"])
+        .env("KUBECRED_KUBERNETES_DIR", host.path())
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .starts_with("KUBECRED OK - all credentials valid; next expiry")
+    );
+}
+
+#[test]
+fn inspect_never_prints_private_key_material() {
+    let host = Host::new(AdminLayout::Pre129);
+    let root = host.path().display().to_string();
+    let mut secrets = Vec::new();
+    for key in ["pki/ca.key", "pki/apiserver.key", "pki/sa.key"] {
+        let pem = fs::read_to_string(host.file(key)).unwrap();
+        secrets.extend(
+            pem.lines()
+                .filter(|line| !line.starts_with("-----"))
+                .map(str::to_owned),
+        );
+    }
+    let config =
+        kubecred::kubeconfig::Kubeconfig::parse(&fs::read(host.file("admin.conf")).unwrap())
+            .unwrap();
+    secrets.push(config.users[0].user.client_key_data.clone().unwrap()[..40].to_owned());
+    for format in ["table", "json"] {
+        let run = kubecred(&[
+            "--kubernetes-dir",
+            &root,
+            "--no-copies",
+            "inspect",
+            "-o",
+            format,
+        ]);
+        for secret in &secrets {
+            assert!(
+                !run.stdout.contains(secret.as_str()),
+                "{format} output holds key material"
+            );
+        }
+    }
+}
