@@ -135,14 +135,14 @@ fn inspect_named_files_and_folders() {
     let ca = host.file("pki/ca.crt").display().to_string();
     let leaf = dir.path().join("apiserver.crt").display().to_string();
     let json = kubecred(&["--no-copies", "inspect", "-o", "json", &leaf, &ca]).json();
-    let named = json["credentials"]
+    let leaf_entry = json["credentials"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["name"] == leaf.as_str())
         .unwrap();
-    assert_eq!(named["ca"], ca.as_str());
-    assert_eq!(named["signatureValid"], true);
+    assert_eq!(leaf_entry["ca"], ca.as_str());
+    assert_eq!(leaf_entry["signatureValid"], true);
     // The table names each one.
     let run = kubecred(&["--no-copies", "inspect", &root]);
     assert!(run.stdout.contains("bundle.pem#2"), "{}", run.stdout);
