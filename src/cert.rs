@@ -41,6 +41,8 @@ pub struct Certificate {
     pub is_ca: bool,
     /// SHA-256 of the DER encoding.
     pub fingerprint: Fingerprint,
+    /// Why kubeadm's writer could not reproduce this subject byte for byte, if it could not.
+    pub subject_unreproducible: Option<String>,
 }
 
 /// A public key algorithm, named as kubeadm's `encryptionAlgorithm` names it.
@@ -166,6 +168,7 @@ impl Certificate {
             extended_key_usages,
             is_ca,
             fingerprint: Fingerprint::of(der),
+            subject_unreproducible: unreproducible(&tbs.subject),
         })
     }
 
@@ -255,6 +258,36 @@ fn attribute_values<'a>(
                 .map_or_else(|_| hex_upper(attr.attr_value().data), str::to_owned)
         })
         .collect()
+}
+
+/// kubeadm writes one RDN of organizations (zero or one value) then one CN.
+fn unreproducible(name: &X509Name<'_>) -> Option<String> {
+    use x509_parser::oid_registry::{OID_X509_COMMON_NAME, OID_X509_ORGANIZATION_NAME};
+    let mut seen_cn = false;
+    let mut organizations = 0;
+    for rdn in name.iter() {
+        for attr in rdn.iter() {
+            let oid = attr.attr_type();
+            if *oid == OID_X509_COMMON_NAME {
+                if seen_cn {
+                    return Some("more than one common name".into());
+                }
+                seen_cn = true;
+            } else if *oid == OID_X509_ORGANIZATION_NAME {
+                if seen_cn {
+                    return Some("an organization after the common name".into());
+                }
+                organizations += 1;
+            } else {
+                return Some(format!("a subject attribute {oid} kubeadm never writes"));
+            }
+        }
+    }
+    match (seen_cn, organizations) {
+        (false, _) => Some("no common name".into()),
+        (true, 0 | 1) => None,
+        (true, n) => Some(format!("{n} organizations; kubeadm writes at most one")),
+    }
 }
 
 fn name_string(name: &X509Name<'_>) -> String {

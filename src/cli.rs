@@ -103,6 +103,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Judge the node's credentials against what kubeadm expects
     Check(CheckArgs),
+    /// Renew certificates as `kubeadm certs renew` does: planned, backed up, verified, atomic
+    Renew(RenewArgs),
+    /// List backups, or restore one (after backing up the current state)
+    Rollback(RollbackArgs),
     /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
     Demo(DemoArgs),
     /// Print shell completions
@@ -137,6 +141,79 @@ pub struct CheckArgs {
     /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
     #[arg(long, value_name = "PATH")]
     pub textfile: Option<PathBuf>,
+}
+
+/// `renew` arguments.
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// `all`, or kubeadm names: admin.conf, apiserver, apiserver-etcd-client,
+    /// apiserver-kubelet-client, controller-manager.conf, etcd-healthcheck-client,
+    /// etcd-peer, etcd-server, front-proxy-client, scheduler.conf, super-admin.conf
+    #[arg(value_name = "NAME", default_value = "all")]
+    pub names: Vec<String>,
+    /// Renew only what expires within this (30d, 720h); nothing due exits 0
+    #[arg(long, value_parser = duration, value_name = "DUR")]
+    pub within: Option<time::Duration>,
+    /// Lifetime of the new certificates, capped at the CA's
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
+    pub validity: time::Duration,
+    /// Algorithm of the new keys (auto: the one of the key being replaced)
+    #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::Auto, value_name = "ALG")]
+    pub key_algorithm: KeyAlgorithmArg,
+    /// Keep each certificate's existing private key
+    #[arg(long, conflicts_with = "key_algorithm")]
+    pub reuse_key: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Wait for another kubecred run to finish instead of failing at once
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Key algorithms `renew` can generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithmArg {
+    /// The algorithm of the key being replaced
+    Auto,
+    /// RSA-2048
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// RSA-3072
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    /// RSA-4096
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    /// ECDSA P-256
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA P-384
+    #[value(name = "ecdsa-p384")]
+    EcdsaP384,
+}
+
+/// `rollback` arguments.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// List the backups
+    #[arg(long, conflicts_with = "id")]
+    pub list: bool,
+    /// The backup to restore (see --list)
+    #[arg(value_name = "ID", required_unless_present = "list")]
+    pub id: Option<String>,
+    /// Print what would be restored and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Wait for another kubecred run to finish instead of failing at once
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `demo` arguments.

@@ -17,6 +17,8 @@ pub struct Context {
     pub now: OffsetDateTime,
     /// Whether stdout is a terminal.
     pub stdout_is_terminal: bool,
+    /// Whether stdin and stderr are a terminal a person can answer on.
+    pub interactive: bool,
     /// Whether `NO_COLOR` is set (to anything non-empty).
     pub no_color: bool,
 }
@@ -28,11 +30,15 @@ impl Context {
             Ok(text) => {
                 span::parse_rfc3339(&text).map_err(|err| format!("{TEST_NOW_VAR}: {err}"))?
             }
-            Err(_) => OffsetDateTime::now_utc(),
+            // Certificates carry whole seconds: so does every judgement and plan.
+            Err(_) => OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
         };
         Ok(Self {
             now,
             stdout_is_terminal: std::io::stdout().is_terminal(),
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
         })
     }

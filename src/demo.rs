@@ -128,7 +128,7 @@ const CERT_SANS: [&str; 2] = ["10.20.30.40", "k8s.example.internal"];
 
 /// Generates every file of a node.
 pub fn generate(spec: &HostSpec) -> Result<Vec<HostFile>, IssueError> {
-    let mut keys = generate_keys(spec.keys, 16)?.into_iter();
+    let mut keys = issue::generate_keys(&[spec.keys; 16])?.into_iter();
     let mut next_key = || keys.next().ok_or(IssueError::KeyGeneration(spec.keys));
     let mut files = Vec::new();
 
@@ -462,32 +462,4 @@ fn kubeconfig(
         extra: serde_json::Map::new(),
     };
     config.to_yaml().map_err(IssueError::Subject)
-}
-
-/// Generates `count` keys on every core: RSA generation dominates the demo's time.
-fn generate_keys(algorithm: KeyAlgorithm, count: usize) -> Result<Vec<NewKey>, IssueError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(count);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|thread| {
-                let share = count / threads + usize::from(thread < count % threads);
-                scope.spawn(move || {
-                    (0..share)
-                        .map(|_| issue::generate_key(algorithm))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut keys = Vec::with_capacity(count);
-        for handle in handles {
-            keys.extend(
-                handle
-                    .join()
-                    .map_err(|_| IssueError::KeyGeneration(algorithm))??,
-            );
-        }
-        Ok(keys)
-    })
 }

@@ -236,3 +236,34 @@ fn go_string(value: &str) -> DnValue {
         DnValue::PrintableString,
     )
 }
+
+/// Generates one key per entry, on every core: RSA generation dominates renewal time.
+pub fn generate_keys(algorithms: &[KeyAlgorithm]) -> Result<Vec<NewKey>, IssueError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(algorithms.len())
+        .max(1);
+    let chunk = algorithms.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = algorithms
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|alg| generate_key(*alg))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut keys = Vec::with_capacity(algorithms.len());
+        for handle in handles {
+            let part = handle.join().map_err(|_| {
+                IssueError::KeyGeneration(
+                    algorithms.first().copied().unwrap_or(KeyAlgorithm::Rsa2048),
+                )
+            })??;
+            keys.extend(part);
+        }
+        Ok(keys)
+    })
+}

@@ -23,5 +23,6 @@ pub mod kubeconfig;
 pub mod layout;
 pub mod pem;
 pub mod render;
+pub mod renew;
 pub mod report;
 pub mod span;

@@ -4,6 +4,8 @@
 mod check;
 mod demo;
 mod inspect;
+mod renew;
+mod rollback;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -21,6 +23,8 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
     match &cli.command {
         Command::Inspect(args) => inspect::run(&cli.global, args, ctx),
         Command::Check(args) => check::run(&cli.global, args, ctx),
+        Command::Renew(args) => renew::run(&cli.global, args, ctx),
+        Command::Rollback(args) => rollback::run(&cli.global, args, ctx),
         Command::Demo(args) => demo::run(&cli.global, args, ctx),
         Command::Completions(args) => {
             let mut command = Cli::command();
@@ -58,6 +62,62 @@ fn scope(global: &Global) -> Scope {
     }
 }
 
+/// Where to scan for a writing command: the copies are not its business.
+fn scope_without_copies(global: &Global) -> Scope {
+    Scope {
+        copies: Vec::new(),
+        ..scope(global)
+    }
+}
+
+/// Restores what a crashed run left half-done, before anything else.
+fn recover(global: &Global) -> Result<()> {
+    match crate::apply::transaction::recover(&global.state_dir, &crate::apply::hook::Proceed) {
+        Ok(Some(id)) => {
+            eprintln!("an interrupted run was found: restored its backup {id} first");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(message) => Err(PathError {
+            message,
+            path: global.state_dir.clone(),
+            hint: Some("restore the backup by hand, then remove the journal".into()),
+            exit: 4,
+        }
+        .into()),
+    }
+}
+
+/// Asks before changing the host: `--yes`, or a person at a terminal who says yes.
+fn confirm(yes: bool, ctx: &Context, question: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !ctx.interactive {
+        return Err(PathError {
+            message: "refusing to change the host without --yes: there is no terminal to ask on"
+                .into(),
+            path: PathBuf::new(),
+            hint: Some("review the plan (--dry-run), then run again with --yes".into()),
+            exit: 2,
+        }
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        return Ok(());
+    }
+    Err(PathError {
+        message: "cancelled; nothing was changed".into(),
+        path: PathBuf::new(),
+        hint: None,
+        exit: 1,
+    }
+    .into())
+}
+
 /// Whether to paint tables.
 fn paint(global: &Global, ctx: &Context) -> Paint {
     match global.color {
@@ -78,14 +138,23 @@ fn print(text: &str) -> Result<()> {
 
 /// An error about a path, for `main` to print as `error: ... (path)`.
 #[derive(Debug, thiserror::Error)]
-#[error("{message} ({})", path.display())]
 pub struct PathError {
     /// What is wrong.
     pub message: String,
-    /// Where.
+    /// Where (empty when no file is concerned).
     pub path: PathBuf,
     /// What to do, if anything helps.
     pub hint: Option<String>,
     /// The exit status.
     pub exit: u8,
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{} ({})", self.message, self.path.display())
+        }
+    }
 }

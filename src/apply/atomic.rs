@@ -7,6 +7,8 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::apply::hook::{Hook, Proceed, Step};
+
 /// A failed atomic write, naming the step and the file.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {step} {}: {source}", path.display())]
@@ -20,12 +22,38 @@ pub struct WriteError {
     pub source: io::Error,
 }
 
-/// Replaces (or creates) `path` with `bytes`.
-///
-/// An existing file keeps its mode and owner; a new one gets `new_mode`. The
-/// temporary file is created `0600` so key material is never readable by others,
-/// not even for an instant.
+/// The mode and owner a written file gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// An existing file keeps its own; a new one gets this mode and the writer's owner.
+    Keep(u32),
+    /// Exactly these (restoring a backup).
+    Exact {
+        /// Permission bits.
+        mode: u32,
+        /// Owner uid.
+        uid: u32,
+        /// Owner gid.
+        gid: u32,
+    },
+}
+
+/// Replaces (or creates) `path` with `bytes`; an existing file keeps its mode
+/// and owner, a new one gets `new_mode`.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), WriteError> {
+    write_with(path, bytes, Ownership::Keep(new_mode), &Proceed)
+}
+
+/// Replaces (or creates) `path` with `bytes`, asking `hook` before each step.
+///
+/// The temporary file is created `0600` so key material is never readable by
+/// others, not even for an instant; mode and owner are set before the rename.
+pub fn write_with(
+    path: &Path,
+    bytes: &[u8],
+    ownership: Ownership,
+    hook: &dyn Hook,
+) -> Result<(), WriteError> {
     let fail = |step, path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError { step, path, source }
@@ -61,19 +89,28 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), WriteError>
             .mode(0o600)
             .open(&temp)
             .map_err(fail("create", &temp))?;
+        hook.before(Step::Write, &temp)
+            .map_err(fail("write", &temp))?;
         file.write_all(bytes).map_err(fail("write", &temp))?;
-        let (mode, owner) = match &existing {
-            Some(meta) => (meta.mode() & 0o7777, Some((meta.uid(), meta.gid()))),
-            None => (new_mode, None),
+        let (mode, owner) = match (ownership, &existing) {
+            (Ownership::Exact { mode, uid, gid }, _) => (mode, Some((uid, gid))),
+            (Ownership::Keep(_), Some(meta)) => {
+                (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
+            }
+            (Ownership::Keep(new_mode), None) => (new_mode, None),
         };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(fail("chown", &temp))?;
         }
         file.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(fail("chmod", &temp))?;
+        hook.before(Step::Fsync, &temp)
+            .map_err(fail("fsync", &temp))?;
         file.sync_all().map_err(fail("fsync", &temp))?;
+        hook.before(Step::Rename, path)
+            .map_err(fail("rename over", path))?;
         fs::rename(&temp, path).map_err(fail("rename over", path))?;
-        sync_dir(dir)
+        sync_dir(dir, hook)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -82,14 +119,32 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), WriteError>
 }
 
 /// Fsyncs a folder so a rename in it survives a crash.
-pub fn sync_dir(dir: &Path) -> Result<(), WriteError> {
-    File::open(dir)
+pub fn sync_dir(dir: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
+    hook.before(Step::Fsync, dir)
+        .and_then(|()| File::open(dir))
         .and_then(|dir| dir.sync_all())
         .map_err(|source| WriteError {
             step: "fsync folder",
             path: dir.to_path_buf(),
             source,
         })
+}
+
+/// Removes a file and fsyncs its folder; an absent file is not an error.
+pub fn remove_with(path: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
+    let fail = |source| WriteError {
+        step: "remove",
+        path: path.to_path_buf(),
+        source,
+    };
+    hook.before(Step::Remove, path).map_err(fail)?;
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(fail(err)),
+    }
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    sync_dir(dir, hook)
 }
 
 /// `.<name>.kubecred-<pid>-<n>.tmp` beside `path`.

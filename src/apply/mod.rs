@@ -1,5 +1,9 @@
-//! The only writer: atomic file replacement and the run lock. Everything
-//! that changes a host goes through here.
+//! The only writer: atomic file replacement, backups, transactions with
+//! rollback, and the run lock. Everything that changes a host goes through here.
 
 pub mod atomic;
+pub mod backup;
+pub mod hook;
+pub mod lock;
+pub mod transaction;
 pub mod tree;

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod nagios;
+pub mod plan;
 pub mod prometheus;
 pub mod table;
 

@@ -38,7 +38,17 @@ pub fn check(report: &Report<'_>) -> String {
             .map(|finding| format!("{} {}", finding.credential, finding.code.as_str()))
             .collect();
         parts.dedup();
-        format!("{} problem(s): {}", alerts.len(), parts.join(", "))
+        let shown = parts.len().min(5);
+        let more = if parts.len() > shown {
+            format!(" (+{} more)", parts.len() - shown)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} problem(s): {}{more}",
+            alerts.len(),
+            parts[..shown].join(", ")
+        )
     };
     let mut out = format!(
         "KUBECRED {} - {summary} | {}\n",

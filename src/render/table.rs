@@ -126,9 +126,12 @@ pub fn summary(report: &Report<'_>) -> String {
     }
 }
 
-struct Row {
-    cells: Vec<String>,
-    severity: Option<Severity>,
+/// A table row and the severity that colours it.
+pub(crate) struct Row {
+    /// The cells, one per column.
+    pub(crate) cells: Vec<String>,
+    /// The colour's meaning; `None` paints it as fine.
+    pub(crate) severity: Option<Severity>,
 }
 
 fn credential_row(report: &Report<'_>, credential: &Credential) -> Row {
@@ -230,7 +233,7 @@ fn status_text(findings: &[&Finding], fallback: &str) -> String {
 }
 
 /// Aligns columns with three spaces between them, as kubeadm's tables do.
-fn render(headers: &[&str], rows: &[Row], paint: Paint) -> String {
+pub(crate) fn render(headers: &[&str], rows: &[Row], paint: Paint) -> String {
     let mut widths: Vec<usize> = headers
         .iter()
         .map(|header| header.chars().count())

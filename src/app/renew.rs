@@ -1,0 +1,170 @@
+//! `kubecred renew`: plan, show, confirm, issue and verify, then apply as one
+//! transaction; name the static pods that must restart.
+
+use anyhow::Result;
+
+use crate::app::{PathError, confirm, print, recover, scope_without_copies};
+use crate::apply::hook::Proceed;
+use crate::apply::lock::RunLock;
+use crate::apply::transaction::{self, ApplyError, Change};
+use crate::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
+use crate::context::Context;
+use crate::inventory::Inventory;
+use crate::issue::KeyAlgorithm;
+use crate::render;
+use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
+
+pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(RunLock::acquire(&global.state_dir, args.wait)?)
+    };
+    if !args.dry_run {
+        recover(global)?;
+    }
+    let scope = scope_without_copies(global);
+    let inventory = Inventory::scan(&scope);
+    if !inventory.has_layout() {
+        return Err(PathError {
+            message: "no kubeadm credentials found".into(),
+            path: scope.kubernetes_dir,
+            hint: Some("pass --kubernetes-dir (and --cert-dir) where kubeadm wrote them".into()),
+            exit: 1,
+        }
+        .into());
+    }
+    let request = Request {
+        names: args.names.clone(),
+        within: args.within,
+        validity: args.validity,
+        key: key_choice(args),
+    };
+    let plan =
+        renew::plan(&inventory, &request, ctx.now).map_err(|err| usage_or_failure(&err, global))?;
+    let text = match global.output {
+        Output::Json => render::plan::renew_json(&plan),
+        _ => render::plan::renew_table(&plan),
+    };
+    print(&text)?;
+    for skip in &plan.skipped {
+        if skip.reason == SkipReason::Absent && !global.quiet {
+            eprintln!("MISSING! {}: absent, not recreated", skip.name);
+        }
+    }
+    for item in plan.items.iter().filter(|item| item.capped) {
+        eprintln!(
+            "warning: {} is capped at {}'s expiry ({}): plan the CA's rotation",
+            item.name,
+            item.ca,
+            crate::span::date(item.not_after)
+        );
+    }
+    if plan.items.is_empty() {
+        if !global.quiet {
+            eprintln!("nothing to renew");
+        }
+        return Ok(0);
+    }
+    if args.dry_run {
+        return Ok(0);
+    }
+    confirm(
+        args.yes,
+        ctx,
+        &format!("Renew {} certificate(s)?", plan.items.len()),
+    )?;
+    let renewed =
+        renew::prepare(&plan, &inventory).map_err(|err| usage_or_failure(&err, global))?;
+    let changes: Vec<Change> = renewed
+        .iter()
+        .flat_map(|r| r.changes.iter().cloned())
+        .collect();
+    let backup = transaction::apply(&global.state_dir, "renew", &changes, ctx.now, &Proceed)
+        .map_err(|err| apply_error(&err))?;
+    let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
+    if !global.quiet {
+        eprintln!(
+            "renewed {} certificate(s); the previous files are in backup {} ({})",
+            names.len(),
+            backup.manifest.id,
+            backup.dir.display()
+        );
+        let pods = renew::pods_to_restart(&names);
+        if !pods.is_empty() {
+            eprintln!(
+                "You must restart {} so that they load the new certificates.",
+                pods.join(", ")
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn key_choice(args: &RenewArgs) -> KeyChoice {
+    if args.reuse_key {
+        return KeyChoice::Reuse;
+    }
+    match args.key_algorithm {
+        KeyAlgorithmArg::Auto => KeyChoice::Auto,
+        KeyAlgorithmArg::Rsa2048 => KeyChoice::New(KeyAlgorithm::Rsa2048),
+        KeyAlgorithmArg::Rsa3072 => KeyChoice::New(KeyAlgorithm::Rsa3072),
+        KeyAlgorithmArg::Rsa4096 => KeyChoice::New(KeyAlgorithm::Rsa4096),
+        KeyAlgorithmArg::EcdsaP256 => KeyChoice::New(KeyAlgorithm::EcdsaP256),
+        KeyAlgorithmArg::EcdsaP384 => KeyChoice::New(KeyAlgorithm::EcdsaP384),
+    }
+}
+
+fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
+    let (path, exit) = match err {
+        RenewError::Usage(_) => (global.kubernetes_dir.clone(), 2),
+        RenewError::Unusable { path, .. } => (path.clone(), 1),
+        _ => (global.kubernetes_dir.clone(), 1),
+    };
+    let message = match err {
+        RenewError::Unusable { name, reason, .. } => format!("cannot renew {name}: {reason}"),
+        other => other.to_string(),
+    };
+    PathError {
+        message,
+        path,
+        hint: Some("nothing was changed".into()),
+        exit,
+    }
+    .into()
+}
+
+/// Maps a failed transaction to SPEC's exit statuses: 1 restored, 4 not.
+pub(super) fn apply_error(err: &ApplyError) -> anyhow::Error {
+    match err {
+        ApplyError::Backup(cause) => PathError {
+            message: format!("cannot make the backup: {}", cause.source),
+            path: cause.path.clone(),
+            hint: Some("nothing was changed".into()),
+            exit: 1,
+        },
+        ApplyError::RolledBack { cause, backup } => PathError {
+            message: format!("{cause}; every file was restored"),
+            path: backup.clone(),
+            hint: None,
+            exit: 1,
+        },
+        ApplyError::RollbackFailed {
+            cause,
+            restore,
+            backup,
+        } => PathError {
+            message: format!("{cause}; restoring failed too ({restore})"),
+            path: backup.clone(),
+            hint: Some(format!(
+                "restore by hand: kubecred rollback {}",
+                backup
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )),
+            exit: 4,
+        },
+    }
+    .into()
+}

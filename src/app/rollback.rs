@@ -1,0 +1,109 @@
+//! `kubecred rollback`: list backups, or restore one after backing up the present.
+
+use anyhow::Result;
+
+use crate::app::renew::apply_error;
+use crate::app::{PathError, confirm, print, recover};
+use crate::apply::atomic::Ownership;
+use crate::apply::backup::Backup;
+use crate::apply::hook::Proceed;
+use crate::apply::lock::RunLock;
+use crate::apply::transaction::{self, Action, Change};
+use crate::cli::{Global, Output, RollbackArgs};
+use crate::context::Context;
+use crate::render;
+
+pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result<u8> {
+    if args.list {
+        let backups = Backup::list(&global.state_dir);
+        let text = match global.output {
+            Output::Json => render::plan::backups_json(&backups),
+            _ => render::plan::backups_table(&backups),
+        };
+        print(&text)?;
+        return Ok(0);
+    }
+    let id = args.id.clone().unwrap_or_default();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(RunLock::acquire(&global.state_dir, args.wait)?)
+    };
+    if !args.dry_run {
+        recover(global)?;
+    }
+    let backup = Backup::load(&global.state_dir, &id).map_err(|message| PathError {
+        message,
+        path: crate::apply::backup::root(&global.state_dir),
+        hint: Some("kubecred rollback --list shows the backups".into()),
+        exit: 1,
+    })?;
+    print(&render::plan::restore_table(&backup))?;
+    if args.dry_run {
+        return Ok(0);
+    }
+    confirm(
+        args.yes,
+        ctx,
+        &format!(
+            "Restore {} file(s) from backup {id}?",
+            backup.manifest.files.len()
+        ),
+    )?;
+    let changes = changes(&backup)?;
+    let current = transaction::apply(&global.state_dir, "rollback", &changes, ctx.now, &Proceed)
+        .map_err(|err| apply_error(&err))?;
+    if !global.quiet {
+        eprintln!(
+            "restored backup {id}; the state before the rollback is in backup {}",
+            current.manifest.id
+        );
+    }
+    Ok(0)
+}
+
+/// The changes that put every file of `backup` back, verified against its manifest.
+fn changes(backup: &Backup) -> Result<Vec<Change>> {
+    backup
+        .manifest
+        .files
+        .iter()
+        .map(|entry| {
+            let kubeconfig = entry.path.extension().is_some_and(|ext| ext == "conf");
+            let action = match &entry.stored {
+                Some(stored) if entry.existed => {
+                    let copy = backup.dir.join("files").join(stored);
+                    let bytes = std::fs::read(&copy).map_err(|err| PathError {
+                        message: format!("cannot read the backup copy ({err})"),
+                        path: copy.clone(),
+                        hint: Some("nothing was changed".into()),
+                        exit: 1,
+                    })?;
+                    if crate::cert::Fingerprint::of(&bytes).to_string() != entry.sha256 {
+                        return Err(PathError {
+                            message: "the backup copy does not match its manifest's SHA-256".into(),
+                            path: copy,
+                            hint: Some("nothing was changed".into()),
+                            exit: 1,
+                        }
+                        .into());
+                    }
+                    Action::Write(
+                        bytes,
+                        Ownership::Exact {
+                            mode: entry.mode,
+                            uid: entry.uid,
+                            gid: entry.gid,
+                        },
+                    )
+                }
+                _ => Action::Remove,
+            };
+            Ok(Change {
+                path: entry.path.clone(),
+                action,
+                kubeconfig,
+            })
+        })
+        .collect()
+}

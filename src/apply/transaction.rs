@@ -1,0 +1,187 @@
+//! Applying a list of file changes as one unit: back up, journal, write each
+//! file atomically, and on any failure put every file back. A journal left by a
+//! crash is found by the next writing run, which restores its backup first.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use crate::apply::atomic::{self, Ownership, WriteError};
+use crate::apply::backup::Backup;
+use crate::apply::hook::Hook;
+
+/// One file to write or remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The file.
+    pub path: PathBuf,
+    /// What to do with it.
+    pub action: Action,
+    /// Whether it is a kubeconfig, written under kubectl's `<file>.lock`.
+    pub kubeconfig: bool,
+}
+
+/// What a change does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Write these bytes with this mode and owner.
+    Write(Vec<u8>, Ownership),
+    /// Remove the file.
+    Remove,
+}
+
+impl Change {
+    /// Writes `bytes`; an existing file keeps its mode and owner, a new one gets `new_mode`.
+    pub fn write(path: PathBuf, bytes: Vec<u8>, new_mode: u32, kubeconfig: bool) -> Self {
+        Self {
+            path,
+            action: Action::Write(bytes, Ownership::Keep(new_mode)),
+            kubeconfig,
+        }
+    }
+}
+
+/// Why applying failed, and what the host looks like now.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The backup could not be made: nothing was changed.
+    #[error("nothing was changed: {0}")]
+    Backup(#[source] WriteError),
+    /// A write failed and every file was restored from the backup.
+    #[error("{cause}; every file was restored from backup {}", backup.display())]
+    RolledBack {
+        /// The failure.
+        cause: WriteError,
+        /// The backup set used.
+        backup: PathBuf,
+    },
+    /// A write failed and restoring failed too.
+    #[error("{cause}; restoring failed too ({restore}): restore backup {} by hand", backup.display())]
+    RollbackFailed {
+        /// The first failure.
+        cause: WriteError,
+        /// The restore's failure.
+        restore: WriteError,
+        /// The backup set to restore by hand.
+        backup: PathBuf,
+    },
+}
+
+/// The journal of the transaction in flight.
+fn journal(state_dir: &Path) -> PathBuf {
+    state_dir.join("journal")
+}
+
+/// Applies `changes` as one unit; returns the backup made.
+pub fn apply(
+    state_dir: &Path,
+    operation: &str,
+    changes: &[Change],
+    now: OffsetDateTime,
+    hook: &dyn Hook,
+) -> Result<Backup, ApplyError> {
+    let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
+    let backup =
+        Backup::create(state_dir, operation, &paths, now, hook).map_err(ApplyError::Backup)?;
+    atomic::write_with(
+        &journal(state_dir),
+        backup.manifest.id.as_bytes(),
+        Ownership::Keep(0o600),
+        hook,
+    )
+    .map_err(ApplyError::Backup)?;
+    for change in changes {
+        if let Err(cause) = write_change(change, hook) {
+            return Err(match backup.restore(hook) {
+                Ok(()) => {
+                    let _ = atomic::remove_with(&journal(state_dir), hook);
+                    ApplyError::RolledBack {
+                        cause,
+                        backup: backup.dir,
+                    }
+                }
+                Err(restore) => ApplyError::RollbackFailed {
+                    cause,
+                    restore,
+                    backup: backup.dir,
+                },
+            });
+        }
+    }
+    if let Err(cause) = atomic::remove_with(&journal(state_dir), hook) {
+        // Every file is written; a journal left behind would undo them at the next run.
+        return Err(match backup.restore(hook) {
+            Ok(()) => ApplyError::RolledBack {
+                cause,
+                backup: backup.dir,
+            },
+            Err(restore) => ApplyError::RollbackFailed {
+                cause,
+                restore,
+                backup: backup.dir,
+            },
+        });
+    }
+    Ok(backup)
+}
+
+/// Restores the backup of a transaction a crash interrupted; returns its id.
+pub fn recover(state_dir: &Path, hook: &dyn Hook) -> Result<Option<String>, String> {
+    let path = journal(state_dir);
+    let id = match fs::read_to_string(&path) {
+        Ok(id) => id.trim().to_owned(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(format!(
+                "cannot read the journal {} ({err})",
+                path.display()
+            ));
+        }
+    };
+    let backup = Backup::load(state_dir, &id)?;
+    backup.restore(hook).map_err(|err| {
+        format!("an interrupted run left backup `{id}` to restore, and restoring it failed: {err}")
+    })?;
+    for entry in &backup.manifest.files {
+        // A crash while holding kubectl's lock would leave kubectl unable to write the file.
+        let mut lock = entry.path.clone().into_os_string();
+        lock.push(".lock");
+        let _ = fs::remove_file(PathBuf::from(lock));
+    }
+    atomic::remove_with(&path, hook).map_err(|err| err.to_string())?;
+    Ok(Some(id))
+}
+
+fn write_change(change: &Change, hook: &dyn Hook) -> Result<(), WriteError> {
+    let perform = || match &change.action {
+        Action::Write(bytes, ownership) => {
+            atomic::write_with(&change.path, bytes, *ownership, hook)
+        }
+        Action::Remove => atomic::remove_with(&change.path, hook),
+    };
+    if !change.kubeconfig {
+        return perform();
+    }
+    // kubectl's protocol (client-go `lockFile`): create `<file>.lock` exclusively, remove it after.
+    let mut lock = change.path.clone().into_os_string();
+    lock.push(".lock");
+    let lock = PathBuf::from(lock);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&lock)
+        .map_err(|source| WriteError {
+            step: "lock (kubectl's .lock file)",
+            path: lock.clone(),
+            source,
+        })?;
+    let written = perform();
+    let unlocked = fs::remove_file(&lock).map_err(|source| WriteError {
+        step: "unlock",
+        path: lock,
+        source,
+    });
+    written.and(unlocked)
+}

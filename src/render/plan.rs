@@ -1,0 +1,176 @@
+//! Plans, shown: what `--dry-run` prints and what a confirmation shows.
+
+use serde_json::json;
+
+use crate::apply::backup::Backup;
+use crate::render::Paint;
+use crate::render::json::SCHEMA_VERSION;
+use crate::render::table::{self, Row};
+use crate::renew::{KeyAction, Plan, SkipReason};
+use crate::span::{date, rfc3339};
+
+/// The renewal plan as a table.
+pub fn renew_table(plan: &Plan) -> String {
+    let mut rows: Vec<[String; 4]> = plan
+        .items
+        .iter()
+        .map(|item| {
+            let new = if item.capped {
+                format!("{} (capped at {}'s expiry)", date(item.not_after), item.ca)
+            } else {
+                date(item.not_after)
+            };
+            let key = match item.key {
+                KeyAction::Generate(algorithm) => format!("new {}", algorithm_name(algorithm)),
+                KeyAction::Reuse => "keep existing".into(),
+            };
+            [item.name.clone(), date(item.old.not_after), new, key]
+        })
+        .collect();
+    rows.extend(plan.skipped.iter().map(|skip| {
+        [
+            skip.name.clone(),
+            "-".into(),
+            "-".into(),
+            format!("skipped: {}", skip_text(&skip.reason)),
+        ]
+    }));
+    columns(&["CERTIFICATE", "EXPIRES", "NEW EXPIRES", "KEY"], &rows)
+}
+
+/// The renewal plan as JSON.
+pub fn renew_json(plan: &Plan) -> String {
+    let doc = json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "operation": "renew",
+        "items": plan.items.iter().map(|item| json!({
+            "name": item.name,
+            "path": item.path,
+            "ca": item.ca,
+            "notAfter": rfc3339(item.old.not_after),
+            "newNotBefore": rfc3339(item.not_before),
+            "newNotAfter": rfc3339(item.not_after),
+            "capped": item.capped,
+            "key": match item.key {
+                KeyAction::Generate(algorithm) => json!({"action": "generate", "algorithm": algorithm_name(algorithm)}),
+                KeyAction::Reuse => json!({"action": "reuse"}),
+            },
+        })).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|skip| json!({
+            "name": skip.name,
+            "reason": match &skip.reason {
+                SkipReason::Absent => "absent",
+                SkipReason::ExternalCa(_) => "external-ca",
+                SkipReason::NotDue(_) => "not-due",
+            },
+            "message": skip_text(&skip.reason),
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Backups as a table.
+pub fn backups_table(backups: &[Backup]) -> String {
+    let rows: Vec<[String; 4]> = backups
+        .iter()
+        .map(|backup| {
+            let m = &backup.manifest;
+            [
+                m.id.clone(),
+                m.created_at.clone(),
+                m.operation.clone(),
+                m.files.len().to_string(),
+            ]
+        })
+        .collect();
+    columns(&["ID", "CREATED", "OPERATION", "FILES"], &rows)
+}
+
+/// Backups as JSON.
+pub fn backups_json(backups: &[Backup]) -> String {
+    let doc = json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "backups": backups.iter().map(|backup| {
+            let m = &backup.manifest;
+            json!({
+                "id": m.id,
+                "createdAt": m.created_at,
+                "operation": m.operation,
+                "path": backup.dir,
+                "files": m.files.iter().map(|entry| json!({
+                    "path": entry.path,
+                    "existed": entry.existed,
+                    "mode": format!("{:04o}", entry.mode),
+                    "uid": entry.uid,
+                    "gid": entry.gid,
+                    "sha256": entry.sha256,
+                })).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// What restoring a backup does, file by file.
+pub fn restore_table(backup: &Backup) -> String {
+    let rows: Vec<[String; 2]> = backup
+        .manifest
+        .files
+        .iter()
+        .map(|entry| {
+            let action = if entry.existed {
+                format!(
+                    "restore (mode {:04o}, uid {}, sha256 {})",
+                    entry.mode,
+                    entry.uid,
+                    short(&entry.sha256)
+                )
+            } else {
+                "remove (the operation created it)".into()
+            };
+            [entry.path.display().to_string(), action]
+        })
+        .collect();
+    columns(&["FILE", "ACTION"], &rows)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+fn skip_text(reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::Absent => "absent (MISSING, as kubeadm says; not recreated)".into(),
+        SkipReason::ExternalCa(ca) => {
+            format!("external CA: {ca}.key is absent, it cannot be renewed here")
+        }
+        SkipReason::NotDue(not_after) => format!("not due (expires {})", date(*not_after)),
+    }
+}
+
+/// kubeadm's `encryptionAlgorithm` spelling.
+pub fn algorithm_name(algorithm: crate::issue::KeyAlgorithm) -> &'static str {
+    use crate::issue::KeyAlgorithm as A;
+    match algorithm {
+        A::EcdsaP256 => "ECDSA-P256",
+        A::EcdsaP384 => "ECDSA-P384",
+        A::Rsa2048 => "RSA-2048",
+        A::Rsa3072 => "RSA-3072",
+        A::Rsa4096 => "RSA-4096",
+    }
+}
+
+fn columns<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|cells| Row {
+            cells: cells.to_vec(),
+            severity: None,
+        })
+        .collect();
+    table::render(headers, &rows, Paint::Plain)
+}
