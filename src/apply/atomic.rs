@@ -147,6 +147,24 @@ pub fn remove_with(path: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
     sync_dir(dir, hook)
 }
 
+/// Removes the temporary files a crashed write of `path` left beside it.
+pub fn remove_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.kubecred-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// `.<name>.kubecred-<pid>-<n>.tmp` beside `path`.
 fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -85,46 +85,48 @@ pub fn apply(
     let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
     let backup =
         Backup::create(state_dir, operation, &paths, now, hook).map_err(ApplyError::Backup)?;
-    atomic::write_with(
-        &journal(state_dir),
+    let journal = journal(state_dir);
+    if let Err(err) = atomic::write_with(
+        &journal,
         backup.manifest.id.as_bytes(),
         Ownership::Keep(0o600),
         hook,
-    )
-    .map_err(ApplyError::Backup)?;
+    ) {
+        // The rename may have happened before the failing folder fsync: no journal may outlive this.
+        let _ = fs::remove_file(&journal);
+        return Err(ApplyError::Backup(err));
+    }
     for change in changes {
         if let Err(cause) = write_change(change, hook) {
-            return Err(match backup.restore(hook) {
-                Ok(()) => {
-                    let _ = atomic::remove_with(&journal(state_dir), hook);
-                    ApplyError::RolledBack {
-                        cause,
-                        backup: backup.dir,
-                    }
-                }
-                Err(restore) => ApplyError::RollbackFailed {
-                    cause,
-                    restore,
-                    backup: backup.dir,
-                },
-            });
+            return Err(undo(backup, &journal, cause, hook));
         }
     }
-    if let Err(cause) = atomic::remove_with(&journal(state_dir), hook) {
-        // Every file is written; a journal left behind would undo them at the next run.
-        return Err(match backup.restore(hook) {
-            Ok(()) => ApplyError::RolledBack {
-                cause,
-                backup: backup.dir,
-            },
-            Err(restore) => ApplyError::RollbackFailed {
-                cause,
-                restore,
-                backup: backup.dir,
-            },
-        });
+    // Once every file is written, a journal left behind would undo them at the next run.
+    if let Err(cause) = atomic::remove_with(&journal, hook) {
+        return Err(undo(backup, &journal, cause, hook));
     }
     Ok(backup)
+}
+
+/// Puts every file back after `cause`; the journal goes only once that succeeded.
+fn undo(backup: Backup, journal: &Path, cause: WriteError, hook: &dyn Hook) -> ApplyError {
+    match backup.restore(hook) {
+        Ok(()) => {
+            // If this fails too, the next run restores the same backup again: harmless.
+            if atomic::remove_with(journal, hook).is_err() {
+                let _ = fs::remove_file(journal);
+            }
+            ApplyError::RolledBack {
+                cause,
+                backup: backup.dir,
+            }
+        }
+        Err(restore) => ApplyError::RollbackFailed {
+            cause,
+            restore,
+            backup: backup.dir,
+        },
+    }
 }
 
 /// Restores the backup of a transaction a crash interrupted; returns its id.
@@ -145,10 +147,12 @@ pub fn recover(state_dir: &Path, hook: &dyn Hook) -> Result<Option<String>, Stri
         format!("an interrupted run left backup `{id}` to restore, and restoring it failed: {err}")
     })?;
     for entry in &backup.manifest.files {
-        // A crash while holding kubectl's lock would leave kubectl unable to write the file.
+        // A crash while holding kubectl's lock would leave kubectl unable to write the file,
+        // and one mid-write leaves our temporary file beside it.
         let mut lock = entry.path.clone().into_os_string();
         lock.push(".lock");
         let _ = fs::remove_file(PathBuf::from(lock));
+        atomic::remove_temporaries(&entry.path);
     }
     atomic::remove_with(&path, hook).map_err(|err| err.to_string())?;
     Ok(Some(id))

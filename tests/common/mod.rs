@@ -151,8 +151,8 @@ pub fn finding<'a>(json: &'a Value, credential: &str, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {code} on {credential} in {json:#}"))
 }
 
-/// Every file under `root` (not following symlinks) with its bytes and mode.
-pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+/// Every file under `root` (not following symlinks) with its SHA-256 and mode.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (String, u32)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -164,12 +164,10 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
                 stack.push(path);
             } else if meta.file_type().is_symlink() {
                 let target = fs::read_link(&path).unwrap();
-                out.insert(rel, (target.into_os_string().into_encoded_bytes(), 0o777));
+                out.insert(rel, (format!("-> {}", target.display()), 0o777));
             } else {
-                out.insert(
-                    rel,
-                    (fs::read(&path).unwrap(), meta.permissions().mode() & 0o7777),
-                );
+                let sha = kubecred::cert::Fingerprint::of(&fs::read(&path).unwrap()).to_string();
+                out.insert(rel, (sha, meta.permissions().mode() & 0o7777));
             }
         }
     }

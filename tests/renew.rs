@@ -1,0 +1,861 @@
+//! `renew` and `rollback`: compared with what kubeadm's own `certs renew all`
+//! left (openssl as judge), fault injection at every step, crash recovery,
+//! the lock, and rollback byte for byte.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use common::{Host, codes, kubeadm_tree, kubecred, now, pairs, snapshot, spec};
+use kubecred::apply::hook::{Hook, Step};
+use kubecred::apply::transaction::{self, ApplyError, Change};
+use kubecred::demo::AdminLayout;
+use kubecred::inventory::{Inventory, Scope};
+use kubecred::kubeconfig::Kubeconfig;
+use kubecred::renew::{self, KeyChoice, Request};
+use time::Duration;
+
+fn run_in(dir: &Path, state: &Path, args: &[&str]) -> common::Run {
+    let mut full = vec![
+        "--kubernetes-dir".to_owned(),
+        dir.display().to_string(),
+        "--state-dir".to_owned(),
+        state.display().to_string(),
+    ];
+    full.extend(args.iter().map(|arg| (*arg).to_owned()));
+    kubecred(&full)
+}
+
+fn openssl_text(pem: &[u8]) -> String {
+    let mut child = Command::new("openssl")
+        .args(["x509", "-noout", "-text"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is needed by this test; .ci/run installs it");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), pem).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The fields kubeadm's renewal fixes, as openssl prints them: subject, issuer,
+/// key type and size, every extension (name, criticality, value but key ids),
+/// signature algorithm. Serial, dates, key and signature bytes are left out.
+fn fields(pem: &[u8]) -> BTreeSet<String> {
+    let text = openssl_text(pem);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut out = BTreeSet::new();
+    for (index, line) in lines.iter().enumerate() {
+        let next = lines.get(index + 1).copied().unwrap_or_default();
+        if line.starts_with("Subject:")
+            || line.starts_with("Issuer:")
+            || line.starts_with("Signature Algorithm:")
+            || line.starts_with("Public Key Algorithm:")
+            || line.starts_with("Public-Key:")
+            || line.starts_with("ASN1 OID:")
+        {
+            out.insert((*line).to_owned());
+        } else if *line != "X509v3 extensions:"
+            && line.starts_with("X509v3 ")
+            && (line.ends_with(':') || line.ends_with("critical"))
+        {
+            let value = if line.contains("Key Identifier") {
+                "<id>"
+            } else {
+                next
+            };
+            out.insert(format!("{line} {value}"));
+        }
+    }
+    out
+}
+
+fn without_key_type(fields: BTreeSet<String>) -> BTreeSet<String> {
+    fields
+        .into_iter()
+        .filter(|line| {
+            !line.starts_with("Public Key Algorithm:")
+                && !line.starts_with("Public-Key:")
+                && !line.starts_with("ASN1 OID:")
+        })
+        .collect()
+}
+
+fn pem_of(dir: &Path, name: &str) -> Vec<u8> {
+    if Path::new(name).extension().is_some_and(|ext| ext == "conf") {
+        let config = Kubeconfig::parse(&fs::read(dir.join(name)).unwrap()).unwrap();
+        let data = config.users[0]
+            .user
+            .client_certificate_data
+            .clone()
+            .unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap()
+    } else {
+        fs::read(dir.join(name)).unwrap()
+    }
+}
+
+fn key_label(dir: &Path, file: &str) -> String {
+    let pem = if Path::new(file).extension().is_some_and(|ext| ext == "conf") {
+        let config = Kubeconfig::parse(&fs::read(dir.join(file)).unwrap()).unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(config.users[0].user.client_key_data.clone().unwrap())
+            .unwrap()
+    } else {
+        fs::read(dir.join(file)).unwrap()
+    };
+    String::from_utf8(pem)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+const RENEWED: [(&str, &str); 10] = [
+    ("admin.conf", "admin.conf"),
+    ("apiserver", "pki/apiserver.crt"),
+    ("apiserver-etcd-client", "pki/apiserver-etcd-client.crt"),
+    (
+        "apiserver-kubelet-client",
+        "pki/apiserver-kubelet-client.crt",
+    ),
+    ("controller-manager.conf", "controller-manager.conf"),
+    ("etcd-healthcheck-client", "pki/etcd/healthcheck-client.crt"),
+    ("etcd-peer", "pki/etcd/peer.crt"),
+    ("etcd-server", "pki/etcd/server.crt"),
+    ("front-proxy-client", "pki/front-proxy-client.crt"),
+    ("scheduler.conf", "scheduler.conf"),
+];
+
+#[test]
+fn renew_all_matches_kubeadm_certs_renew_all() {
+    for variant in ["rsa", "ecdsa", "external-etcd"] {
+        let tree = kubeadm_tree(variant);
+        let state = tempfile::tempdir().unwrap();
+        let before = snapshot(tree.path());
+        let run = run_in(tree.path(), state.path(), &["renew", "all", "--yes"]);
+        assert_eq!(run.code, 0, "{variant}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("MISSING! super-admin.conf"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("You must restart kube-apiserver"),
+            "{}",
+            run.stderr
+        );
+        let after = snapshot(tree.path());
+        let kubeadm_after = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/kubeadm-1.28.7")
+            .join(variant)
+            .join("after-renew");
+        let original = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/kubeadm-1.28.7")
+            .join(variant)
+            .join("etc-kubernetes");
+        // The same files change as with kubeadm; modes and owners are kept.
+        for (rel, (sha, mode)) in &before {
+            let kubeadm_changed =
+                fs::read(original.join(rel)).unwrap() != fs::read(kubeadm_after.join(rel)).unwrap();
+            let ours_changed = after[rel].0 != *sha;
+            assert_eq!(
+                ours_changed,
+                kubeadm_changed,
+                "{variant}: {} changed by kubeadm: {kubeadm_changed}",
+                rel.display()
+            );
+            assert_eq!(after[rel].1, *mode, "{variant}: mode of {}", rel.display());
+            let meta = fs::metadata(tree.path().join(rel)).unwrap();
+            assert_eq!(meta.uid(), fs::metadata(tree.path()).unwrap().uid());
+        }
+        assert_eq!(
+            after.len(),
+            before.len(),
+            "no file added or removed (no .lock left behind)"
+        );
+        for (name, file) in RENEWED {
+            if variant == "external-etcd"
+                && (name.starts_with("etcd") || name == "apiserver-etcd-client")
+            {
+                continue;
+            }
+            let ours = pem_of(tree.path(), file);
+            let theirs = pem_of(&kubeadm_after, file);
+            // Everything kubeadm fixes is the same, but the key type: `--key-algorithm auto`
+            // keeps the replaced key's algorithm, while kubeadm uses the cluster's configured
+            // one. They differ only where kubeadm 1.28 itself wrote RSA kubeconfig keys into
+            // an ECDSA cluster; `key_algorithm_ecdsa_matches_kubeadm_on_its_ecdsa_tree` below
+            // shows the explicit algorithm gives kubeadm's result there too.
+            assert_eq!(
+                without_key_type(fields(&ours)),
+                without_key_type(fields(&theirs)),
+                "{variant}: {name} differs from kubeadm's renewal"
+            );
+            assert_eq!(
+                fields(&ours),
+                fields(&pem_of(&original, file)),
+                "{variant}: {name} differs from the certificate it replaced"
+            );
+            assert!(
+                !openssl_text(&ours).contains("Subject Key Identifier"),
+                "kubeadm writes no SKI on leaves"
+            );
+            let key_file = file.replace(".crt", ".key");
+            assert_eq!(
+                key_label(tree.path(), &key_file),
+                key_label(&original, &key_file),
+                "{variant}: {name} key encoding"
+            );
+            // openssl verifies each against the right CA.
+            let ca = match name {
+                "front-proxy-client" => "pki/front-proxy-ca.crt",
+                n if n.starts_with("etcd") || n == "apiserver-etcd-client" => "pki/etcd/ca.crt",
+                _ => "pki/ca.crt",
+            };
+            let scratch = tempfile::NamedTempFile::new().unwrap();
+            fs::write(scratch.path(), &ours).unwrap();
+            let verify = Command::new("openssl")
+                .args(["verify", "-CAfile"])
+                .arg(tree.path().join(ca))
+                .arg(scratch.path())
+                .output()
+                .unwrap();
+            assert!(
+                verify.status.success(),
+                "{variant}: {name}: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
+            // The not-after is now + 8760h.
+            let cert =
+                kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&ours).unwrap()[0].der)
+                    .unwrap();
+            assert_eq!(
+                cert.not_after - cert.not_before,
+                Duration::hours(8760) + Duration::minutes(5)
+            );
+        }
+        // kubectl loads every rewritten kubeconfig.
+        for conf in ["admin.conf", "controller-manager.conf", "scheduler.conf"] {
+            let status = Command::new("kubectl")
+                .args(["config", "view", "--kubeconfig"])
+                .arg(tree.path().join(conf))
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "{conf}");
+        }
+        // And check finds nothing new.
+        let json = run_in(
+            tree.path(),
+            state.path(),
+            &["--no-copies", "check", "-o", "json"],
+        )
+        .json();
+        assert_eq!(
+            codes(&json),
+            pairs(&[
+                ("admin.conf", "admin-in-system-masters"),
+                ("super-admin.conf", "super-admin-absent")
+            ])
+        );
+    }
+}
+
+#[test]
+fn key_algorithm_ecdsa_matches_kubeadm_on_its_ecdsa_tree() {
+    let tree = kubeadm_tree("ecdsa");
+    let state = tempfile::tempdir().unwrap();
+    let run = run_in(
+        tree.path(),
+        state.path(),
+        &["renew", "all", "--key-algorithm", "ecdsa-p256", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let kubeadm_after =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/kubeadm-1.28.7/ecdsa/after-renew");
+    for (name, file) in RENEWED {
+        assert_eq!(
+            fields(&pem_of(tree.path(), file)),
+            fields(&pem_of(&kubeadm_after, file)),
+            "{name}"
+        );
+        let key_file = file.replace(".crt", ".key");
+        assert_eq!(
+            key_label(tree.path(), &key_file),
+            key_label(&kubeadm_after, &key_file),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn kubeadm_kubeconfigs_round_trip_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/kubeadm-1.28.7");
+    for variant in ["rsa", "ecdsa", "external-etcd"] {
+        for conf in [
+            "admin.conf",
+            "controller-manager.conf",
+            "scheduler.conf",
+            "kubelet.conf",
+        ] {
+            let bytes = fs::read(root.join(variant).join("etc-kubernetes").join(conf)).unwrap();
+            let config = Kubeconfig::parse(&bytes).unwrap();
+            assert_eq!(
+                config.to_yaml().unwrap(),
+                String::from_utf8(bytes).unwrap(),
+                "{variant}/{conf}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_fields_and_yaml_11_words_survive_and_kubectl_still_loads() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let path = host.file("admin.conf");
+    let text = fs::read_to_string(&path).unwrap();
+    let extended = text.replace(
+        "preferences: {}\n",
+        "extensions:\n- extension:\n    answer: \"on\"\n  name: site\npreferences:\n  colors: true\n",
+    ) + "x-unknown-top: \"0x1F\"\n";
+    let extended = extended.replace(
+        "  user:\n",
+        "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args:\n      - \"yes\"\n      - \"on\"\n      - \"0x1F\"\n      - \"no\"\n      command: /bin/true\n      interactiveMode: Never\n",
+    );
+    fs::write(&path, &extended).unwrap();
+    let view = |p: &Path| {
+        let out = Command::new("kubectl")
+            .args(["config", "view", "-o", "json", "--kubeconfig"])
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl refuses {}: {}",
+            p.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // Embedded data is redacted by kubectl view; drop it to compare the rest.
+        json["users"][0]["user"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.ends_with("-data"));
+        json
+    };
+    let before = view(&path);
+    let run = run_in(host.path(), state.path(), &["renew", "admin.conf", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        view(&path),
+        before,
+        "every field but the credentials survives"
+    );
+    let after = fs::read_to_string(&path).unwrap();
+    for word in [
+        "- \"yes\"",
+        "- \"on\"",
+        "- \"0x1F\"",
+        "- \"no\"",
+        "x-unknown-top: \"0x1F\"",
+    ] {
+        assert!(after.contains(word), "{word} must stay quoted:\n{after}");
+    }
+    assert_ne!(after, extended, "the credentials changed");
+}
+
+#[test]
+fn within_and_dry_run_change_nothing() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["renew", "all", "--within", "30d", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to renew"));
+    assert!(run.stdout.contains("skipped: not due"));
+    let run = run_in(host.path(), state.path(), &["renew", "all", "--dry-run"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("new ECDSA-P256"), "{}", run.stdout);
+    assert_eq!(snapshot(host.path()), before);
+    assert!(
+        !state.path().join("backups").exists(),
+        "no backup when nothing is written"
+    );
+    // Without a terminal and without --yes: refused, nothing written.
+    let run = run_in(host.path(), state.path(), &["renew", "all"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("without --yes"), "{}", run.stderr);
+    assert_eq!(snapshot(host.path()), before);
+}
+
+#[test]
+fn within_renews_only_what_is_due() {
+    let mut spec = spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        "etcd-peer".into(),
+        (now() - Duration::days(350), now() + Duration::days(10)),
+    );
+    let host = Host::generate(&spec);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "renew", "--within", "30d", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["items"].as_array().unwrap().len(), 1);
+    assert_eq!(plan["items"][0]["name"], "etcd-peer");
+    let after = snapshot(host.path());
+    let changed: Vec<String> = before
+        .keys()
+        .filter(|k| before[*k] != after[*k])
+        .map(|k| k.display().to_string())
+        .collect();
+    assert_eq!(changed, ["pki/etcd/peer.crt", "pki/etcd/peer.key"]);
+    assert!(
+        run.stderr.contains("You must restart etcd"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn refusals_name_why() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    for (name, why) in [
+        ("ca", "a CA rotation is a different operation"),
+        ("front-proxy-ca", "never renews CAs"),
+        ("kubelet.conf", "the kubelet rotates its own"),
+        ("bogus", "unknown certificate `bogus`"),
+        ("sa", "never renewed"),
+    ] {
+        let run = run_in(host.path(), state.path(), &["renew", name, "--yes"]);
+        assert_eq!(run.code, 2, "{name}");
+        assert!(run.stderr.contains(why), "{name}: {}", run.stderr);
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn external_ca_and_absent_super_admin_are_skipped_not_failed() {
+    let host = Host::new(AdminLayout::Joined129);
+    fs::remove_file(host.file("pki/front-proxy-ca.key")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let before = fs::read(host.file("pki/front-proxy-client.crt")).unwrap();
+    let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("external CA: front-proxy-ca.key is absent"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("super-admin.conf"), "{}", run.stdout);
+    assert_eq!(
+        fs::read(host.file("pki/front-proxy-client.crt")).unwrap(),
+        before
+    );
+    assert!(!host.file("super-admin.conf").exists(), "never recreated");
+}
+
+#[test]
+fn not_after_is_capped_at_the_ca() {
+    let mut spec = spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        "etcd-ca".into(),
+        (now() - Duration::days(3000), now() + Duration::days(100)),
+    );
+    spec.overrides.insert(
+        "etcd-server".into(),
+        (now() - Duration::days(300), now() + Duration::days(20)),
+    );
+    let host = Host::generate(&spec);
+    let state = tempfile::tempdir().unwrap();
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "renew", "etcd-server", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["items"][0]["capped"], true);
+    assert_eq!(plan["items"][0]["newNotAfter"], "2027-03-06T12:00:00Z");
+    assert!(
+        run.stderr
+            .contains("warning: etcd-server is capped at etcd-ca's expiry"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn reuse_key_keeps_keys_and_key_algorithm_changes_them() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let key = fs::read(host.file("pki/apiserver.key")).unwrap();
+    let crt = fs::read(host.file("pki/apiserver.crt")).unwrap();
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["renew", "apiserver", "--reuse-key", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(fs::read(host.file("pki/apiserver.key")).unwrap(), key);
+    assert_ne!(fs::read(host.file("pki/apiserver.crt")).unwrap(), crt);
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &[
+            "renew",
+            "scheduler.conf",
+            "--key-algorithm",
+            "ecdsa-p384",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        key_label(host.path(), "scheduler.conf"),
+        "-----BEGIN EC PRIVATE KEY-----"
+    );
+    let json = run_in(
+        host.path(),
+        state.path(),
+        &["--no-copies", "check", "-o", "json"],
+    )
+    .json();
+    assert_eq!(codes(&json), pairs(&[]));
+    let scheduler = json["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "scheduler.conf")
+        .unwrap();
+    assert_eq!(scheduler["keyAlgorithm"], "ECDSA-P384");
+}
+
+#[test]
+fn a_subject_kubeadm_cannot_write_is_refused() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    let csr = dir.path().join("x.csr");
+    let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success());
+    ok(Command::new("openssl")
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&key));
+    ok(Command::new("openssl")
+        .args(["req", "-new", "-subj", "/O=a/O=b/CN=kube-apiserver", "-key"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    ok(Command::new("openssl")
+        .args(["x509", "-req", "-days", "30", "-in"])
+        .arg(&csr)
+        .arg("-CA")
+        .arg(host.file("pki/ca.crt"))
+        .arg("-CAkey")
+        .arg(host.file("pki/ca.key"))
+        .arg("-out")
+        .arg(host.file("pki/apiserver.crt")));
+    fs::copy(&key, host.file("pki/apiserver.key")).unwrap();
+    let before = snapshot(host.path());
+    let run = run_in(host.path(), state.path(), &["renew", "apiserver", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot be reproduced exactly: 2 organizations"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(host.path()), before);
+}
+
+#[test]
+fn a_second_run_is_refused_while_the_first_holds_the_lock() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let held = kubecred::apply::lock::RunLock::acquire(state.path(), false).unwrap();
+    let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("error: another kubecred run holds the lock"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(host.path()), before);
+    drop(held);
+    assert_eq!(
+        run_in(host.path(), state.path(), &["renew", "all", "--yes"]).code,
+        0
+    );
+}
+
+#[test]
+fn rollback_after_renew_returns_the_tree_byte_for_byte() {
+    let host = Host::new(AdminLayout::Pre129);
+    host.chmod("scheduler.conf", 0o640);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    assert_eq!(
+        run_in(host.path(), state.path(), &["renew", "all", "--yes"]).code,
+        0
+    );
+    let renewed = snapshot(host.path());
+    assert_ne!(renewed, before);
+    let list = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "rollback", "--list"],
+    )
+    .json();
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0]["operation"], "renew");
+    assert_eq!(
+        backups[0]["files"].as_array().unwrap().len(),
+        17,
+        "7 leaves × 2 files + 3 kubeconfigs"
+    );
+    let id = backups[0]["id"].as_str().unwrap().to_owned();
+    let backup_dir = PathBuf::from(backups[0]["path"].as_str().unwrap());
+    assert_eq!(fs::metadata(&backup_dir).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(
+        fs::metadata(backup_dir.join("manifest.json"))
+            .unwrap()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let run = run_in(host.path(), state.path(), &["rollback", &id, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        snapshot(host.path()),
+        before,
+        "rollback restores bytes and modes"
+    );
+    // The rollback backed up the renewed state first: rolling that back renews again.
+    let list = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "rollback", "--list"],
+    )
+    .json();
+    let second = list["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["operation"] == "rollback")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        run_in(host.path(), state.path(), &["rollback", &second, "--yes"]).code,
+        0
+    );
+    assert_eq!(snapshot(host.path()), renewed);
+    // An unknown id is an error naming the backups folder.
+    let run = run_in(host.path(), state.path(), &["rollback", "nope", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no backup `nope`"), "{}", run.stderr);
+}
+
+/// Fails (or "crashes", by panicking) at the N-th filesystem step.
+struct FailAt {
+    n: usize,
+    seen: AtomicUsize,
+    crash: bool,
+}
+
+impl Hook for FailAt {
+    fn before(&self, step: Step, path: &Path) -> io::Result<()> {
+        let count = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if count == self.n {
+            if std::env::var_os("KUBECRED_DEBUG_STEP").is_some() {
+                eprintln!("failing step {count}: {step:?} {}", path.display());
+            }
+            assert!(!self.crash, "simulated crash at step {count}");
+            return Err(io::Error::other(format!(
+                "injected failure at step {count}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn prepared_changes(root: &Path) -> Vec<Change> {
+    let scope = Scope {
+        kubernetes_dir: root.to_path_buf(),
+        cert_dir: root.join("pki"),
+        copies: vec![],
+    };
+    let inventory = Inventory::scan(&scope);
+    let request = Request {
+        names: vec![],
+        within: None,
+        validity: Duration::hours(8760),
+        key: KeyChoice::Auto,
+    };
+    let plan = renew::plan(&inventory, &request, now()).unwrap();
+    renew::prepare(&plan, &inventory)
+        .unwrap()
+        .into_iter()
+        .flat_map(|r| r.changes)
+        .collect()
+}
+
+fn no_key_mismatch(root: &Path) {
+    let scope = Scope {
+        kubernetes_dir: root.to_path_buf(),
+        cert_dir: root.join("pki"),
+        copies: vec![],
+    };
+    let inventory = Inventory::scan(&scope);
+    let findings = kubecred::findings::evaluate(
+        &inventory,
+        now(),
+        &kubecred::findings::Thresholds::default(),
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.code != kubecred::findings::Code::KeyMismatch),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
+    let template = Host::new(AdminLayout::Init129);
+    let before = snapshot(template.path());
+    let counter = FailAt {
+        n: usize::MAX,
+        seen: AtomicUsize::new(0),
+        crash: false,
+    };
+    {
+        let dir = tempfile::tempdir().unwrap();
+        common::copy_tree(template.path(), dir.path());
+        let state = tempfile::tempdir().unwrap();
+        transaction::apply(
+            state.path(),
+            "renew",
+            &prepared_changes(dir.path()),
+            now(),
+            &counter,
+        )
+        .unwrap();
+    }
+    let steps = counter.seen.load(Ordering::SeqCst);
+    assert!(steps > 100, "a renew all takes {steps} steps");
+    for n in 1..=steps {
+        let dir = tempfile::tempdir().unwrap();
+        common::copy_tree(template.path(), dir.path());
+        let state = tempfile::tempdir().unwrap();
+        let changes = prepared_changes(dir.path());
+        let hook = FailAt {
+            n,
+            seen: AtomicUsize::new(0),
+            crash: false,
+        };
+        let result = transaction::apply(state.path(), "renew", &changes, now(), &hook);
+        match result {
+            Err(ApplyError::Backup(_) | ApplyError::RolledBack { .. }) => {}
+            other => panic!("step {n}: expected a clean failure, got {other:?}"),
+        }
+        assert_eq!(
+            snapshot(dir.path()),
+            before,
+            "step {n}: the tree is as it was"
+        );
+        assert!(
+            !state.path().join("journal").exists(),
+            "step {n}: no journal left"
+        );
+        no_key_mismatch(dir.path());
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_is_repaired_by_the_next_run() {
+    let template = Host::new(AdminLayout::Init129);
+    let before = snapshot(template.path());
+    let steps = 150;
+    let mut crashed_mid_write = 0;
+    for n in (1..=steps).step_by(3) {
+        let dir = tempfile::tempdir().unwrap();
+        common::copy_tree(template.path(), dir.path());
+        let state = tempfile::tempdir().unwrap();
+        let changes = prepared_changes(dir.path());
+        let hook = FailAt {
+            n,
+            seen: AtomicUsize::new(0),
+            crash: true,
+        };
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            transaction::apply(state.path(), "renew", &changes, now(), &hook)
+        }))
+        .is_err();
+        if !crashed {
+            continue; // finished before step n
+        }
+        if snapshot(dir.path()) != before {
+            crashed_mid_write += 1;
+        }
+        // The next run (any writing command) restores the interrupted transaction first.
+        let run = run_in(
+            dir.path(),
+            state.path(),
+            &["renew", "all", "--within", "1d", "--yes"],
+        );
+        assert_eq!(run.code, 0, "step {n}: {}", run.stderr);
+        let after = snapshot(dir.path());
+        assert_eq!(after, before, "step {n}: repaired from the backup");
+        if state.path().join("backups").exists() && run.stderr.contains("interrupted") {
+            assert!(run.stderr.contains("restored its backup"), "{}", run.stderr);
+        }
+        no_key_mismatch(dir.path());
+    }
+    assert!(
+        crashed_mid_write > 5,
+        "some crashes left half-written trees to repair ({crashed_mid_write})"
+    );
+}
