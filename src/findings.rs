@@ -331,6 +331,10 @@ impl Rules<'_> {
         let ca = &ca.certificate;
         if let Err(err) = cert.verify_signed_by(ca) {
             let why = match err {
+                ChainError::IssuerName if cert.issuer == ca.subject => format!(
+                    "its issuer `{}` is encoded differently from {ca_name}'s subject (Go compares the bytes)",
+                    cert.issuer
+                ),
                 ChainError::IssuerName => format!(
                     "its issuer `{}` is not {ca_name}'s subject `{}`",
                     cert.issuer, ca.subject

@@ -587,6 +587,15 @@ fn read_any(path: &Path) -> Vec<Credential> {
         .filter(|block| block.kind == BlockKind::Certificate)
         .collect();
     if certs.is_empty() {
+        if path
+            .extension()
+            .is_some_and(|ext| ext == "crt" || ext == "cer" || ext == "pem")
+        {
+            return vec![adhoc(
+                Kind::Leaf,
+                malformed(path, "no certificate in the file".into()),
+            )];
+        }
         // A lone key or public key: read as part of its certificate's pair, if any.
         return Vec::new();
     }

@@ -90,6 +90,10 @@ pub fn from_block(block: &Block) -> Result<KeyInfo, String> {
         KeyAlgorithm::EcdsaP256
     } else if pair.algorithm() == &PKCS_ECDSA_P384_SHA384 {
         KeyAlgorithm::EcdsaP384
+    } else if pair.algorithm() == &rcgen::PKCS_ECDSA_P521_SHA512 {
+        return Err(
+            "unsupported key type ECDSA P-521 (kubeadm uses RSA, ECDSA P-256 or P-384)".into(),
+        );
     } else if pair.algorithm() == &rcgen::PKCS_ED25519 {
         return Err("unsupported key type Ed25519 (kubeadm uses RSA or ECDSA)".into());
     } else {

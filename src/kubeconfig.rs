@@ -304,7 +304,13 @@ fn source(
         .map(|path| Source::File(dir.join(path))))
 }
 
-/// The first line of a possibly multi-line parser message.
+/// The first line of a parser message, without the library's advice to programmers.
 fn one_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_owned()
+    let line = message.lines().next().unwrap_or_default().trim();
+    [
+        ", set DuplicateKeyPolicy in Options if acceptable",
+        "; use from_str_multiple or from_str_multiple_with_options",
+    ]
+    .iter()
+    .fold(line.to_owned(), |line, advice| line.replace(advice, ""))
 }

@@ -37,10 +37,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Block>, String> {
     if bytes.is_empty() {
         return Err("file is empty".into());
     }
-    if std::str::from_utf8(bytes).is_err() {
-        return Err("not PEM: the file is not text (maybe DER or binary)".into());
+    if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
+        return Err(if std::str::from_utf8(bytes).is_ok() {
+            "no PEM block found".into()
+        } else {
+            "not PEM: the file is not text (maybe DER or binary)".into()
+        });
     }
-    let unsupported = unsupported_label(bytes);
+    if let Some(label) = unsupported_label(bytes) {
+        return Err(unsupported_message(&label));
+    }
     let mut blocks = Vec::new();
     let mut reader = bytes;
     loop {
@@ -57,11 +63,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Block>, String> {
                 blocks.push(Block { kind, der });
             }
             Ok(None) => break,
-            Err(err) => return Err(describe(&err)),
+            Err(err) => return Err(describe(&err, bytes)),
         }
-    }
-    if let Some(label) = unsupported {
-        return Err(unsupported_message(&label));
     }
     if blocks.is_empty() {
         return Err("no PEM block found".into());
@@ -91,16 +94,30 @@ fn unsupported_message(label: &str) -> String {
         "DSA PRIVATE KEY" => "unsupported key type DSA (kubeadm uses RSA or ECDSA)".into(),
         "ENCRYPTED PRIVATE KEY" => "encrypted private key (kubeadm keys are not encrypted)".into(),
         "OPENSSH PRIVATE KEY" => "OpenSSH private key, not an X.509 key".into(),
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+            "unsupported PEM block `CERTIFICATE REQUEST`: a CSR, not a certificate".into()
+        }
         _ => format!("unsupported PEM block `{label}`"),
     }
 }
 
-fn describe(err: &pem::Error) -> String {
+fn describe(err: &pem::Error, bytes: &[u8]) -> String {
     match err {
-        pem::Error::MissingSectionEnd { end_marker } => format!(
-            "truncated PEM: no `{}` line",
-            String::from_utf8_lossy(end_marker)
-        ),
+        pem::Error::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            let text = String::from_utf8_lossy(bytes);
+            let other_end = text
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("-----END "))
+                .filter_map(|line| line.strip_suffix("-----"))
+                .find(|end| *end != label);
+            match other_end {
+                Some(end) => format!(
+                    "`-----BEGIN {label}-----` is closed by `-----END {end}-----`: no `-----END {label}-----` line"
+                ),
+                None => format!("truncated PEM: no `-----END {label}-----` line"),
+            }
+        }
         pem::Error::IllegalSectionStart { .. } => "malformed PEM `BEGIN` line".into(),
         pem::Error::Base64Decode(_) => "bad base64 inside a PEM block".into(),
         other => format!("bad PEM: {other}"),

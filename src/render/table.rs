@@ -48,13 +48,29 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
             severity: worst(&findings),
         });
     }
-    render(
+    let mut out = render(
         &[
             "NAME", "SUBJECT", "GROUPS", "EXPIRES", "LEFT", "CA", "STATUS",
         ],
         &rows,
         paint,
-    )
+    );
+    let unreadable: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.code == crate::findings::Code::Malformed)
+        .collect();
+    if !unreadable.is_empty() {
+        out.push_str("\nmalformed:\n");
+        for finding in unreadable {
+            if finding.message.starts_with(&finding.credential) {
+                let _ = writeln!(out, "  {}", finding.message);
+            } else {
+                let _ = writeln!(out, "  {}: {}", finding.credential, finding.message);
+            }
+        }
+    }
+    out
 }
 
 /// The check table: one row per finding, then each distinct remedy once.
