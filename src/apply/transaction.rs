@@ -49,19 +49,19 @@ pub enum ApplyError {
     /// The backup could not be made: nothing was changed.
     #[error("nothing was changed: {0}")]
     Backup(#[source] WriteError),
-    /// A write failed and every file was restored from the backup.
+    /// A step failed and every file was restored from the backup.
     #[error("{cause}; every file was restored from backup {}", backup.display())]
     RolledBack {
         /// The failure.
-        cause: WriteError,
+        cause: String,
         /// The backup set used.
         backup: PathBuf,
     },
-    /// A write failed and restoring failed too.
+    /// A step failed and restoring failed too.
     #[error("{cause}; restoring failed too ({restore}): restore backup {} by hand", backup.display())]
     RollbackFailed {
         /// The first failure.
-        cause: WriteError,
+        cause: String,
         /// The restore's failure.
         restore: WriteError,
         /// The backup set to restore by hand.
@@ -83,49 +83,107 @@ pub fn apply(
     hook: &dyn Hook,
 ) -> Result<Backup, ApplyError> {
     let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
-    let backup =
-        Backup::create(state_dir, operation, &paths, now, hook).map_err(ApplyError::Backup)?;
-    let journal = journal(state_dir);
-    if let Err(err) = atomic::write_with(
-        &journal,
-        backup.manifest.id.as_bytes(),
-        Ownership::Keep(0o600),
-        hook,
-    ) {
-        // The rename may have happened before the failing folder fsync: no journal may outlive this.
-        let _ = fs::remove_file(&journal);
-        return Err(ApplyError::Backup(err));
-    }
+    let mut transaction = Transaction::begin(state_dir, operation, &paths, now, hook)?;
     for change in changes {
-        if let Err(cause) = write_change(change, hook) {
-            return Err(undo(backup, &journal, cause, hook));
+        if let Err(cause) = transaction.write(change) {
+            return Err(transaction.abort(cause.to_string()));
         }
     }
-    // Once every file is written, a journal left behind would undo them at the next run.
-    if let Err(cause) = atomic::remove_with(&journal, hook) {
-        return Err(undo(backup, &journal, cause, hook));
-    }
-    Ok(backup)
+    transaction.commit()
 }
 
-/// Puts every file back after `cause`; the journal goes only once that succeeded.
-fn undo(backup: Backup, journal: &Path, cause: WriteError, hook: &dyn Hook) -> ApplyError {
-    match backup.restore(hook) {
-        Ok(()) => {
-            // If this fails too, the next run restores the same backup again: harmless.
-            if atomic::remove_with(journal, hook).is_err() {
-                let _ = fs::remove_file(journal);
-            }
-            ApplyError::RolledBack {
-                cause,
-                backup: backup.dir,
-            }
+/// Changes in flight: backed up and journaled; each write atomic; ended by
+/// `commit`, or `abort` which puts every file back. Dropped without either (a
+/// crash), it leaves the journal for the next run to restore.
+pub struct Transaction<'h> {
+    backup: Backup,
+    journal: PathBuf,
+    hook: &'h dyn Hook,
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("backup", &self.backup.manifest.id)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'h> Transaction<'h> {
+    /// Backs up `paths` (every file the transaction may touch) and writes the journal.
+    pub fn begin(
+        state_dir: &Path,
+        operation: &str,
+        paths: &[PathBuf],
+        now: OffsetDateTime,
+        hook: &'h dyn Hook,
+    ) -> Result<Self, ApplyError> {
+        let backup =
+            Backup::create(state_dir, operation, paths, now, hook).map_err(ApplyError::Backup)?;
+        let journal = journal(state_dir);
+        if let Err(err) = atomic::write_with(
+            &journal,
+            backup.manifest.id.as_bytes(),
+            Ownership::Keep(0o600),
+            hook,
+        ) {
+            // The rename may have happened before the failing folder fsync: no journal may outlive this.
+            let _ = fs::remove_file(&journal);
+            return Err(ApplyError::Backup(err));
         }
-        Err(restore) => ApplyError::RollbackFailed {
-            cause,
-            restore,
-            backup: backup.dir,
-        },
+        Ok(Self {
+            backup,
+            journal,
+            hook,
+        })
+    }
+
+    /// The backup set made at the start.
+    pub fn backup(&self) -> &Backup {
+        &self.backup
+    }
+
+    /// Writes or removes one file; the path must have been backed up by `begin`.
+    pub fn write(&mut self, change: &Change) -> Result<(), WriteError> {
+        if !self.backup.manifest.files.iter().any(|entry| entry.path == change.path) {
+            return Err(WriteError {
+                step: "write (not backed up)",
+                path: change.path.clone(),
+                source: io::Error::other("every file a transaction writes must be backed up first"),
+            });
+        }
+        write_change(change, self.hook)
+    }
+
+    /// Ends the transaction: the journal goes, the changes stay.
+    pub fn commit(self) -> Result<Backup, ApplyError> {
+        // Once every file is written, a journal left behind would undo them at the next run.
+        if let Err(cause) = atomic::remove_with(&self.journal, self.hook) {
+            return Err(self.abort(cause.to_string()));
+        }
+        Ok(self.backup)
+    }
+
+    /// Puts every file back after `cause`; the journal goes only once that succeeded.
+    pub fn abort(self, cause: String) -> ApplyError {
+        match self.backup.restore(self.hook) {
+            Ok(()) => {
+                // If this fails too, the next run restores the same backup again: harmless.
+                if atomic::remove_with(&self.journal, self.hook).is_err() {
+                    let _ = fs::remove_file(&self.journal);
+                }
+                ApplyError::RolledBack {
+                    cause,
+                    backup: self.backup.dir,
+                }
+            }
+            Err(restore) => ApplyError::RollbackFailed {
+                cause,
+                restore,
+                backup: self.backup.dir,
+            },
+        }
     }
 }
 
