@@ -7,15 +7,11 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use rcgen::{Issuer, KeyPair};
 use time::{Duration, OffsetDateTime};
 
 use crate::issue::{self, IssueError, KeyAlgorithm, NewKey, Profile, Usage};
-use crate::kubeconfig::{
-    AuthInfo, Cluster, Context, Kubeconfig, NamedCluster, NamedContext, NamedUser,
-};
+use crate::kubeconfig::{ClientCredentials, Kubeconfig};
 
 /// Which admin layout the node has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,7 +291,12 @@ pub fn generate(spec: &HostSpec) -> Result<Vec<HostFile>, IssueError> {
     for (name, cn, groups, server) in kubeconfigs {
         let key = next_key()?;
         let cert = ca.sign(spec, name, &client(cn, groups), &key)?;
-        let config = kubeconfig(&ca.pem, server, cn, &Credentials::Embedded(&cert, &key.pem))?;
+        let config = kubeconfig(
+            &ca.pem,
+            server,
+            cn,
+            &ClientCredentials::Embedded(&cert, &key.pem),
+        )?;
         files.push(file(name, config.into_bytes(), 0o600));
     }
 
@@ -312,7 +313,7 @@ pub fn generate(spec: &HostSpec) -> Result<Vec<HostFile>, IssueError> {
             &ca.pem,
             &endpoint,
             &node,
-            &Credentials::Embedded(&cert, &key.pem),
+            &ClientCredentials::Embedded(&cert, &key.pem),
         )?,
         KubeletCert::Rotated(dir) => {
             let stamp = spec
@@ -332,7 +333,12 @@ pub fn generate(spec: &HostSpec) -> Result<Vec<HostFile>, IssueError> {
                 path: current.clone(),
                 contents: Contents::Symlink(rotated),
             });
-            kubeconfig(&ca.pem, &endpoint, &node, &Credentials::Files(&current))?
+            kubeconfig(
+                &ca.pem,
+                &endpoint,
+                &node,
+                &ClientCredentials::Files(&current),
+            )?
         }
     };
     files.push(file("kubelet.conf", config.into_bytes(), 0o600));
@@ -406,60 +412,14 @@ fn file(path: impl AsRef<Path>, bytes: Vec<u8>, mode: u32) -> HostFile {
     }
 }
 
-enum Credentials<'a> {
-    Embedded(&'a str, &'a str),
-    Files(&'a Path),
-}
-
 /// A kubeconfig exactly as kubeadm's `CreateWithCerts` + client-go write it.
 fn kubeconfig(
     ca_pem: &str,
     server: &str,
     user: &str,
-    credentials: &Credentials<'_>,
+    credentials: &ClientCredentials<'_>,
 ) -> Result<String, IssueError> {
-    let cluster = "kubernetes";
-    let auth = match credentials {
-        Credentials::Embedded(cert, key) => AuthInfo {
-            client_certificate_data: Some(STANDARD.encode(cert)),
-            client_key_data: Some(STANDARD.encode(key)),
-            ..AuthInfo::default()
-        },
-        Credentials::Files(path) => AuthInfo {
-            client_certificate: Some(path.display().to_string()),
-            client_key: Some(path.display().to_string()),
-            ..AuthInfo::default()
-        },
-    };
-    let config = Kubeconfig {
-        api_version: Some("v1".into()),
-        clusters: vec![NamedCluster {
-            cluster: Cluster {
-                certificate_authority_data: Some(STANDARD.encode(ca_pem)),
-                server: Some(server.into()),
-                ..Cluster::default()
-            },
-            name: cluster.into(),
-            extra: serde_json::Map::new(),
-        }],
-        contexts: vec![NamedContext {
-            context: Context {
-                cluster: cluster.into(),
-                user: user.into(),
-                extra: serde_json::Map::new(),
-            },
-            name: format!("{user}@{cluster}"),
-            extra: serde_json::Map::new(),
-        }],
-        current_context: Some(format!("{user}@{cluster}")),
-        kind: Some("Config".into()),
-        preferences: Some(serde_json::Value::Object(serde_json::Map::new())),
-        users: vec![NamedUser {
-            name: user.into(),
-            user: auth,
-            extra: serde_json::Map::new(),
-        }],
-        extra: serde_json::Map::new(),
-    };
-    config.to_yaml().map_err(IssueError::Subject)
+    Kubeconfig::for_client("kubernetes", server, ca_pem.as_bytes(), user, credentials)
+        .to_yaml()
+        .map_err(IssueError::Subject)
 }

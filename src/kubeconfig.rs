@@ -157,6 +157,15 @@ pub struct AuthInfo {
     pub extra: Map<String, Value>,
 }
 
+/// A client's certificate and key, for a new kubeconfig.
+#[derive(Clone, Copy, Debug)]
+pub enum ClientCredentials<'a> {
+    /// Embedded PEM: certificate, key.
+    Embedded(&'a str, &'a str),
+    /// One file holding both (the kubelet's rotated `kubelet-client-current.pem`).
+    Files(&'a Path),
+}
+
 /// Where a piece of credential material lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -211,6 +220,85 @@ impl Kubeconfig {
             return Err(format!("not a kubeconfig: kind is `{kind}`, not `Config`"));
         }
         Ok(config)
+    }
+
+    /// A kubeconfig as kubeadm's `CreateWithCerts` writes it: one cluster, one
+    /// user named after the certificate's CN, one context `<user>@<cluster>`.
+    pub fn for_client(
+        cluster: &str,
+        server: &str,
+        ca_pem: &[u8],
+        user: &str,
+        credentials: &ClientCredentials<'_>,
+    ) -> Self {
+        let auth = match credentials {
+            ClientCredentials::Embedded(cert, key) => AuthInfo {
+                client_certificate_data: Some(STANDARD.encode(cert)),
+                client_key_data: Some(STANDARD.encode(key)),
+                ..AuthInfo::default()
+            },
+            ClientCredentials::Files(path) => AuthInfo {
+                client_certificate: Some(path.display().to_string()),
+                client_key: Some(path.display().to_string()),
+                ..AuthInfo::default()
+            },
+        };
+        let context = format!("{user}@{cluster}");
+        Self {
+            api_version: Some("v1".into()),
+            clusters: vec![NamedCluster {
+                cluster: Cluster {
+                    certificate_authority_data: Some(STANDARD.encode(ca_pem)),
+                    server: Some(server.into()),
+                    ..Cluster::default()
+                },
+                name: cluster.into(),
+                extra: Map::new(),
+            }],
+            contexts: vec![NamedContext {
+                context: Context {
+                    cluster: cluster.into(),
+                    user: user.into(),
+                    extra: Map::new(),
+                },
+                name: context.clone(),
+                extra: Map::new(),
+            }],
+            current_context: Some(context),
+            kind: Some("Config".into()),
+            preferences: Some(Value::Object(Map::new())),
+            users: vec![NamedUser {
+                name: user.into(),
+                user: auth,
+                extra: Map::new(),
+            }],
+            extra: Map::new(),
+        }
+    }
+
+    /// Replaces the current user's embedded certificate and key, and the current
+    /// cluster's CA data; every other field stays as it was.
+    pub fn replace_credentials(
+        &mut self,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        ca_pem: &[u8],
+    ) -> Result<(), String> {
+        let current = self.current_credentials(Path::new("."))?;
+        let user = self
+            .users
+            .iter_mut()
+            .find(|user| user.name == current.user)
+            .ok_or("the current user is not among the users")?;
+        user.user.client_certificate_data = Some(STANDARD.encode(cert_pem));
+        user.user.client_key_data = Some(STANDARD.encode(key_pem));
+        let cluster = self
+            .clusters
+            .iter_mut()
+            .find(|cluster| cluster.name == current.cluster)
+            .ok_or("the current cluster is not among the clusters")?;
+        cluster.cluster.certificate_authority_data = Some(STANDARD.encode(ca_pem));
+        Ok(())
     }
 
     /// Serializes as client-go does: block style, fields in order, base64 on one line.

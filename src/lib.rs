@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod apply;
 pub mod cert;

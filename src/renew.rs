@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use rcgen::{Issuer, KeyPair};
 use time::{Duration, OffsetDateTime};
 
@@ -565,21 +563,9 @@ fn kubeconfig_change(
     };
     let bytes = read_pem(&item.path).map_err(unusable)?;
     let mut config = Kubeconfig::parse(&bytes).map_err(unusable)?;
-    let dir = item.path.parent().unwrap_or_else(|| Path::new("."));
-    let current = config.current_credentials(dir).map_err(unusable)?;
-    let user = config
-        .users
-        .iter_mut()
-        .find(|user| user.name == current.user)
-        .ok_or_else(|| unusable("its current user vanished".into()))?;
-    user.user.client_certificate_data = Some(STANDARD.encode(cert_pem));
-    user.user.client_key_data = Some(STANDARD.encode(key_pem));
-    let cluster = config
-        .clusters
-        .iter_mut()
-        .find(|cluster| cluster.name == current.cluster)
-        .ok_or_else(|| unusable("its current cluster vanished".into()))?;
-    cluster.cluster.certificate_authority_data = Some(STANDARD.encode(ca_pem));
+    config
+        .replace_credentials(cert_pem.as_bytes(), key_pem, ca_pem)
+        .map_err(unusable)?;
     let yaml = config.to_yaml().map_err(unusable)?;
     Ok(Change::write(
         item.path.clone(),

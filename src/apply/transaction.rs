@@ -146,7 +146,13 @@ impl<'h> Transaction<'h> {
 
     /// Writes or removes one file; the path must have been backed up by `begin`.
     pub fn write(&mut self, change: &Change) -> Result<(), WriteError> {
-        if !self.backup.manifest.files.iter().any(|entry| entry.path == change.path) {
+        if !self
+            .backup
+            .manifest
+            .files
+            .iter()
+            .any(|entry| entry.path == change.path)
+        {
             return Err(WriteError {
                 step: "write (not backed up)",
                 path: change.path.clone(),
