@@ -105,6 +105,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Renew certificates as `kubeadm certs renew` does: planned, backed up, verified, atomic
     Renew(RenewArgs),
+    /// Move this node to the admin.conf / super-admin.conf split, verified against the API server
+    Migrate(MigrateArgs),
     /// List backups, or restore one (after backing up the current state)
     Rollback(RollbackArgs),
     /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
@@ -141,6 +143,50 @@ pub struct CheckArgs {
     /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
     #[arg(long, value_name = "PATH")]
     pub textfile: Option<PathBuf>,
+    /// Also ask the API server whether the kubeadm:cluster-admins binding exists
+    #[arg(long)]
+    pub online: bool,
+    /// API server URL [default: the kubeconfig's]
+    #[arg(long, value_name = "URL", requires = "online")]
+    pub server: Option<String>,
+    /// How long to keep retrying the API server
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR")]
+    pub api_timeout: time::Duration,
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Make no API calls: write the binding manifest next to the backup and leave the new admin.conf unverified
+    #[arg(long)]
+    pub offline: bool,
+    /// Write super-admin.conf here instead of the kubernetes dir (removable media, a vault drop folder)
+    #[arg(long, value_name = "PATH", conflicts_with = "no_super_admin")]
+    pub super_admin_out: Option<PathBuf>,
+    /// Write no super-admin.conf (normal on joined nodes: break-glass access then needs another node's)
+    #[arg(long)]
+    pub no_super_admin: bool,
+    /// Rewrite the stale copies found (root's and users' ~/.kube/config) with the new admin credential
+    #[arg(long)]
+    pub update_copies: bool,
+    /// API server URL [default: admin.conf's]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long to keep retrying the API server
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR")]
+    pub api_timeout: time::Duration,
+    /// Lifetime of the new certificates, capped at the CA's
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
+    pub validity: time::Duration,
+    /// Wait for another kubecred run to finish instead of failing at once
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `renew` arguments.

@@ -41,12 +41,16 @@ impl Severity {
 pub enum Code {
     /// admin.conf's certificate is in `system:masters`.
     AdminInSystemMasters,
+    /// (`--online`) the API server did not answer.
+    ApiUnreachable,
     /// A kubeconfig's CA data differs from `ca.crt`.
     CaDataMismatch,
     /// A CA expires inside its thresholds.
     CaExpiresSoon,
     /// A leaf outlives its CA.
     CaOutlived,
+    /// (`--online`) admin.conf relies on a binding that does not exist.
+    ClusterAdminsBindingMissing,
     /// Not-after has passed.
     Expired,
     /// A leaf expires inside its thresholds.
@@ -78,9 +82,11 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AdminInSystemMasters => "admin-in-system-masters",
+            Self::ApiUnreachable => "api-unreachable",
             Self::CaDataMismatch => "ca-data-mismatch",
             Self::CaExpiresSoon => "ca-expires-soon",
             Self::CaOutlived => "ca-outlived",
+            Self::ClusterAdminsBindingMissing => "cluster-admins-binding-missing",
             Self::Expired => "expired",
             Self::ExpiresSoon => "expires-soon",
             Self::ExternalCa => "external-ca",

@@ -22,6 +22,8 @@ pub mod issue;
 pub mod key;
 pub mod kubeconfig;
 pub mod layout;
+pub mod migrate;
+pub mod online;
 pub mod pem;
 pub mod render;
 pub mod renew;

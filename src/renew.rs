@@ -400,7 +400,7 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Vec<Renewed>, Renew
     Ok(renewed)
 }
 
-fn load_ca(
+pub(crate) fn load_ca(
     inventory: &Inventory,
     ca_name: &str,
     for_name: &str,
@@ -444,7 +444,7 @@ fn load_ca(
     Ok((ca_name.to_owned(), issuer, ca_cert, ca_pem))
 }
 
-fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
     inventory::read_file(path, Links::Refuse)?
         .map(|(bytes, _)| bytes)
         .ok_or_else(|| "file is absent".to_owned())

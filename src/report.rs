@@ -65,6 +65,14 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// Adds findings from outside the host (the API server) and keeps the order.
+    pub fn extend(&mut self, findings: Vec<Finding>) {
+        self.findings.extend(findings);
+        self.findings.sort_by(|a, b| {
+            (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path))
+        });
+    }
+
     /// The overall status.
     pub fn status(&self) -> Status {
         match findings::worst(&self.findings) {

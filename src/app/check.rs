@@ -9,6 +9,7 @@ use crate::cli::{CheckArgs, Global, Output};
 use crate::context::Context;
 use crate::findings::Thresholds;
 use crate::inventory::Inventory;
+use crate::online;
 use crate::render;
 use crate::report::{Report, Status};
 
@@ -40,7 +41,13 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         ca_warn: args.ca_warn,
         ca_crit: args.ca_crit,
     };
-    let report = Report::new(&inventory, ctx.now, thresholds);
+    let mut report = Report::new(&inventory, ctx.now, thresholds);
+    if args.online {
+        let timeout = std::time::Duration::try_from(args.api_timeout)
+            .unwrap_or(crate::api::DEFAULT_TOTAL_TIMEOUT);
+        let state = online::binding_state(&inventory, args.server.as_deref(), timeout);
+        report.extend(online::findings(&inventory, &state));
+    }
     if let Some(path) = &args.textfile {
         atomic::write(path, render::prometheus::check(&report).as_bytes(), 0o644).map_err(
             |err| PathError {

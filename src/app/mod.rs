@@ -4,6 +4,7 @@
 mod check;
 mod demo;
 mod inspect;
+mod migrate;
 mod renew;
 mod rollback;
 
@@ -24,6 +25,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Inspect(args) => inspect::run(&cli.global, args, ctx),
         Command::Check(args) => check::run(&cli.global, args, ctx),
         Command::Renew(args) => renew::run(&cli.global, args, ctx),
+        Command::Migrate(args) => migrate::run(&cli.global, args, ctx),
         Command::Rollback(args) => rollback::run(&cli.global, args, ctx),
         Command::Demo(args) => demo::run(&cli.global, args, ctx),
         Command::Completions(args) => {

@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+pub mod apiserver;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -55,6 +57,12 @@ pub fn kubecred<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
         .env_remove("KUBECRED_KUBERNETES_DIR")
         .env_remove("KUBECRED_STATE_DIR")
         .env_remove("NO_COLOR")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
         .output()
         .expect("run kubecred");
     let run = Run {

@@ -1,0 +1,632 @@
+//! `migrate` and `check --online` against a loopback API server with a small
+//! RBAC model: the happy path, joined nodes, a wrong binding, an API that is
+//! down, that fails half-way, that does not honour the binding, `--offline`,
+//! `--update-copies`, rollback, and kubectl as judge of every file written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::apiserver::{ApiServer, Faults, kubeadm_binding};
+use common::{Host, Run, codes, kubecred, pairs, snapshot};
+use kubecred::demo::AdminLayout;
+use kubecred::kubeconfig::Kubeconfig;
+use serde_json::json;
+
+struct Node {
+    host: Host,
+    state: tempfile::TempDir,
+    api: ApiServer,
+}
+
+impl Node {
+    fn new(layout: AdminLayout) -> Self {
+        let host = Host::new(layout);
+        let api = ApiServer::start(host.path());
+        Self {
+            host,
+            state: tempfile::tempdir().unwrap(),
+            api,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut full: Vec<String> = vec![
+            "--kubernetes-dir".into(),
+            self.host.path().display().to_string(),
+            "--state-dir".into(),
+            self.state.path().display().to_string(),
+        ];
+        if !args.iter().any(|a| a.starts_with("--copies")) {
+            full.push("--no-copies".into());
+        }
+        full.extend(args.iter().map(|a| (*a).to_owned()));
+        kubecred(&full)
+    }
+
+    fn migrate(&self, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "migrate",
+            "--server",
+            &self.api.url,
+            "--api-timeout",
+            "3s",
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn subject(&self, file: &str) -> (String, Vec<String>) {
+        let config = Kubeconfig::parse(&fs::read(self.host.file(file)).unwrap()).unwrap();
+        subject_of(&config, &config.users[0].name)
+    }
+}
+
+fn subject_of(config: &Kubeconfig, user: &str) -> (String, Vec<String>) {
+    use base64::Engine as _;
+    let user = config.users.iter().find(|u| u.name == user).unwrap();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(user.user.client_certificate_data.as_ref().unwrap())
+        .unwrap();
+    let cert =
+        kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der).unwrap();
+    (cert.common_name, cert.groups)
+}
+
+fn kubectl_loads(path: &Path) {
+    let out = Command::new("kubectl")
+        .args(["config", "view", "--kubeconfig"])
+        .arg(path)
+        .output()
+        .expect("kubectl is needed by this test; .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "kubectl rejects {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn happy_path_from_a_128_node() {
+    let node = Node::new(AdminLayout::Pre129);
+    let old = node.subject("admin.conf");
+    assert_eq!(old.1, ["system:masters"]);
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The binding, created with the old admin.conf (still in system:masters), then read back.
+    assert_eq!(
+        node.api.binding("kubeadm:cluster-admins").unwrap(),
+        kubeadm_binding()
+    );
+    let seen = node.api.seen();
+    let calls: Vec<(String, String, String)> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.method.clone(),
+                s.path.rsplit('/').next().unwrap().to_owned(),
+                s.user.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "GET".into(),
+                "kubeadm:cluster-admins".into(),
+                "kubernetes-admin".into()
+            ),
+            (
+                "POST".into(),
+                "clusterrolebindings".into(),
+                "kubernetes-admin".into()
+            ),
+            (
+                "GET".into(),
+                "kubeadm:cluster-admins".into(),
+                "kubernetes-admin".into()
+            ),
+            (
+                "POST".into(),
+                "selfsubjectreviews".into(),
+                "kubernetes-admin".into()
+            ),
+            (
+                "POST".into(),
+                "selfsubjectaccessreviews".into(),
+                "kubernetes-admin".into()
+            ),
+        ]
+    );
+    assert_eq!(seen[1].status, 201);
+    // super-admin.conf: kubeadm's identity and names, 0600.
+    let super_admin = node.host.file("super-admin.conf");
+    assert_eq!(fs::metadata(&super_admin).unwrap().mode() & 0o777, 0o600);
+    let config = Kubeconfig::parse(&fs::read(&super_admin).unwrap()).unwrap();
+    assert_eq!(
+        config.current_context.as_deref(),
+        Some("kubernetes-super-admin@kubernetes")
+    );
+    assert_eq!(config.users[0].name, "kubernetes-super-admin");
+    assert_eq!(
+        subject_of(&config, "kubernetes-super-admin"),
+        (
+            "kubernetes-super-admin".into(),
+            vec!["system:masters".into()]
+        )
+    );
+    // admin.conf: the new group, the same names.
+    assert_eq!(
+        node.subject("admin.conf"),
+        (
+            "kubernetes-admin".into(),
+            vec!["kubeadm:cluster-admins".into()]
+        )
+    );
+    let admin = Kubeconfig::parse(&fs::read(node.host.file("admin.conf")).unwrap()).unwrap();
+    assert_eq!(
+        admin.current_context.as_deref(),
+        Some("kubernetes-admin@kubernetes")
+    );
+    assert_eq!(
+        fs::metadata(node.host.file("admin.conf")).unwrap().mode() & 0o777,
+        0o600
+    );
+    kubectl_loads(&node.host.file("admin.conf"));
+    kubectl_loads(&super_admin);
+    // The summary names the old certificate and until when it stays valid.
+    assert!(
+        run.stdout
+            .contains("The old system:masters certificate (serial"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("stays valid until 2027-11-26"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("verified by the API server"),
+        "{}",
+        run.stdout
+    );
+    // And the node is clean, offline and online.
+    let json = node.run(&["check", "-o", "json"]).json();
+    assert_eq!(codes(&json), pairs(&[]));
+    let run = node.run(&[
+        "check",
+        "-o",
+        "json",
+        "--online",
+        "--server",
+        &node.api.url,
+        "--api-timeout",
+        "3s",
+    ]);
+    assert_eq!(codes(&run.json()), pairs(&[]), "{}", run.stderr);
+    assert_eq!(run.code, 0);
+    // A second run: nothing to do.
+    let before = snapshot(node.host.path());
+    let again = node.migrate(&[]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
+    assert_eq!(snapshot(node.host.path()), before);
+}
+
+#[test]
+fn joined_node_with_the_binding_already_there() {
+    // A node joined before 1.29: admin.conf in system:masters, no super-admin.conf;
+    // the init node's upgrade created the binding.
+    let node = Node::new(AdminLayout::Pre129);
+    node.api
+        .put_binding("kubeadm:cluster-admins", kubeadm_binding());
+    let run = node.migrate(&["--no-super-admin", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = run.json();
+    assert_eq!(summary["binding"], "existed");
+    assert_eq!(summary["superAdmin"]["action"], "skip");
+    assert_eq!(summary["admin"]["verified"], true);
+    assert!(summary["backup"].as_str().unwrap().ends_with("-migrate"));
+    assert!(!node.host.file("super-admin.conf").exists());
+    assert_eq!(node.subject("admin.conf").1, ["kubeadm:cluster-admins"]);
+    let creates = node
+        .api
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST" && s.path.ends_with("clusterrolebindings"))
+        .map(|s| s.status)
+        .collect::<Vec<_>>();
+    assert_eq!(creates, [409], "AlreadyExists is success");
+}
+
+#[test]
+fn already_split_and_bound_is_nothing_to_do() {
+    let node = Node::new(AdminLayout::Joined129);
+    node.api
+        .put_binding("kubeadm:cluster-admins", kubeadm_binding());
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to do"), "{}", run.stderr);
+    assert_eq!(snapshot(node.host.path()), before);
+    assert!(!node.state.path().join("backups").exists());
+}
+
+#[test]
+fn a_binding_with_a_wrong_role_ref_stops_before_anything_changes() {
+    let node = Node::new(AdminLayout::Pre129);
+    let mut wrong = kubeadm_binding();
+    wrong["roleRef"]["name"] = json!("view");
+    node.api.put_binding("kubeadm:cluster-admins", wrong);
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("differs from kubeadm's"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("\"view\"") && run.stderr.contains("\"cluster-admin\""),
+        "prints both: {}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+    assert!(
+        !node.state.path().join("backups").exists(),
+        "nothing was even backed up"
+    );
+}
+
+#[test]
+fn api_down_fails_before_touching_anything_and_suggests_offline() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        )
+    };
+    let before = snapshot(host.path());
+    let root = host.path().display().to_string();
+    let state_dir = state.path().display().to_string();
+    let started = std::time::Instant::now();
+    let run = kubecred(&[
+        "--kubernetes-dir",
+        &root,
+        "--state-dir",
+        &state_dir,
+        "--no-copies",
+        "migrate",
+        "--server",
+        &closed,
+        "--api-timeout",
+        "1s",
+        "--yes",
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the total timeout is honoured"
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cannot reach the API server"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--offline"), "{}", run.stderr);
+    assert_eq!(snapshot(host.path()), before);
+}
+
+#[test]
+fn slow_answers_past_the_timeout_count_as_down() {
+    let node = Node::new(AdminLayout::Pre129);
+    node.api.faults(Faults {
+        delay: Some(Duration::from_secs(3)),
+        ..Faults::default()
+    });
+    let before = snapshot(node.host.path());
+    let run = node.run(&[
+        "migrate",
+        "--server",
+        &node.api.url,
+        "--api-timeout",
+        "1s",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cannot reach the API server"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+}
+
+#[test]
+fn transient_500s_and_resets_are_retried() {
+    let node = Node::new(AdminLayout::Pre129);
+    node.api.faults(Faults {
+        errors: 2,
+        resets: 2,
+        ..Faults::default()
+    });
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(node.subject("admin.conf").1, ["kubeadm:cluster-admins"]);
+}
+
+#[test]
+fn api_failing_after_super_admin_is_written_restores_everything() {
+    let node = Node::new(AdminLayout::Pre129);
+    // preflight GET, create, read back: then every request fails (the new admin.conf's proof).
+    node.api.faults(Faults {
+        fail_after: Some(3),
+        ..Faults::default()
+    });
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("SelfSubjectReview"),
+        "says why: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("every file was restored"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        snapshot(node.host.path()),
+        before,
+        "super-admin.conf removed, admin.conf as it was"
+    );
+    assert!(!node.state.path().join("journal").exists());
+}
+
+#[test]
+fn a_new_admin_conf_the_server_does_not_honour_is_never_installed() {
+    let node = Node::new(AdminLayout::Pre129);
+    node.api.faults(Faults {
+        ignore_bindings: true,
+        ..Faults::default()
+    });
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("failed verification"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("may not do `*` on `*`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+}
+
+#[test]
+fn offline_writes_the_manifest_and_says_the_new_admin_is_unverified() {
+    let node = Node::new(AdminLayout::Pre129);
+    let run = node.run(&["migrate", "--offline", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(node.api.seen().is_empty(), "no API call at all");
+    assert!(
+        run.stdout.contains("UNVERIFIED (offline)"),
+        "{}",
+        run.stdout
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("kubectl --kubeconfig"))
+        .unwrap();
+    let super_admin = node.host.file("super-admin.conf").display().to_string();
+    assert!(
+        line.contains(&format!("--kubeconfig {super_admin} apply -f ")),
+        "{line}"
+    );
+    let manifest = line.rsplit(' ').next().unwrap();
+    let yaml: serde_json::Value =
+        serde_saphyr::from_str(&fs::read_to_string(manifest).unwrap()).unwrap();
+    assert_eq!(yaml, kubeadm_binding());
+    assert_eq!(node.subject("admin.conf").1, ["kubeadm:cluster-admins"]);
+    // Applying the manifest makes the new admin.conf work: check --online agrees.
+    node.api.put_binding("kubeadm:cluster-admins", yaml);
+    let run = node.run(&[
+        "check",
+        "-o",
+        "json",
+        "--online",
+        "--server",
+        &node.api.url,
+        "--api-timeout",
+        "3s",
+    ]);
+    assert_eq!(codes(&run.json()), pairs(&[]));
+}
+
+#[test]
+fn super_admin_out_writes_off_the_node_and_refuses_to_overwrite() {
+    let node = Node::new(AdminLayout::Pre129);
+    let vault = tempfile::tempdir().unwrap();
+    let out = vault.path().join("cluster-a-super-admin.conf");
+    let arg = out.display().to_string();
+    let run = node.migrate(&["--super-admin-out", &arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!node.host.file("super-admin.conf").exists());
+    assert_eq!(fs::metadata(&out).unwrap().mode() & 0o777, 0o600);
+    kubectl_loads(&out);
+    let second = Node::new(AdminLayout::Pre129);
+    let run = second.migrate(&["--super-admin-out", &arg]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("refusing to overwrite"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn update_copies_keeps_a_users_other_contexts_owner_and_mode() {
+    let node = Node::new(AdminLayout::Pre129);
+    let home = tempfile::tempdir().unwrap();
+    let kube = home.path().join("alice/.kube");
+    fs::create_dir_all(&kube).unwrap();
+    // Alice's config: her copy of admin.conf plus another cluster of her own.
+    let admin = fs::read_to_string(node.host.file("admin.conf")).unwrap();
+    let mut config = Kubeconfig::parse(admin.as_bytes()).unwrap();
+    let other = Kubeconfig::for_client(
+        "staging",
+        "https://staging.example:6443",
+        b"not-a-ca",
+        "alice",
+        &kubecred::kubeconfig::ClientCredentials::Embedded("x", "y"),
+    );
+    config.clusters.extend(other.clusters);
+    config.contexts.extend(other.contexts);
+    config.users.extend(other.users);
+    config.current_context = Some("alice@staging".into());
+    let copy = kube.join("config");
+    fs::write(&copy, config.to_yaml().unwrap()).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(&copy, Some(1000), Some(1000)).unwrap();
+    let glob = format!("--copies={}/*/.kube/config", home.path().display());
+    let run = node.migrate(&[&glob, "--update-copies"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains(&format!("copy updated: {}", copy.display())),
+        "{}",
+        run.stdout
+    );
+    let meta = fs::metadata(&copy).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (1000, 1000, 0o640)
+    );
+    let after = Kubeconfig::parse(&fs::read(&copy).unwrap()).unwrap();
+    assert_eq!(after.current_context.as_deref(), Some("alice@staging"));
+    assert_eq!(after.contexts.len(), 2);
+    assert_eq!(
+        subject_of(&after, "kubernetes-admin").1,
+        ["kubeadm:cluster-admins"]
+    );
+    let alice = after.users.iter().find(|u| u.name == "alice").unwrap();
+    assert_eq!(
+        alice.user.client_certificate_data.as_deref(),
+        Some("eA=="),
+        "other users untouched"
+    );
+    // The copy now holds admin.conf's current certificate: no stale-copy finding.
+    let json = node.run(&[&glob, "check", "-o", "json"]).json();
+    assert_eq!(codes(&json), pairs(&[]));
+    kubectl_loads(&copy);
+    // It was backed up with its owner.
+    let list = node.run(&["-o", "json", "rollback", "--list"]).json();
+    let files = list["backups"][0]["files"].as_array().unwrap();
+    let entry = files
+        .iter()
+        .find(|f| f["path"] == copy.display().to_string())
+        .unwrap();
+    assert_eq!(
+        (entry["uid"].as_u64(), entry["mode"].as_str()),
+        (Some(1000), Some("0640"))
+    );
+}
+
+#[test]
+fn rollback_after_a_migration_returns_the_tree_byte_for_byte() {
+    let node = Node::new(AdminLayout::Pre129);
+    let before = snapshot(node.host.path());
+    assert_eq!(node.migrate(&[]).code, 0);
+    assert!(node.host.file("super-admin.conf").exists());
+    let list = node.run(&["-o", "json", "rollback", "--list"]).json();
+    let id = list["backups"][0]["id"].as_str().unwrap().to_owned();
+    let run = node.run(&["rollback", &id, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        snapshot(node.host.path()),
+        before,
+        "super-admin.conf removed, admin.conf restored"
+    );
+}
+
+#[test]
+fn check_online_reports_a_missing_binding_and_an_unreachable_server() {
+    let node = Node::new(AdminLayout::Joined129);
+    let online = |url: &str| {
+        node.run(&[
+            "check",
+            "-o",
+            "json",
+            "--online",
+            "--server",
+            url,
+            "--api-timeout",
+            "1s",
+        ])
+    };
+    let run = online(&node.api.url);
+    let json = run.json();
+    assert_eq!(
+        codes(&json),
+        pairs(&[
+            ("admin.conf", "cluster-admins-binding-missing"),
+            ("super-admin.conf", "super-admin-absent")
+        ])
+    );
+    assert_eq!(run.code, 2);
+    node.api
+        .put_binding("kubeadm:cluster-admins", kubeadm_binding());
+    let run = online(&node.api.url);
+    assert_eq!(
+        codes(&run.json()),
+        pairs(&[("super-admin.conf", "super-admin-absent")])
+    );
+    assert_eq!(run.code, 0);
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        )
+    };
+    let run = online(&closed);
+    assert_eq!(
+        codes(&run.json()),
+        pairs(&[
+            ("admin.conf", "api-unreachable"),
+            ("super-admin.conf", "super-admin-absent")
+        ])
+    );
+    assert_eq!(
+        run.code, 1,
+        "an unreachable server is a warning, never worse"
+    );
+}
+
+#[test]
+fn a_split_node_without_binding_or_super_admin_cannot_create_it() {
+    let node = Node::new(AdminLayout::Joined129);
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no system:masters credential"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+}
