@@ -109,6 +109,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// List backups, or restore one (after backing up the current state)
     Rollback(RollbackArgs),
+    /// Walk through the node's state and what to do about it, at a terminal
+    Wizard(WizardArgs),
     /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
     Demo(DemoArgs),
     /// Print shell completions
@@ -260,6 +262,17 @@ pub struct RollbackArgs {
     /// Wait for another kubecred run to finish instead of failing at once
     #[arg(long)]
     pub wait: bool,
+}
+
+/// `wizard` arguments.
+#[derive(Debug, Args)]
+pub struct WizardArgs {
+    /// API server URL [default: admin.conf's]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long to wait for the API server before calling it unreachable
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DUR")]
+    pub api_timeout: time::Duration,
 }
 
 /// `demo` arguments.

@@ -29,3 +29,4 @@ pub mod render;
 pub mod renew;
 pub mod report;
 pub mod span;
+pub mod wizard;

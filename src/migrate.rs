@@ -290,21 +290,31 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
         copies: Vec::new(),
         skipped_copies: Vec::new(),
     };
-    if !plan.reissue_admin {
-        return Ok(material);
-    }
-    let (cert, key, certificate) = issue_one("kubernetes-admin", KUBEADM_CLUSTER_ADMINS)?;
-    let mut config = admin_config;
-    config
-        .replace_credentials(cert.as_bytes(), key.as_bytes(), &ca_pem)
-        .map_err(|reason| error(reason, &plan.admin_path))?;
-    material.admin = Some(
+    let (cert, key) = if plan.reissue_admin {
+        let (cert, key, certificate) = issue_one("kubernetes-admin", KUBEADM_CLUSTER_ADMINS)?;
+        let mut config = admin_config;
         config
+            .replace_credentials(cert.as_bytes(), key.as_bytes(), &ca_pem)
+            .map_err(|reason| error(reason, &plan.admin_path))?;
+        let yaml = config
             .to_yaml()
-            .map_err(|reason| error(reason, &plan.admin_path))?
-            .into_bytes(),
-    );
-    material.admin_certificate = Some(certificate);
+            .map_err(|reason| error(reason, &plan.admin_path))?;
+        material.admin = Some(yaml.into_bytes());
+        material.admin_certificate = Some(certificate);
+        (cert, key)
+    } else {
+        // Already split: the copies get admin.conf's current credential.
+        let pem = |source: Option<crate::kubeconfig::Source>| match source {
+            Some(crate::kubeconfig::Source::Embedded { pem, .. }) => {
+                Ok(String::from_utf8_lossy(&pem).into_owned())
+            }
+            _ => Err(error(
+                "admin.conf's credentials are not embedded",
+                &plan.admin_path,
+            )),
+        };
+        (pem(current.certificate.clone())?, pem(current.key.clone())?)
+    };
     if plan.update_copies {
         for copy in &plan.copies {
             match rewrite_copy(copy, &cert, &key) {

@@ -306,7 +306,7 @@ fn manifest_yaml() -> String {
     )
 }
 
-fn plan_table(plan: &Plan, args: &MigrateArgs) -> String {
+pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs) -> String {
     let mut steps: Vec<String> = Vec::new();
     let files: Vec<String> = plan
         .paths()

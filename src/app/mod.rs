@@ -7,6 +7,7 @@ mod inspect;
 mod migrate;
 mod renew;
 mod rollback;
+mod wizard;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Renew(args) => renew::run(&cli.global, args, ctx),
         Command::Migrate(args) => migrate::run(&cli.global, args, ctx),
         Command::Rollback(args) => rollback::run(&cli.global, args, ctx),
+        Command::Wizard(args) => wizard::run(&cli.global, args, ctx),
         Command::Demo(args) => demo::run(&cli.global, args, ctx),
         Command::Completions(args) => {
             let mut command = Cli::command();

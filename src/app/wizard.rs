@@ -1,0 +1,330 @@
+//! `kubecred wizard`: gathers the facts, runs the flow on the terminal, and
+//! carries out the confirmed intent with the same code as the commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::app::{PathError, migrate, renew, rollback, scope};
+use crate::apply::atomic::Ownership;
+use crate::apply::backup::Backup;
+use crate::apply::hook::Proceed;
+use crate::apply::lock::RunLock;
+use crate::apply::transaction::{Action, Change, Transaction};
+use crate::cli::{Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs};
+use crate::context::Context;
+use crate::findings::{Code, Thresholds};
+use crate::inventory::Inventory;
+use crate::layout::Kind;
+use crate::online::{self, BindingState};
+use crate::render;
+use crate::report::Report;
+use crate::wizard::flow::{Binding, Facts, Intent};
+use crate::wizard::prompt::Terminal;
+use crate::wizard::{self, Executor};
+
+/// Set once the final confirmation is given: Ctrl-C no longer cancels.
+static EXECUTING: AtomicBool = AtomicBool::new(false);
+
+pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u8> {
+    if !ctx.interactive {
+        return Err(PathError {
+            message: "the wizard needs a terminal; without one, use the commands: \
+                      `kubecred check`, `kubecred renew --yes`, `kubecred migrate --yes`, `kubecred rollback ID --yes`"
+                .into(),
+            path: PathBuf::new(),
+            hint: Some("`kubecred check` shows the state; every writing command takes --dry-run".into()),
+            exit: 2,
+        }
+        .into());
+    }
+    ctrlc::set_handler(|| {
+        if EXECUTING.load(Ordering::SeqCst) {
+            eprintln!(
+                "\nkubecred: finishing the change in progress (it is journaled; interrupting it would only force a restore)"
+            );
+            return;
+        }
+        let _ = dialoguer::console::Term::stderr().show_cursor();
+        eprintln!("\ncancelled: nothing was changed");
+        // A signal handler may only leave; nothing has been begun before the final confirmation.
+        #[expect(
+            clippy::exit,
+            reason = "Ctrl-C before any change: leave at once with 130"
+        )]
+        std::process::exit(130);
+    })?;
+    let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
+    let facts = gather(global, args.server.as_deref(), timeout, ctx);
+    let mut executor = RealExecutor { global, args, ctx };
+    let outcome = wizard::run(&facts, &mut Terminal::default(), &mut executor);
+    match &outcome {
+        wizard::Outcome::Cancelled => eprintln!("cancelled: nothing was changed"),
+        wizard::Outcome::Quit => eprintln!("nothing was changed"),
+        wizard::Outcome::Ran(..) => {}
+    }
+    Ok(outcome.exit())
+}
+
+/// The facts of the opening screen.
+fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Context) -> Facts {
+    let inventory = Inventory::scan(&scope(global));
+    let report = Report::new(&inventory, ctx.now, Thresholds::default());
+    let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
+        .credentials
+        .iter()
+        .filter(|cred| cred.spec.is_some_and(|spec| spec.renewable) && cred.kind != Kind::Ca)
+        .filter_map(|cred| {
+            cred.material()
+                .map(|m| (cred.name.clone(), m.certificate.not_after))
+        })
+        .collect();
+    expiries.sort_by_key(|(_, not_after)| *not_after);
+    let binding = if inventory.material("admin.conf").is_some() {
+        Some(match online::binding_state(&inventory, server, timeout) {
+            BindingState::Bound => Binding::Bound,
+            BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
+            BindingState::Wrong(_) => Binding::Wrong,
+            BindingState::Unknown(why) => Binding::Unreachable(why),
+        })
+    } else {
+        None
+    };
+    Facts {
+        kubernetes_dir: inventory.kubernetes_dir.clone(),
+        admin_groups: inventory
+            .material("admin.conf")
+            .map(|m| m.certificate.groups.clone()),
+        super_admin: inventory
+            .credential("super-admin.conf")
+            .filter(|c| c.material().is_some())
+            .map(|c| c.path.clone()),
+        expiries,
+        now: Some(ctx.now),
+        stale_copies: report
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::StaleAdminCopy)
+            .map(|f| f.path.clone())
+            .collect(),
+        binding,
+        backups: Backup::list(&global.state_dir)
+            .into_iter()
+            .map(|b| b.manifest.id)
+            .collect(),
+    }
+}
+
+struct RealExecutor<'a> {
+    global: &'a Global,
+    args: &'a WizardArgs,
+    ctx: &'a Context,
+}
+
+impl RealExecutor<'_> {
+    fn migrate_args(&self, offline: bool, update_copies: bool) -> MigrateArgs {
+        MigrateArgs {
+            dry_run: false,
+            yes: true,
+            offline,
+            super_admin_out: None,
+            no_super_admin: false,
+            update_copies,
+            server: self.args.server.clone(),
+            api_timeout: self.args.api_timeout,
+            validity: time::Duration::hours(8760),
+            wait: false,
+        }
+    }
+}
+
+impl Executor for RealExecutor<'_> {
+    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+        match intent {
+            Intent::Migrate {
+                offline,
+                update_copies,
+            } => self.migrate_plan(*offline, *update_copies),
+            Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
+            Intent::Renew { within, validity } => {
+                let inventory = Inventory::scan(&crate::inventory::Scope {
+                    copies: Vec::new(),
+                    ..scope(self.global)
+                });
+                let request = crate::renew::Request {
+                    names: Vec::new(),
+                    within: Some(*within),
+                    validity: *validity,
+                    key: crate::renew::KeyChoice::Auto,
+                };
+                let plan = crate::renew::plan(&inventory, &request, self.ctx.now)
+                    .map_err(|err| err.to_string())?;
+                if plan.items.is_empty() {
+                    return Err(format!(
+                        "nothing expires within {}",
+                        crate::span::left(*within)
+                    ));
+                }
+                Ok(render::plan::renew_table(&plan))
+            }
+            Intent::MoveSuperAdmin { to } => {
+                let from = self.global.kubernetes_dir.join("super-admin.conf");
+                if to.exists() {
+                    return Err(format!("{} exists already; name a new file", to.display()));
+                }
+                if !to.parent().is_some_and(Path::is_dir) {
+                    return Err(format!(
+                        "{} has no folder to go in (is the medium mounted?)",
+                        to.display()
+                    ));
+                }
+                Ok(format!(
+                    "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
+                    from.display(),
+                    crate::apply::backup::root(&self.global.state_dir).display(),
+                    to.display()
+                ))
+            }
+            Intent::Rollback { id } => Backup::load(&self.global.state_dir, id)
+                .map(|backup| render::plan::restore_table(&backup)),
+        }
+    }
+
+    fn run(&mut self, intent: &Intent) -> u8 {
+        EXECUTING.store(true, Ordering::SeqCst);
+        let result = match intent {
+            Intent::Migrate {
+                offline,
+                update_copies,
+            } => migrate::run(
+                self.global,
+                &self.migrate_args(*offline, *update_copies),
+                self.ctx,
+            ),
+            Intent::UpdateCopies { offline } => {
+                migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
+            }
+            Intent::Renew { within, validity } => renew::run(
+                self.global,
+                &RenewArgs {
+                    names: Vec::new(),
+                    within: Some(*within),
+                    validity: *validity,
+                    key_algorithm: KeyAlgorithmArg::Auto,
+                    reuse_key: false,
+                    dry_run: false,
+                    yes: true,
+                    wait: false,
+                },
+                self.ctx,
+            ),
+            Intent::MoveSuperAdmin { to } => move_super_admin(self.global, to, self.ctx),
+            Intent::Rollback { id } => rollback::run(
+                self.global,
+                &RollbackArgs {
+                    list: false,
+                    id: Some(id.clone()),
+                    dry_run: false,
+                    yes: true,
+                    wait: false,
+                },
+                self.ctx,
+            ),
+        };
+        match result {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                err.downcast_ref::<PathError>().map_or(1, |e| e.exit)
+            }
+        }
+    }
+}
+
+impl RealExecutor<'_> {
+    fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
+        let inventory = Inventory::scan(&scope(self.global));
+        let options = crate::migrate::Options {
+            super_admin: crate::migrate::SuperAdminTarget::Default,
+            update_copies,
+            validity: time::Duration::hours(8760),
+        };
+        let plan = crate::migrate::plan(&inventory, &options, self.ctx.now)
+            .map_err(|err| err.to_string())?;
+        Ok(migrate::plan_table(
+            &plan,
+            &self.migrate_args(offline, update_copies),
+        ))
+    }
+}
+
+/// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
+/// then removes it from the kubernetes dir; one transaction.
+fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
+    let _lock = RunLock::acquire(&global.state_dir, false)?;
+    let from = global.kubernetes_dir.join("super-admin.conf");
+    let bytes = crate::renew::read_pem(&from).map_err(|message| PathError {
+        message,
+        path: from.clone(),
+        hint: None,
+        exit: 1,
+    })?;
+    crate::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
+        message,
+        path: from.clone(),
+        hint: None,
+        exit: 1,
+    })?;
+    let mut transaction = Transaction::begin(
+        &global.state_dir,
+        "move-super-admin",
+        &[to.to_path_buf(), from.clone()],
+        ctx.now,
+        &Proceed,
+    )
+    .map_err(|err| renew::apply_error(&err))?;
+    let write = Change {
+        path: to.to_path_buf(),
+        action: Action::Write(
+            bytes.clone(),
+            Ownership::Exact {
+                mode: 0o600,
+                uid: 0,
+                gid: 0,
+            },
+        ),
+        kubeconfig: false,
+    };
+    let steps = transaction
+        .write(&write)
+        .map_err(|err| err.to_string())
+        .and_then(|()| {
+            let copy = std::fs::read(to)
+                .map_err(|err| format!("cannot re-read {}: {err}", to.display()))?;
+            if copy != bytes {
+                return Err(format!("{} does not read back as written", to.display()));
+            }
+            transaction
+                .write(&Change {
+                    path: from.clone(),
+                    action: Action::Remove,
+                    kubeconfig: false,
+                })
+                .map_err(|err| err.to_string())
+        });
+    if let Err(cause) = steps {
+        return Err(renew::apply_error(&transaction.abort(cause)));
+    }
+    let backup = transaction
+        .commit()
+        .map_err(|err| renew::apply_error(&err))?;
+    eprintln!(
+        "super-admin.conf moved to {} (0600) and removed from {}; backup {}",
+        to.display(),
+        global.kubernetes_dir.display(),
+        backup.manifest.id
+    );
+    Ok(0)
+}

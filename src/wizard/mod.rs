@@ -1,0 +1,135 @@
+//! The interactive wizard: a pure flow (`flow`), prompts behind a trait
+//! (`prompt`), and this driver, which walks the flow and hands the chosen
+//! intent to an executor only after the final confirmation.
+
+pub mod flow;
+pub mod prompt;
+
+use flow::{Answer, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
+use prompt::Prompter;
+
+/// Shows plans and carries out intents; the wizard never writes by itself.
+pub trait Executor {
+    /// The plan of `intent`, as `--dry-run` prints it, or why it cannot be done.
+    fn plan(&mut self, intent: &Intent) -> Result<String, String>;
+    /// Carries `intent` out; returns the exit status.
+    fn run(&mut self, intent: &Intent) -> u8;
+}
+
+/// How the wizard ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An intent was confirmed and carried out with this exit status.
+    Ran(Intent, u8),
+    /// The operator quit: nothing changed.
+    Quit,
+    /// Cancelled (Ctrl-C, Esc, terminal gone): nothing changed.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The process exit status: the action's, 0 for quit, 130 for cancel.
+    pub fn exit(&self) -> u8 {
+        match self {
+            Self::Ran(_, code) => *code,
+            Self::Quit => 0,
+            Self::Cancelled => 130,
+        }
+    }
+}
+
+/// Runs the wizard over `facts` until an intent is carried out, or the operator leaves.
+pub fn run(facts: &Facts, prompter: &mut dyn Prompter, executor: &mut dyn Executor) -> Outcome {
+    prompter.say("This node:");
+    for line in facts.describe() {
+        prompter.say(&format!("  • {line}"));
+    }
+    let mut step = Step::Menu;
+    loop {
+        let answer = match ask(&step, facts, prompter, executor) {
+            Ok(answer) => answer,
+            Err(message) => {
+                prompter.say(&format!("  {message}"));
+                step = back_from(&step);
+                continue;
+            }
+        };
+        match next(&step, answer, facts) {
+            Ok(Step::Run(intent)) => {
+                let code = executor.run(&intent);
+                return Outcome::Ran(intent, code);
+            }
+            Ok(Step::Quit) => return Outcome::Quit,
+            Ok(Step::Cancelled) => return Outcome::Cancelled,
+            Ok(following) => step = following,
+            Err(message) => prompter.say(&format!("  {message}")),
+        }
+    }
+}
+
+/// Where to go when a plan cannot be made: re-ask what led there.
+fn back_from(step: &Step) -> Step {
+    match step {
+        Step::Confirm(Intent::MoveSuperAdmin { .. }) => Step::MovePath,
+        _ => Step::Menu,
+    }
+}
+
+/// Asks the prompt of `step`; a plan that cannot be made is an `Err` to show.
+fn ask(
+    step: &Step,
+    facts: &Facts,
+    prompter: &mut dyn Prompter,
+    executor: &mut dyn Executor,
+) -> Result<Answer, String> {
+    let cancel_or =
+        |answer: std::io::Result<Option<Answer>>| answer.ok().flatten().unwrap_or(Answer::Cancel);
+    Ok(match step {
+        Step::Menu => {
+            let offers = offers(facts);
+            let labels: Vec<String> = offers.iter().map(|offer| offer.label().to_owned()).collect();
+            // The safe default: the last entry, Quit.
+            let default = labels.len().saturating_sub(1);
+            cancel_or(
+                prompter
+                    .select("What do you want to do?", &labels, default)
+                    .map(|choice| choice.and_then(|index| offers.get(index).copied()).map(Answer::Offer)),
+            )
+        }
+        Step::MigrateCopies { .. } => cancel_or(
+            prompter
+                .confirm("Also rewrite the stale copies with the new admin credential (each backed up, owner and mode kept)?", false)
+                .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
+        ),
+        Step::RenewWindow => cancel_or(
+            prompter
+                .input("Renew what expires within", DEFAULT_WINDOW)
+                .map(|text| text.map(Answer::Text)),
+        ),
+        Step::RenewValidity { .. } => cancel_or(
+            prompter
+                .input("New certificates valid for (kubeadm's default)", DEFAULT_VALIDITY)
+                .map(|text| text.map(Answer::Text)),
+        ),
+        Step::MovePath => cancel_or(
+            prompter
+                .input("Move super-admin.conf to (an absolute path off the node, e.g. removable media)", "")
+                .map(|text| text.map(Answer::Text)),
+        ),
+        Step::PickBackup => cancel_or(
+            prompter
+                .select("Which backup?", &facts.backups, facts.backups.len().saturating_sub(1))
+                .map(|choice| choice.map(Answer::Index)),
+        ),
+        Step::Confirm(intent) => {
+            let plan = executor.plan(intent)?;
+            prompter.say(&plan);
+            cancel_or(
+                prompter
+                    .confirm("Carry this out? Nothing has been changed so far", false)
+                    .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
+            )
+        }
+        Step::Run(_) | Step::Quit | Step::Cancelled => Answer::Cancel,
+    })
+}

@@ -1,0 +1,498 @@
+//! The wizard: its flow with a scripted prompter for every path and every
+//! cancel point, then the real binary on a pseudo-terminal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Host, snapshot};
+use kubecred::demo::AdminLayout;
+use kubecred::wizard::flow::{Binding, Facts, Intent, Offer, offers};
+use kubecred::wizard::prompt::{Reply, Scripted};
+use kubecred::wizard::{self, Executor, Outcome};
+use rexpect::process::WaitStatus;
+use time::Duration;
+
+/// Records plans shown and intents run; runs nothing.
+#[derive(Default)]
+struct Fake {
+    planned: Vec<Intent>,
+    ran: Vec<Intent>,
+    refuse: Option<String>,
+}
+
+impl Executor for Fake {
+    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+        self.planned.push(intent.clone());
+        match self.refuse.take() {
+            Some(reason) => Err(reason),
+            None => Ok(format!("PLAN {intent:?}")),
+        }
+    }
+
+    fn run(&mut self, intent: &Intent) -> u8 {
+        self.ran.push(intent.clone());
+        0
+    }
+}
+
+fn facts() -> Facts {
+    let now = time::macros::datetime!(2026-11-26 12:00 UTC);
+    Facts {
+        kubernetes_dir: "/etc/kubernetes".into(),
+        admin_groups: Some(vec!["system:masters".into()]),
+        super_admin: Some("/etc/kubernetes/super-admin.conf".into()),
+        expiries: vec![
+            ("apiserver".into(), now + Duration::days(5)),
+            ("etcd-peer".into(), now + Duration::days(300)),
+        ],
+        now: Some(now),
+        stale_copies: vec!["/root/.kube/config".into()],
+        binding: Some(Binding::Missing),
+        backups: vec![
+            "20261101T000000Z-renew".into(),
+            "20261120T000000Z-renew".into(),
+        ],
+    }
+}
+
+fn drive(facts: &Facts, replies: Vec<Reply>) -> (Outcome, Fake, Scripted) {
+    let mut prompter = Scripted::new(replies);
+    let mut fake = Fake::default();
+    let outcome = wizard::run(facts, &mut prompter, &mut fake);
+    (outcome, fake, prompter)
+}
+
+fn pick(text: &str) -> Reply {
+    Reply::Pick(text.into())
+}
+
+#[test]
+fn offers_only_what_applies() {
+    let all = facts();
+    assert_eq!(
+        offers(&all),
+        [
+            Offer::Migrate,
+            Offer::Renew,
+            Offer::MoveSuperAdmin,
+            Offer::Rollback,
+            Offer::Quit
+        ]
+    );
+    let unreachable = Facts {
+        binding: Some(Binding::Unreachable("down".into())),
+        ..facts()
+    };
+    assert_eq!(offers(&unreachable)[0], Offer::MigrateOffline);
+    let migrated = Facts {
+        admin_groups: Some(vec!["kubeadm:cluster-admins".into()]),
+        super_admin: None,
+        expiries: vec![],
+        binding: Some(Binding::Bound),
+        backups: vec![],
+        ..facts()
+    };
+    assert_eq!(
+        offers(&migrated),
+        [Offer::UpdateCopies, Offer::Quit],
+        "nothing to migrate, renew, move or roll back"
+    );
+    let wrong = Facts {
+        binding: Some(Binding::Wrong),
+        ..facts()
+    };
+    assert!(
+        !offers(&wrong).contains(&Offer::Migrate),
+        "a wrong binding is fixed by hand first"
+    );
+}
+
+#[test]
+fn opening_screen_says_what_each_fact_means() {
+    let (_, _, prompter) = drive(&facts(), vec![pick("Quit")]);
+    let screen = prompter.transcript.join("\n");
+    for expected in [
+        "likely the node where `kubeadm init` ran",
+        "bypasses RBAC and can never be revoked",
+        "super-admin.conf: present at /etc/kubernetes/super-admin.conf",
+        "1 expire within 30 days, first apiserver on 2026-12-01 12:00 UTC",
+        "/root/.kube/config hold an old or system:masters admin credential",
+        "Binding kubeadm:cluster-admins: missing",
+    ] {
+        assert!(
+            screen.contains(expected),
+            "missing {expected:?} in:\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn quit_changes_nothing() {
+    let (outcome, fake, _) = drive(&facts(), vec![pick("Quit")]);
+    assert_eq!(outcome, Outcome::Quit);
+    assert_eq!(outcome.exit(), 0);
+    assert!(fake.ran.is_empty() && fake.planned.is_empty());
+}
+
+#[test]
+fn migrate_with_copies_shows_the_plan_then_runs() {
+    let (outcome, fake, prompter) = drive(
+        &facts(),
+        vec![pick("Migrate"), Reply::Confirm(true), Reply::Confirm(true)],
+    );
+    let intent = Intent::Migrate {
+        offline: false,
+        update_copies: true,
+    };
+    assert_eq!(outcome, Outcome::Ran(intent.clone(), 0));
+    assert_eq!(fake.planned, std::slice::from_ref(&intent));
+    assert_eq!(fake.ran, [intent]);
+    let plan_at = prompter
+        .transcript
+        .iter()
+        .position(|l| l.starts_with("PLAN"))
+        .unwrap();
+    let confirm_at = prompter
+        .transcript
+        .iter()
+        .position(|l| l.starts_with("? Carry this out?"))
+        .unwrap();
+    assert!(
+        plan_at < confirm_at,
+        "the plan is shown before the final confirmation"
+    );
+}
+
+#[test]
+fn migrate_offline_when_the_api_server_does_not_answer() {
+    let facts = Facts {
+        binding: Some(Binding::Unreachable("down".into())),
+        stale_copies: vec![],
+        ..facts()
+    };
+    let (outcome, _, _) = drive(&facts, vec![pick("Migrate offline"), Reply::Confirm(true)]);
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Migrate {
+                offline: true,
+                update_copies: false
+            },
+            0
+        )
+    );
+}
+
+#[test]
+fn renew_asks_window_and_validity_with_kubeadm_defaults() {
+    let (outcome, _, prompter) = drive(
+        &facts(),
+        vec![
+            pick("Renew"),
+            Reply::Type(String::new()),
+            Reply::Type(String::new()),
+            Reply::Confirm(true),
+        ],
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Renew {
+                within: Duration::days(30),
+                validity: Duration::hours(8760)
+            },
+            0
+        )
+    );
+    assert!(
+        prompter
+            .transcript
+            .iter()
+            .any(|l| l.contains("Renew what expires within"))
+    );
+    let (outcome, _, prompter) = drive(
+        &facts(),
+        vec![
+            pick("Renew"),
+            Reply::Type("soon".into()),
+            Reply::Type("90d".into()),
+            Reply::Type("1h".into()),
+            Reply::Type("2y".into()),
+            Reply::Confirm(true),
+        ],
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Renew {
+                within: Duration::days(90),
+                validity: Duration::days(730)
+            },
+            0
+        )
+    );
+    let said = prompter.transcript.join("\n");
+    assert!(
+        said.contains("`soon`: expected a number"),
+        "a bad duration is explained: {said}"
+    );
+    assert!(said.contains("less than a day"), "{said}");
+}
+
+#[test]
+fn move_super_admin_asks_for_a_path_off_the_node() {
+    let (outcome, fake, prompter) = drive(
+        &facts(),
+        vec![
+            pick("Move super-admin.conf"),
+            Reply::Type("relative/path".into()),
+            Reply::Type("/etc/kubernetes/elsewhere.conf".into()),
+            Reply::Type("/media/usb/super-admin.conf".into()),
+            Reply::Confirm(true),
+        ],
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::MoveSuperAdmin {
+                to: PathBuf::from("/media/usb/super-admin.conf")
+            },
+            0
+        )
+    );
+    assert_eq!(fake.planned.len(), 1);
+    let said = prompter.transcript.join("\n");
+    assert!(
+        said.contains("absolute path") && said.contains("the point is to move it off"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_plan_that_cannot_be_made_asks_again() {
+    let mut prompter = Scripted::new(vec![
+        pick("Move super-admin.conf"),
+        Reply::Type("/media/usb/taken.conf".into()),
+        Reply::Type("/media/usb/free.conf".into()),
+        Reply::Confirm(false),
+        pick("Quit"),
+    ]);
+    let mut fake = Fake {
+        refuse: Some("/media/usb/taken.conf exists already".into()),
+        ..Fake::default()
+    };
+    let outcome = wizard::run(&facts(), &mut prompter, &mut fake);
+    assert_eq!(
+        outcome,
+        Outcome::Quit,
+        "declining the final confirmation goes back to the menu"
+    );
+    assert!(fake.ran.is_empty());
+    assert!(
+        prompter
+            .transcript
+            .iter()
+            .any(|l| l.contains("exists already"))
+    );
+}
+
+#[test]
+fn rollback_picks_a_backup() {
+    let (outcome, _, _) = drive(
+        &facts(),
+        vec![pick("Roll back"), pick("20261101"), Reply::Confirm(true)],
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Rollback {
+                id: "20261101T000000Z-renew".into()
+            },
+            0
+        )
+    );
+}
+
+#[test]
+fn every_cancel_point_changes_nothing_and_exits_130() {
+    let paths: Vec<Vec<Reply>> = vec![
+        vec![],
+        vec![pick("Migrate")],
+        vec![pick("Migrate"), Reply::Confirm(true)],
+        vec![pick("Renew")],
+        vec![pick("Renew"), Reply::Type("30d".into())],
+        vec![
+            pick("Renew"),
+            Reply::Type("30d".into()),
+            Reply::Type("8760h".into()),
+        ],
+        vec![pick("Move super-admin.conf")],
+        vec![
+            pick("Move super-admin.conf"),
+            Reply::Type("/media/usb/s.conf".into()),
+        ],
+        vec![pick("Roll back")],
+        vec![pick("Roll back"), pick("20261120")],
+    ];
+    for path in paths {
+        for cancel in [Reply::Escape, Reply::Hangup] {
+            let mut replies = path.clone();
+            replies.push(cancel.clone());
+            let (outcome, fake, _) = drive(&facts(), replies);
+            assert_eq!(outcome, Outcome::Cancelled, "{path:?} then {cancel:?}");
+            assert_eq!(outcome.exit(), 130);
+            assert!(
+                fake.ran.is_empty(),
+                "{path:?} then {cancel:?}: nothing is begun before the final confirmation"
+            );
+        }
+    }
+}
+
+// ---- the real binary on a pseudo-terminal -----------------------------------
+
+fn spawn_wizard(host: &Host, state: &std::path::Path) -> rexpect::session::PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(host.path())
+        .arg("--state-dir")
+        .arg(state)
+        .args([
+            "--no-copies",
+            "wizard",
+            "--server",
+            "https://127.0.0.1:9",
+            "--api-timeout",
+            "1s",
+        ])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    rexpect::session::spawn_command(command, Some(30_000)).unwrap()
+}
+
+fn exit_code(session: &rexpect::session::PtySession) -> i32 {
+    match session.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("the wizard did not exit normally: {other:?}"),
+    }
+}
+
+const DOWN: &str = "\x1b[B";
+const UP: &str = "\x1b[A";
+
+#[test]
+fn pty_offline_migration_end_to_end() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let mut session = spawn_wizard(&host, state.path());
+    session
+        .exp_string("admin.conf: group system:masters")
+        .unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    // The default is Quit (last); Down wraps to the first entry, Migrate offline.
+    session.send(DOWN).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("offline: unverified").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("kubectl --kubeconfig").unwrap();
+    session.exp_string("UNVERIFIED (offline)").unwrap();
+    assert_eq!(exit_code(&session), 0);
+    let json = host.check(&[]).json();
+    assert!(
+        !common::codes(&json)
+            .iter()
+            .any(|(_, code)| code == "admin-in-system-masters")
+    );
+    assert!(host.file("super-admin.conf").exists());
+}
+
+#[test]
+fn pty_renewing_what_is_due() {
+    let mut spec = common::spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        "front-proxy-client".into(),
+        (
+            common::now() - Duration::days(350),
+            common::now() + Duration::days(12),
+        ),
+    );
+    let host = Host::generate(&spec);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let mut session = spawn_wizard(&host, state.path());
+    session
+        .exp_string("1 expire within 30 days, first front-proxy-client")
+        .unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    // Entries: Renew, Move super-admin.conf, Quit (default). Up twice reaches Renew.
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Renew what expires within").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("valid for").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("front-proxy-client").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("renewed 1 certificate").unwrap();
+    assert_eq!(exit_code(&session), 0);
+    let after = snapshot(host.path());
+    let changed: Vec<String> = before
+        .keys()
+        .filter(|k| before[*k] != after[*k])
+        .map(|k| k.display().to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        ["pki/front-proxy-client.crt", "pki/front-proxy-client.key"]
+    );
+}
+
+#[test]
+fn pty_ctrl_c_at_the_final_confirmation_leaves_the_tree_byte_identical() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let mut session = spawn_wizard(&host, state.path());
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(DOWN).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_control('c').unwrap();
+    session
+        .exp_string("cancelled: nothing was changed")
+        .unwrap();
+    assert_eq!(exit_code(&session), 130);
+    assert_eq!(snapshot(host.path()), before);
+    assert!(!state.path().join("backups").exists());
+}
+
+#[test]
+fn without_a_terminal_the_wizard_refuses_and_names_the_commands() {
+    let host = Host::new(AdminLayout::Pre129);
+    let root = host.path().display().to_string();
+    let run = common::kubecred(&["--kubernetes-dir", &root, "--no-copies", "wizard"]);
+    assert_eq!(run.code, 2);
+    for command in [
+        "kubecred check",
+        "kubecred renew --yes",
+        "kubecred migrate --yes",
+        "kubecred rollback ID --yes",
+    ] {
+        assert!(run.stderr.contains(command), "{}", run.stderr);
+    }
+}
