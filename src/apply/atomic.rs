@@ -44,14 +44,36 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> Result<(), WriteError>
     write_with(path, bytes, Ownership::Keep(new_mode), &Proceed)
 }
 
-/// Replaces (or creates) `path` with `bytes`, asking `hook` before each step.
-///
-/// The temporary file is created `0600` so key material is never readable by
-/// others, not even for an instant; mode and owner are set before the rename.
+/// When the folder of a written file is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Right after the rename: the write is durable on return.
+    Now,
+    /// By the caller, once for many files (a transaction does it before its
+    /// journal goes: a crash before then is undone from the backup anyway).
+    Deferred,
+}
+
+/// Replaces (or creates) `path` with `bytes`, asking `hook` before each step;
+/// durable on return.
 pub fn write_with(
     path: &Path,
     bytes: &[u8],
     ownership: Ownership,
+    hook: &dyn Hook,
+) -> Result<(), WriteError> {
+    replace(path, bytes, ownership, Durability::Now, hook)
+}
+
+/// Replaces (or creates) `path` with `bytes`, asking `hook` before each step.
+///
+/// The temporary file is created `0600` so key material is never readable by
+/// others, not even for an instant; mode and owner are set before the rename.
+pub fn replace(
+    path: &Path,
+    bytes: &[u8],
+    ownership: Ownership,
+    durability: Durability,
     hook: &dyn Hook,
 ) -> Result<(), WriteError> {
     let fail = |step, path: &Path| {
@@ -110,7 +132,10 @@ pub fn write_with(
         hook.before(Step::Rename, path)
             .map_err(fail("rename over", path))?;
         fs::rename(&temp, path).map_err(fail("rename over", path))?;
-        sync_dir(dir, hook)
+        match durability {
+            Durability::Now => sync_dir(dir, hook),
+            Durability::Deferred => Ok(()),
+        }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -132,6 +157,11 @@ pub fn sync_dir(dir: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
 
 /// Removes a file and fsyncs its folder; an absent file is not an error.
 pub fn remove_with(path: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
+    remove(path, Durability::Now, hook)
+}
+
+/// Removes a file; an absent file is not an error.
+pub fn remove(path: &Path, durability: Durability, hook: &dyn Hook) -> Result<(), WriteError> {
     let fail = |source| WriteError {
         step: "remove",
         path: path.to_path_buf(),
@@ -142,6 +172,9 @@ pub fn remove_with(path: &Path, hook: &dyn Hook) -> Result<(), WriteError> {
         Ok(()) => {}
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(fail(err)),
+    }
+    if durability == Durability::Deferred {
+        return Ok(());
     }
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     sync_dir(dir, hook)

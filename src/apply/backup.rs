@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::apply::atomic::{self, Ownership, WriteError};
+use crate::apply::atomic::{self, Durability, Ownership, WriteError};
 use crate::apply::hook::Hook;
 use crate::cert::Fingerprint;
 use crate::span;
@@ -107,10 +107,11 @@ impl Backup {
                         source,
                     })?;
                     let stored = format!("{:04}", n + 1);
-                    atomic::write_with(
+                    atomic::replace(
                         &dir.join("files").join(&stored),
                         &bytes,
                         Ownership::Keep(0o600),
+                        Durability::Deferred,
                         hook,
                     )?;
                     Entry {
@@ -156,6 +157,8 @@ impl Backup {
             created_at: span::rfc3339(now),
             files,
         };
+        // One folder fsync for every copy, before the manifest that lists them.
+        atomic::sync_dir(&dir.join("files"), hook)?;
         let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
         atomic::write_with(
             &dir.join("manifest.json"),

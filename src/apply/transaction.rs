@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::apply::atomic::{self, Ownership, WriteError};
+use crate::apply::atomic::{self, Durability, Ownership, WriteError};
 use crate::apply::backup::Backup;
 use crate::apply::hook::Hook;
 
@@ -99,6 +99,8 @@ pub struct Transaction<'h> {
     backup: Backup,
     journal: PathBuf,
     hook: &'h dyn Hook,
+    /// Folders written to whose fsync is due before the journal goes.
+    unsynced: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -136,6 +138,7 @@ impl<'h> Transaction<'h> {
             backup,
             journal,
             hook,
+            unsynced: Vec::new(),
         })
     }
 
@@ -159,11 +162,27 @@ impl<'h> Transaction<'h> {
                 source: io::Error::other("every file a transaction writes must be backed up first"),
             });
         }
-        write_change(change, self.hook)
+        write_change(change, self.hook)?;
+        let dir = change
+            .path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf();
+        if !self.unsynced.contains(&dir) {
+            self.unsynced.push(dir);
+        }
+        Ok(())
     }
 
     /// Ends the transaction: the journal goes, the changes stay.
     pub fn commit(self) -> Result<Backup, ApplyError> {
+        // Every rename must be durable before the journal goes: until then a crash
+        // is undone from the backup.
+        for dir in &self.unsynced {
+            if let Err(cause) = atomic::sync_dir(dir, self.hook) {
+                return Err(self.abort(cause.to_string()));
+            }
+        }
         // Once every file is written, a journal left behind would undo them at the next run.
         if let Err(cause) = atomic::remove_with(&self.journal, self.hook) {
             return Err(self.abort(cause.to_string()));
@@ -225,9 +244,9 @@ pub fn recover(state_dir: &Path, hook: &dyn Hook) -> Result<Option<String>, Stri
 fn write_change(change: &Change, hook: &dyn Hook) -> Result<(), WriteError> {
     let perform = || match &change.action {
         Action::Write(bytes, ownership) => {
-            atomic::write_with(&change.path, bytes, *ownership, hook)
+            atomic::replace(&change.path, bytes, *ownership, Durability::Deferred, hook)
         }
-        Action::Remove => atomic::remove_with(&change.path, hook),
+        Action::Remove => atomic::remove(&change.path, Durability::Deferred, hook),
     };
     if !change.kubeconfig {
         return perform();
