@@ -335,7 +335,7 @@ impl Rules<'_> {
             return;
         };
         let ca = &ca.certificate;
-        if let Err(err) = cert.verify_signed_by(ca) {
+        if let Some(Err(err)) = &credential.chain {
             let why = match err {
                 ChainError::IssuerName if cert.issuer == ca.subject => format!(
                     "its issuer `{}` is encoded differently from {ca_name}'s subject (Go compares the bytes)",
@@ -572,6 +572,7 @@ impl Rules<'_> {
             path: self.inventory.cert_dir.join("sa.key"),
             ca: None,
             state: State::Absent { expected: true },
+            chain: None,
         };
         let mut public_raw = None;
         match &sa.public {

@@ -2,12 +2,13 @@
 //! plain values. This is the only module that reads credential files; it never
 //! writes, and it keeps no private key material, only each key's public half.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Read as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, ChainError};
 use crate::key::{self, KeyInfo};
 use crate::kubeconfig::{Kubeconfig, Source};
 use crate::layout::{self, Kind, Presence, Spec};
@@ -45,6 +46,8 @@ pub struct Inventory {
     pub service_account: Option<ServiceAccount>,
     /// Kubeconfigs outside the kubernetes dir that hold cluster admin credentials.
     pub copies: Vec<Copy>,
+    /// Credential positions by name.
+    index: HashMap<String, usize>,
 }
 
 /// One credential and what was found of it.
@@ -62,6 +65,8 @@ pub struct Credential {
     pub ca: Option<String>,
     /// What was found.
     pub state: State,
+    /// Whether it chains to that CA (`None`: no CA to check against).
+    pub chain: Option<Result<(), ChainError>>,
 }
 
 /// What was found of a credential.
@@ -221,7 +226,7 @@ impl Inventory {
         let service_account = Some(read_service_account(&scope.cert_dir));
         let expected_owner = expected_owner(&scope.kubernetes_dir);
         let copies = find_copies(scope, &credentials);
-        Self {
+        Self::assemble(Self {
             kubernetes_dir: scope.kubernetes_dir.clone(),
             cert_dir: scope.cert_dir.clone(),
             local_etcd,
@@ -229,7 +234,27 @@ impl Inventory {
             credentials,
             service_account,
             copies,
+            index: HashMap::new(),
+        })
+    }
+
+    /// Indexes the credentials by name and verifies each against its CA, on every core.
+    fn assemble(mut self) -> Self {
+        self.index = self
+            .credentials
+            .iter()
+            .enumerate()
+            .map(|(position, cred)| (cred.name.clone(), position))
+            .collect();
+        let chains = parallel(&self.credentials, |cred| {
+            let cert = &cred.material()?.certificate;
+            let ca = &self.material(cred.ca.as_deref()?)?.certificate;
+            Some(cert.verify_signed_by(ca))
+        });
+        for (cred, chain) in self.credentials.iter_mut().zip(chains) {
+            cred.chain = chain;
         }
+        self
     }
 
     /// Reads the files and folders an operator named.
@@ -238,11 +263,13 @@ impl Inventory {
         for path in paths {
             collect_files(path, &mut files);
         }
-        let mut credentials: Vec<Credential> =
-            files.iter().flat_map(|path| read_any(path)).collect();
+        let mut credentials: Vec<Credential> = parallel(&files, |path| read_any(path))
+            .into_iter()
+            .flatten()
+            .collect();
         resolve_issuers(&mut credentials);
         let expected_owner = paths.first().map_or(0, |path| expected_owner(path));
-        Self {
+        Self::assemble(Self {
             kubernetes_dir: PathBuf::new(),
             cert_dir: PathBuf::new(),
             local_etcd: false,
@@ -250,12 +277,15 @@ impl Inventory {
             credentials,
             service_account: None,
             copies: Vec::new(),
-        }
+            index: HashMap::new(),
+        })
     }
 
     /// A credential by name.
     pub fn credential(&self, name: &str) -> Option<&Credential> {
-        self.credentials.iter().find(|cred| cred.name == name)
+        self.index
+            .get(name)
+            .and_then(|position| self.credentials.get(*position))
     }
 
     /// A present credential's material by name.
@@ -326,6 +356,7 @@ fn read_spec(scope: &Scope, spec: &'static Spec, local_etcd: bool) -> Credential
         path,
         ca: spec.ca.map(str::to_owned),
         state,
+        chain: None,
     }
 }
 
@@ -561,6 +592,7 @@ fn read_any(path: &Path) -> Vec<Credential> {
         path: path.to_path_buf(),
         ca: None,
         state,
+        chain: None,
     };
     let (bytes, file) = match read_file(path, Links::Follow) {
         Ok(Some(read)) => read,
@@ -647,6 +679,7 @@ fn read_any(path: &Path) -> Vec<Credential> {
                 path: path.to_path_buf(),
                 ca: None,
                 state,
+                chain: None,
             }
         })
         .collect()
@@ -804,4 +837,25 @@ fn io_reason(err: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => err.to_string(),
     }
+}
+
+/// Maps `items` on every core, keeping their order.
+fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if items.len() < 64 || threads < 2 {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            // infallible: a worker only panics if `work` does, which it does not.
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    })
 }

@@ -1,6 +1,8 @@
 //! The result of a check: an inventory, its findings, the clock and thresholds
 //! used. The single input of every renderer.
 
+use std::collections::HashMap;
+
 use time::OffsetDateTime;
 
 use crate::findings::{self, Finding, Severity, Thresholds};
@@ -52,16 +54,31 @@ pub struct Report<'a> {
     pub now: OffsetDateTime,
     /// The thresholds used.
     pub thresholds: Thresholds,
+    /// Finding positions by credential name.
+    by_credential: HashMap<String, Vec<usize>>,
 }
 
 impl<'a> Report<'a> {
     /// Evaluates `inventory` at `now`.
     pub fn new(inventory: &'a Inventory, now: OffsetDateTime, thresholds: Thresholds) -> Self {
-        Self {
+        let mut report = Self {
             findings: findings::evaluate(inventory, now, &thresholds),
             inventory,
             now,
             thresholds,
+            by_credential: HashMap::new(),
+        };
+        report.index();
+        report
+    }
+
+    fn index(&mut self) {
+        self.by_credential.clear();
+        for (position, finding) in self.findings.iter().enumerate() {
+            self.by_credential
+                .entry(finding.credential.clone())
+                .or_default()
+                .push(position);
         }
     }
 
@@ -71,6 +88,7 @@ impl<'a> Report<'a> {
         self.findings.sort_by(|a, b| {
             (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path))
         });
+        self.index();
     }
 
     /// The overall status.
@@ -87,8 +105,10 @@ impl<'a> Report<'a> {
         &'b self,
         credential: &'b str,
     ) -> impl Iterator<Item = &'b Finding> + 'b {
-        self.findings
-            .iter()
-            .filter(move |finding| finding.credential == credential)
+        self.by_credential
+            .get(credential)
+            .into_iter()
+            .flatten()
+            .filter_map(|position| self.findings.get(*position))
     }
 }

@@ -110,11 +110,7 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
         }
         State::Present(material) => {
             let cert = &material.certificate;
-            let signature = cred
-                .ca
-                .as_deref()
-                .and_then(|ca| report.inventory.material(ca))
-                .map(|ca| cert.verify_signed_by(&ca.certificate).is_ok());
+            let signature = cred.chain.as_ref().map(Result::is_ok);
             let source = match &material.origin {
                 Origin::File(path) => json!({"type": "file", "path": path}),
                 Origin::Embedded { user, field } => json!({
