@@ -859,3 +859,71 @@ fn a_crash_at_any_step_is_repaired_by_the_next_run() {
         "some crashes left half-written trees to repair ({crashed_mid_write})"
     );
 }
+
+/// Fails every step from the N-th on: the restore fails too.
+struct FailFrom(usize, AtomicUsize);
+
+impl Hook for FailFrom {
+    fn before(&self, _: Step, _: &Path) -> io::Result<()> {
+        let count = self.1.fetch_add(1, Ordering::SeqCst) + 1;
+        if count >= self.0 {
+            return Err(io::Error::other("the disk is gone"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_restore_names_the_backup_to_restore_by_hand() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let changes = prepared_changes(host.path());
+    // The backup and the journal succeed; the first write fails, then everything.
+    let begin_steps = {
+        let counter = FailAt {
+            n: usize::MAX,
+            seen: AtomicUsize::new(0),
+            crash: false,
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+        drop(
+            transaction::Transaction::begin(scratch.path(), "renew", &paths, now(), &counter)
+                .unwrap(),
+        );
+        counter.seen.load(Ordering::SeqCst)
+    };
+    let hook = FailFrom(begin_steps + 1, AtomicUsize::new(0));
+    match transaction::apply(state.path(), "renew", &changes, now(), &hook) {
+        Err(ApplyError::RollbackFailed { backup, .. }) => {
+            assert!(
+                backup.join("manifest.json").exists(),
+                "the named backup is complete"
+            );
+            let message = ApplyError::RollbackFailed {
+                cause: "the first write failed".into(),
+                restore: kubecred::apply::atomic::WriteError {
+                    step: "restore",
+                    path: PathBuf::new(),
+                    source: io::Error::other("the disk is gone"),
+                },
+                backup: backup.clone(),
+            }
+            .to_string();
+            assert!(
+                message.contains(&format!("restore backup {} by hand", backup.display())),
+                "{message}"
+            );
+        }
+        other => panic!("expected a failed restore, got {other:?}"),
+    }
+    // The next run finds the journal and restores the backup.
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["renew", "all", "--within", "1d", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("restored its backup"), "{}", run.stderr);
+    no_key_mismatch(host.path());
+}

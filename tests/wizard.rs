@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -495,4 +496,34 @@ fn without_a_terminal_the_wizard_refuses_and_names_the_commands() {
     ] {
         assert!(run.stderr.contains(command), "{}", run.stderr);
     }
+}
+
+#[test]
+fn pty_moving_super_admin_off_the_node() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let usb = tempfile::tempdir().unwrap();
+    let target = usb.path().join("cluster-super-admin.conf");
+    let original = std::fs::read(host.file("super-admin.conf")).unwrap();
+    let mut session = spawn_wizard(&host, state.path());
+    session.exp_string("super-admin.conf: present at").unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    // Entries: Move super-admin.conf, Quit (default).
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Move super-admin.conf to").unwrap();
+    session.send_line(&target.display().to_string()).unwrap();
+    session.exp_string("re-read").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("super-admin.conf moved to").unwrap();
+    assert_eq!(exit_code(&session), 0);
+    assert!(!host.file("super-admin.conf").exists());
+    assert_eq!(std::fs::read(&target).unwrap(), original);
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }

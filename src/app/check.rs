@@ -3,12 +3,11 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, paint, print, scope};
+use crate::app::{PathError, paint, print, scan_host, scope};
 use crate::apply::atomic;
 use crate::cli::{CheckArgs, Global, Output};
 use crate::context::Context;
 use crate::findings::Thresholds;
-use crate::inventory::Inventory;
 use crate::online;
 use crate::render;
 use crate::report::{Report, Status};
@@ -24,17 +23,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         }
         .into());
     }
-    let scope = scope(global);
-    let inventory = Inventory::scan(&scope);
-    if !inventory.has_layout() {
-        return Err(PathError {
-            message: "no kubeadm credentials found".into(),
-            path: scope.kubernetes_dir,
-            hint: Some("pass --kubernetes-dir (and --cert-dir) where kubeadm wrote them".into()),
-            exit: unknown,
-        }
-        .into());
-    }
+    let inventory = scan_host(&scope(global), unknown)?;
     let thresholds = Thresholds {
         warn: args.warn,
         crit: args.crit,

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, paint, print, scope};
+use crate::app::{PathError, paint, print, scan_host_or, scope};
 use crate::cli::{Global, InspectArgs, Output};
 use crate::context::Context;
 use crate::findings::Thresholds;
@@ -12,18 +12,11 @@ use crate::report::Report;
 
 pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<u8> {
     let inventory = if args.paths.is_empty() {
-        let scope = scope(global);
-        let inventory = Inventory::scan(&scope);
-        if !inventory.has_layout() {
-            return Err(PathError {
-                message: "no kubeadm credentials found".into(),
-                path: scope.kubernetes_dir,
-                hint: Some("pass --kubernetes-dir, or name files to inspect".into()),
-                exit: 1,
-            }
-            .into());
-        }
-        inventory
+        scan_host_or(
+            &scope(global),
+            1,
+            "pass --kubernetes-dir, or name files to inspect",
+        )?
     } else {
         Inventory::scan_paths(&args.paths)
     };

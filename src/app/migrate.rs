@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 
 use crate::api::{self, BINDING, Binding, Client, Created};
 use crate::app::renew::apply_error;
-use crate::app::{PathError, confirm, print, recover, scope};
+use crate::app::{PathError, begin_writing, confirm, print, scan_host, scope};
 use crate::apply::atomic::{self, Ownership};
 use crate::apply::hook::Proceed;
-use crate::apply::lock::RunLock;
 use crate::apply::transaction::{Change, Transaction};
 use crate::cli::{Global, MigrateArgs, Output};
 use crate::context::Context;
@@ -27,15 +26,8 @@ use crate::render::plan::algorithm_name;
 use crate::span::date;
 
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(RunLock::acquire(&global.state_dir, args.wait)?)
-    };
-    if !args.dry_run {
-        recover(global)?;
-    }
-    let inventory = Inventory::scan(&scope(global));
+    let _lock = begin_writing(global, args.dry_run, args.wait)?;
+    let inventory = scan_host(&scope(global), 1)?;
     let options = Options {
         super_admin: match (&args.super_admin_out, args.no_super_admin) {
             (Some(path), _) => SuperAdminTarget::Out(std::path::absolute(path)?),

@@ -15,9 +15,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
+use crate::apply::lock::RunLock;
 use crate::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
 use crate::context::Context;
-use crate::inventory::Scope;
+use crate::inventory::{Inventory, Scope};
 use crate::render::Paint;
 
 /// Runs a parsed command line; returns the process exit status.
@@ -72,6 +73,41 @@ fn scope_without_copies(global: &Global) -> Scope {
         copies: Vec::new(),
         ..scope(global)
     }
+}
+
+/// Before a writing command: the run lock, then the repair of a crashed run.
+/// A dry run takes neither: it only reads.
+fn begin_writing(global: &Global, dry_run: bool, wait: bool) -> Result<Option<RunLock>> {
+    if dry_run {
+        return Ok(None);
+    }
+    let lock = RunLock::acquire(&global.state_dir, wait)?;
+    recover(global)?;
+    Ok(Some(lock))
+}
+
+/// Scans the node; no kubeadm credential at all is an error with `exit`.
+fn scan_host(scope: &Scope, exit: u8) -> Result<Inventory> {
+    scan_host_or(
+        scope,
+        exit,
+        "pass --kubernetes-dir (and --cert-dir) where kubeadm wrote them",
+    )
+}
+
+/// As `scan_host`, with the hint to give.
+fn scan_host_or(scope: &Scope, exit: u8, hint: &str) -> Result<Inventory> {
+    let inventory = Inventory::scan(scope);
+    if !inventory.has_layout() {
+        return Err(PathError {
+            message: "no kubeadm credentials found".into(),
+            path: scope.kubernetes_dir.clone(),
+            hint: Some(hint.into()),
+            exit,
+        }
+        .into());
+    }
+    Ok(inventory)
 }
 
 /// Restores what a crashed run left half-done, before anything else.

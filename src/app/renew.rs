@@ -3,37 +3,18 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, confirm, print, recover, scope_without_copies};
+use crate::app::{PathError, begin_writing, confirm, print, scan_host, scope_without_copies};
 use crate::apply::hook::Proceed;
-use crate::apply::lock::RunLock;
 use crate::apply::transaction::{self, ApplyError, Change};
 use crate::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
 use crate::context::Context;
-use crate::inventory::Inventory;
 use crate::issue::KeyAlgorithm;
 use crate::render;
 use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
 
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(RunLock::acquire(&global.state_dir, args.wait)?)
-    };
-    if !args.dry_run {
-        recover(global)?;
-    }
-    let scope = scope_without_copies(global);
-    let inventory = Inventory::scan(&scope);
-    if !inventory.has_layout() {
-        return Err(PathError {
-            message: "no kubeadm credentials found".into(),
-            path: scope.kubernetes_dir,
-            hint: Some("pass --kubernetes-dir (and --cert-dir) where kubeadm wrote them".into()),
-            exit: 1,
-        }
-        .into());
-    }
+    let _lock = begin_writing(global, args.dry_run, args.wait)?;
+    let inventory = scan_host(&scope_without_copies(global), 1)?;
     let request = Request {
         names: args.names.clone(),
         within: args.within,

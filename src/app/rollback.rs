@@ -3,11 +3,10 @@
 use anyhow::Result;
 
 use crate::app::renew::apply_error;
-use crate::app::{PathError, confirm, print, recover};
+use crate::app::{PathError, begin_writing, confirm, print};
 use crate::apply::atomic::Ownership;
 use crate::apply::backup::Backup;
 use crate::apply::hook::Proceed;
-use crate::apply::lock::RunLock;
 use crate::apply::transaction::{self, Action, Change};
 use crate::cli::{Global, Output, RollbackArgs};
 use crate::context::Context;
@@ -24,14 +23,7 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
         return Ok(0);
     }
     let id = args.id.clone().unwrap_or_default();
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(RunLock::acquire(&global.state_dir, args.wait)?)
-    };
-    if !args.dry_run {
-        recover(global)?;
-    }
+    let _lock = begin_writing(global, args.dry_run, args.wait)?;
     let backup = Backup::load(&global.state_dir, &id).map_err(|message| PathError {
         message,
         path: crate::apply::backup::root(&global.state_dir),

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::{PathError, migrate, renew, rollback, scope};
+use crate::app::{PathError, begin_writing, migrate, renew, rollback, scope};
 use crate::apply::atomic::Ownership;
 use crate::apply::backup::Backup;
 use crate::apply::hook::Proceed;
-use crate::apply::lock::RunLock;
 use crate::apply::transaction::{Action, Change, Transaction};
 use crate::cli::{Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs};
 use crate::context::Context;
@@ -263,7 +262,7 @@ impl RealExecutor<'_> {
 /// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
 /// then removes it from the kubernetes dir; one transaction.
 fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
-    let _lock = RunLock::acquire(&global.state_dir, false)?;
+    let _lock = begin_writing(global, false, false)?;
     let from = global.kubernetes_dir.join("super-admin.conf");
     let bytes = crate::renew::read_pem(&from).map_err(|message| PathError {
         message,

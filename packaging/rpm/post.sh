@@ -1,0 +1,21 @@
+# kubecred %post ($1: 1 install, 2 upgrade). As %systemd_post: on first install,
+# apply the preset (kubecred-check.timer on, kubecred-renew.timer off), then
+# start the check timer if the preset enabled it.
+# The default textfile folder (KUBECRED_TEXTFILE), root-owned, if missing; an
+# existing one is left as it is.
+if [ ! -d /var/lib/node_exporter/textfile_collector ]; then
+	mkdir -p /var/lib/node_exporter/textfile_collector
+	chmod 0755 /var/lib/node_exporter/textfile_collector
+fi
+if [ -x /usr/bin/systemctl ]; then
+	if [ "$1" -eq 1 ]; then
+		/usr/bin/systemctl --no-reload preset kubecred-check.timer kubecred-renew.timer >/dev/null 2>&1 || :
+	fi
+	if [ -d /run/systemd/system ]; then
+		/usr/bin/systemctl daemon-reload >/dev/null 2>&1 || :
+		if [ "$1" -eq 1 ] && /usr/bin/systemctl -q is-enabled kubecred-check.timer 2>/dev/null; then
+			/usr/bin/systemctl start kubecred-check.timer >/dev/null 2>&1 || :
+		fi
+	fi
+fi
+exit 0
