@@ -348,7 +348,8 @@ impl Client {
                             .as_str()
                             .map_or_else(|| text.chars().take(200).collect(), str::to_owned),
                     };
-                    if code < 500 {
+                    // 429: API Priority and Fairness asks to come back; 5xx: the server's trouble.
+                    if code < 500 && code != 429 {
                         return Err(error);
                     }
                     error.to_string()

@@ -274,13 +274,20 @@ fn prove(pending: &Path, server: Option<&str>, timeout: Duration) -> Result<Vec<
             who.groups.join(", ")
         ));
     }
-    let allowed = client.may("*", "*", "*").map_err(|err| {
-        format!("the new admin.conf failed verification: SelfSubjectAccessReview: {err}")
-    })?;
-    if !allowed {
-        return Err("the new admin.conf failed verification: it may not do `*` on `*` (is the binding effective?)".into());
+    // A new binding reaches the authorizer's cache within moments: ask again until the timeout.
+    let started = std::time::Instant::now();
+    loop {
+        let allowed = client.may("*", "*", "*").map_err(|err| {
+            format!("the new admin.conf failed verification: SelfSubjectAccessReview: {err}")
+        })?;
+        if allowed {
+            return Ok(who.groups);
+        }
+        if started.elapsed() >= timeout {
+            return Err("the new admin.conf failed verification: it may not do `*` on `*` (is the binding effective?)".into());
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
-    Ok(who.groups)
 }
 
 fn manifest_yaml() -> String {
