@@ -159,12 +159,9 @@ pub struct CheckArgs {
 /// `migrate` arguments.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation (needed without a terminal)
-    #[arg(short, long)]
-    pub yes: bool,
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
     /// Make no API calls: write the binding manifest next to the backup and leave the new admin.conf unverified
     #[arg(long)]
     pub offline: bool,
@@ -186,6 +183,17 @@ pub struct MigrateArgs {
     /// Lifetime of the new certificates, capped at the CA's
     #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
     pub validity: time::Duration,
+}
+
+/// The switches every writing command takes, defined once.
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct WriteArgs {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
     /// Wait for another kubecred run to finish instead of failing at once
     #[arg(long)]
     pub wait: bool,
@@ -211,15 +219,9 @@ pub struct RenewArgs {
     /// Keep each certificate's existing private key
     #[arg(long, conflicts_with = "key_algorithm")]
     pub reuse_key: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation (needed without a terminal)
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Wait for another kubecred run to finish instead of failing at once
-    #[arg(long)]
-    pub wait: bool,
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// Key algorithms `renew` can generate.
@@ -253,15 +255,9 @@ pub struct RollbackArgs {
     /// The backup to restore (see --list)
     #[arg(value_name = "ID", required_unless_present = "list")]
     pub id: Option<String>,
-    /// Print what would be restored and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation (needed without a terminal)
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Wait for another kubecred run to finish instead of failing at once
-    #[arg(long)]
-    pub wait: bool,
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// `wizard` arguments.

@@ -26,7 +26,7 @@ use crate::render::plan::algorithm_name;
 use crate::span::date;
 
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.dry_run, args.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let inventory = scan_host(&scope(global), 1)?;
     let options = Options {
         super_admin: match (&args.super_admin_out, args.no_super_admin) {
@@ -74,7 +74,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         }
         return Ok(0);
     }
-    if global.output != Output::Json || args.dry_run {
+    if global.output != Output::Json || args.write.dry_run {
         let text = if global.output == Output::Json {
             plan_json(&plan, args)
         } else {
@@ -82,10 +82,10 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         };
         print(&text)?;
     }
-    if args.dry_run {
+    if args.write.dry_run {
         return Ok(0);
     }
-    confirm(args.yes, ctx, "Migrate this node?")?;
+    confirm(args.write.yes, ctx, "Migrate this node?")?;
     let material = migrate::prepare(&plan, &inventory).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,

@@ -13,7 +13,7 @@ use crate::render;
 use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
 
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.dry_run, args.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let inventory = scan_host(&scope_without_copies(global), 1)?;
     let request = Request {
         names: args.names.clone(),
@@ -47,11 +47,11 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         }
         return Ok(0);
     }
-    if args.dry_run {
+    if args.write.dry_run {
         return Ok(0);
     }
     confirm(
-        args.yes,
+        args.write.yes,
         ctx,
         &format!("Renew {} certificate(s)?", plan.items.len()),
     )?;

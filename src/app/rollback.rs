@@ -23,7 +23,7 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
         return Ok(0);
     }
     let id = args.id.clone().unwrap_or_default();
-    let _lock = begin_writing(global, args.dry_run, args.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let backup = Backup::load(&global.state_dir, &id).map_err(|message| PathError {
         message,
         path: crate::apply::backup::root(&global.state_dir),
@@ -31,11 +31,11 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
         exit: 1,
     })?;
     print(&render::plan::restore_table(&backup))?;
-    if args.dry_run {
+    if args.write.dry_run {
         return Ok(0);
     }
     confirm(
-        args.yes,
+        args.write.yes,
         ctx,
         &format!(
             "Restore {} file(s) from backup {id}?",

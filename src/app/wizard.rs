@@ -12,7 +12,9 @@ use crate::apply::atomic::Ownership;
 use crate::apply::backup::Backup;
 use crate::apply::hook::Proceed;
 use crate::apply::transaction::{Action, Change, Transaction};
-use crate::cli::{Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs};
+use crate::cli::{
+    Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
+};
 use crate::context::Context;
 use crate::findings::{Code, Thresholds};
 use crate::inventory::Inventory;
@@ -125,8 +127,11 @@ struct RealExecutor<'a> {
 impl RealExecutor<'_> {
     fn migrate_args(&self, offline: bool, update_copies: bool) -> MigrateArgs {
         MigrateArgs {
-            dry_run: false,
-            yes: true,
+            write: WriteArgs {
+                dry_run: false,
+                yes: true,
+                wait: false,
+            },
             offline,
             super_admin_out: None,
             no_super_admin: false,
@@ -134,7 +139,6 @@ impl RealExecutor<'_> {
             server: self.args.server.clone(),
             api_timeout: self.args.api_timeout,
             validity: time::Duration::hours(8760),
-            wait: false,
         }
     }
 }
@@ -213,9 +217,11 @@ impl Executor for RealExecutor<'_> {
                     validity: *validity,
                     key_algorithm: KeyAlgorithmArg::Auto,
                     reuse_key: false,
-                    dry_run: false,
-                    yes: true,
-                    wait: false,
+                    write: WriteArgs {
+                        dry_run: false,
+                        yes: true,
+                        wait: false,
+                    },
                 },
                 self.ctx,
             ),
@@ -225,9 +231,11 @@ impl Executor for RealExecutor<'_> {
                 &RollbackArgs {
                     list: false,
                     id: Some(id.clone()),
-                    dry_run: false,
-                    yes: true,
-                    wait: false,
+                    write: WriteArgs {
+                        dry_run: false,
+                        yes: true,
+                        wait: false,
+                    },
                 },
                 self.ctx,
             ),
