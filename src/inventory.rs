@@ -854,8 +854,8 @@ fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
             .collect();
         handles
             .into_iter()
-            // infallible: a worker only panics if `work` does, which it does not.
-            .flat_map(|handle| handle.join().unwrap_or_default())
+            // A worker's panic is a bug: re-raise it rather than lose its share silently.
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect()
     })
 }
