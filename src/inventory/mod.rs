@@ -2,11 +2,19 @@
 //! plain values. This is the only module that reads credential files; it never
 //! writes, and it keeps no private key material, only each key's public half.
 
+mod copies;
+mod file;
+mod paths;
+
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Read as _;
+use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+
+pub use file::{Links, read_file};
+
+use copies::find_copies;
+use paths::{collect_files, read_any, resolve_issuers};
 
 use crate::cert::{Certificate, ChainError};
 use crate::key::{self, KeyInfo};
@@ -204,15 +212,6 @@ pub struct Copy {
     pub user: String,
     /// The admin certificate it holds.
     pub certificate: Certificate,
-}
-
-/// Whether a symlink may stand where a file is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Links {
-    /// kubeadm writes regular files here: a symlink is malformed.
-    Refuse,
-    /// The file was named by a kubeconfig (the kubelet's rotating cert): follow it.
-    Follow,
 }
 
 impl Inventory {
@@ -517,240 +516,6 @@ fn read_service_account(cert_dir: &Path) -> ServiceAccount {
     }
 }
 
-/// Finds kubeconfigs outside the kubernetes dir holding an admin credential of this cluster.
-fn find_copies(scope: &Scope, credentials: &[Credential]) -> Vec<Copy> {
-    let ca = credentials
-        .iter()
-        .find(|cred| cred.name == "ca")
-        .and_then(Credential::material)
-        .map(|material| &material.certificate);
-    let mut copies = Vec::new();
-    let mut seen = Vec::new();
-    for pattern in &scope.copies {
-        let Ok(paths) = glob::glob(pattern) else {
-            continue;
-        };
-        for path in paths.flatten() {
-            if path.starts_with(&scope.kubernetes_dir) || seen.contains(&path) {
-                continue;
-            }
-            seen.push(path.clone());
-            copies.extend(read_copy(&path, ca));
-        }
-    }
-    copies
-}
-
-/// The admin users of one kubeconfig; unreadable files are not ours to judge.
-fn read_copy(path: &Path, ca: Option<&Certificate>) -> Vec<Copy> {
-    let Ok(Some((bytes, file))) = read_file(path, Links::Follow) else {
-        return Vec::new();
-    };
-    let Ok(config) = Kubeconfig::parse(&bytes) else {
-        return Vec::new();
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut copies = Vec::new();
-    for user in &config.users {
-        let pem = if let Some(data) = user.user.client_certificate_data.as_deref() {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .ok()
-        } else {
-            user.user
-                .client_certificate
-                .as_deref()
-                .and_then(|file| read_file(&dir.join(file), Links::Follow).ok().flatten())
-                .map(|(bytes, _)| bytes)
-        };
-        let Some(certificate) = pem.and_then(|pem| first_certificate(&pem).ok()) else {
-            continue;
-        };
-        let is_admin = certificate.groups.iter().any(|group| {
-            group == layout::SYSTEM_MASTERS || group == layout::KUBEADM_CLUSTER_ADMINS
-        });
-        let of_this_cluster = ca.is_none_or(|ca| certificate.verify_signed_by(ca).is_ok());
-        if is_admin && of_this_cluster {
-            copies.push(Copy {
-                file: file.clone(),
-                user: user.name.clone(),
-                certificate,
-            });
-        }
-    }
-    copies
-}
-
-/// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
-fn read_any(path: &Path) -> Vec<Credential> {
-    let name = path.display().to_string();
-    let adhoc = |kind, state| Credential {
-        name: name.clone(),
-        kind,
-        spec: None,
-        path: path.to_path_buf(),
-        ca: None,
-        state,
-        chain: None,
-    };
-    let (bytes, file) = match read_file(path, Links::Follow) {
-        Ok(Some(read)) => read,
-        Ok(None) => return vec![adhoc(Kind::Leaf, malformed(path, "no such file".into()))],
-        Err(reason) => return vec![adhoc(Kind::Leaf, malformed(path, reason))],
-    };
-    let pem_named = path
-        .extension()
-        .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| matches!(ext, "crt" | "pem" | "cer" | "key" | "pub"));
-    if !pem_named && !looks_like_pem(&bytes) {
-        let state = match kubeconfig_material(path, &bytes, file) {
-            Ok(material) => State::Present(Box::new(material)),
-            Err((at, reason)) => malformed(&at, reason),
-        };
-        return vec![adhoc(Kind::Kubeconfig, state)];
-    }
-    let blocks = match pem::parse(&bytes) {
-        Ok(blocks) => blocks,
-        Err(reason) => return vec![adhoc(Kind::Leaf, malformed(path, reason))],
-    };
-    let certs: Vec<_> = blocks
-        .iter()
-        .filter(|block| block.kind == BlockKind::Certificate)
-        .collect();
-    if certs.is_empty() {
-        if path
-            .extension()
-            .is_some_and(|ext| ext == "crt" || ext == "cer" || ext == "pem")
-        {
-            return vec![adhoc(
-                Kind::Leaf,
-                malformed(path, "no certificate in the file".into()),
-            )];
-        }
-        // A lone key or public key: read as part of its certificate's pair, if any.
-        return Vec::new();
-    }
-    let key = if blocks
-        .iter()
-        .any(|block| block.kind != BlockKind::Certificate && block.kind != BlockKind::PublicKey)
-    {
-        read_key(path, Links::Follow)
-    } else {
-        let sibling = path.with_extension("key");
-        if path.extension().is_some_and(|ext| ext == "crt") && sibling.exists() {
-            read_key(&sibling, Links::Follow)
-        } else {
-            KeyState::Unknown
-        }
-    };
-    let many = certs.len() > 1;
-    certs
-        .iter()
-        .enumerate()
-        .map(|(index, block)| {
-            let name = if many {
-                format!("{name}#{}", index + 1)
-            } else {
-                name.clone()
-            };
-            let state = match Certificate::from_der(&block.der) {
-                Ok(certificate) => State::Present(Box::new(Material {
-                    key: if index == 0 {
-                        key.clone()
-                    } else {
-                        KeyState::Unknown
-                    },
-                    certificate,
-                    origin: Origin::File(path.to_path_buf()),
-                    file: file.clone(),
-                    kubeconfig: None,
-                })),
-                Err(reason) => malformed(path, reason),
-            };
-            let kind = match &state {
-                State::Present(material) if material.certificate.is_ca => Kind::Ca,
-                _ => Kind::Leaf,
-            };
-            Credential {
-                name,
-                kind,
-                spec: None,
-                path: path.to_path_buf(),
-                ca: None,
-                state,
-                chain: None,
-            }
-        })
-        .collect()
-}
-
-fn looks_like_pem(bytes: &[u8]) -> bool {
-    bytes
-        .windows(11)
-        .take(4096)
-        .any(|window| window == b"-----BEGIN ")
-}
-
-/// For ad-hoc certificates: the CA among the inputs whose subject is the issuer.
-fn resolve_issuers(credentials: &mut [Credential]) {
-    let cas: std::collections::HashMap<String, String> = credentials
-        .iter()
-        .filter_map(|cred| {
-            let material = cred.material()?;
-            material
-                .certificate
-                .is_ca
-                .then(|| (material.certificate.subject.clone(), cred.name.clone()))
-        })
-        .collect();
-    for cred in credentials.iter_mut() {
-        let Some(material) = cred.material() else {
-            continue;
-        };
-        let cert = &material.certificate;
-        let self_signed = cert.is_ca && cert.issuer == cert.subject;
-        if !self_signed {
-            cred.ca = cas.get(&cert.issuer).cloned();
-        }
-    }
-}
-
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        out.push(path.to_path_buf());
-        return;
-    };
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let Ok(entries) = fs::read_dir(path) else {
-        out.push(path.to_path_buf());
-        return;
-    };
-    let mut children: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
-    children.sort();
-    for child in children {
-        let skipped = child
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| layout::SKIPPED_DIRS.contains(&name));
-        let is_dir = fs::symlink_metadata(&child).is_ok_and(|meta| meta.is_dir());
-        if is_dir && skipped {
-            continue;
-        }
-        if is_dir {
-            collect_files(&child, out);
-        } else if !child
-            .extension()
-            .is_some_and(|ext| ext == "key" || ext == "pub")
-        {
-            out.push(child);
-        }
-    }
-}
-
 fn expected_owner(dir: &Path) -> u32 {
     fs::metadata(dir).map_or(0, |meta| meta.uid())
 }
@@ -768,74 +533,6 @@ fn malformed(path: &Path, reason: String) -> State {
     State::Malformed {
         path: path.to_path_buf(),
         reason,
-    }
-}
-
-/// Reads a credential file with the checks an operator would want named:
-/// absent is `Ok(None)`; a folder, a device, a refused symlink, a dangling one
-/// or an oversized file is an error saying which.
-pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)>, String> {
-    let lmeta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(format!("cannot read ({})", io_reason(&err))),
-    };
-    let mut symlink_target = None;
-    let meta = if lmeta.file_type().is_symlink() {
-        let target = fs::read_link(path).unwrap_or_default();
-        if links == Links::Refuse {
-            return Err(format!(
-                "is a symbolic link to {}; kubeadm writes a regular file here",
-                target.display()
-            ));
-        }
-        let meta = fs::metadata(path)
-            .map_err(|_| format!("dangling symbolic link to {}", target.display()))?;
-        symlink_target = Some(target);
-        meta
-    } else {
-        lmeta
-    };
-    if meta.is_dir() {
-        return Err("is a directory, expected a file".into());
-    }
-    if !meta.is_file() {
-        return Err("is not a regular file".into());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "too large ({} bytes; a credential file is at most {} bytes)",
-            meta.len(),
-            MAX_FILE_BYTES
-        ));
-    }
-    let file = File::open(path).map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
-    let opened = file
-        .metadata()
-        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
-    if opened.ino() != meta.ino() || opened.dev() != meta.dev() {
-        return Err("changed while being read".into());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
-    Ok(Some((
-        bytes,
-        FileMeta {
-            path: path.to_path_buf(),
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            symlink_target,
-        },
-    )))
-}
-
-fn io_reason(err: &std::io::Error) -> String {
-    match err.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => err.to_string(),
     }
 }
 
