@@ -235,3 +235,60 @@ fn inspect_never_prints_private_key_material() {
         }
     }
 }
+
+#[test]
+fn verbose_says_what_was_scanned_and_written_on_stderr_only() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let root = host.path().display().to_string();
+    let state_dir = state.path().display().to_string();
+    let run = kubecred(&[
+        "--kubernetes-dir",
+        &root,
+        "--no-copies",
+        "-v",
+        "check",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        run.stderr.contains("15 of 15 credentials read under"),
+        "{}",
+        run.stderr
+    );
+    run.json();
+    let run = kubecred(&[
+        "--kubernetes-dir",
+        &root,
+        "--state-dir",
+        &state_dir,
+        "--no-copies",
+        "-v",
+        "renew",
+        "apiserver",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("kubecred: replaced {root}/pki/apiserver.key")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("kubecred: replaced {root}/pki/apiserver.crt")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("You must restart kube-apiserver so that it loads"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("kubecred:"),
+        "progress never reaches stdout"
+    );
+}

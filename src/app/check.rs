@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, paint, print, scan_host, scope};
+use crate::app::{PathError, describe_scan, paint, print, scan_host, scope};
 use crate::apply::atomic;
 use crate::cli::{CheckArgs, Global, Output};
 use crate::context::Context;
@@ -24,6 +24,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         .into());
     }
     let inventory = scan_host(&scope(global), unknown)?;
+    describe_scan(global, &inventory);
     let thresholds = Thresholds {
         warn: args.warn,
         crit: args.crit,

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, paint, print, scan_host_or, scope};
+use crate::app::{PathError, describe_scan, paint, print, scan_host_or, scope};
 use crate::cli::{Global, InspectArgs, Output};
 use crate::context::Context;
 use crate::findings::Thresholds;
@@ -20,6 +20,7 @@ pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<
     } else {
         Inventory::scan_paths(&args.paths)
     };
+    describe_scan(global, &inventory);
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let text = match global.output {
         Output::Table => render::table::inspect(&report, paint(global, ctx)),

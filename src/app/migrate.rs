@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::api::{self, BINDING, Binding, Client, Created};
 use crate::app::renew::apply_error;
-use crate::app::{PathError, begin_writing, confirm, print, scan_host, scope};
+use crate::app::{
+    PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
+};
 use crate::apply::atomic::{self, Ownership};
 use crate::apply::hook::Proceed;
 use crate::apply::transaction::{Change, Transaction};
@@ -28,6 +30,7 @@ use crate::span::date;
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let inventory = scan_host(&scope(global), 1)?;
+    describe_scan(global, &inventory);
     let options = Options {
         super_admin: match (&args.super_admin_out, args.no_super_admin) {
             (Some(path), _) => SuperAdminTarget::Out(std::path::absolute(path)?),
@@ -116,6 +119,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         Err(cause) => return Err(apply_error(&transaction.abort(cause))),
     }
     let backup = transaction.commit().map_err(|err| apply_error(&err))?;
+    describe_backup(global, &backup);
     outcome.backup = Some((backup.manifest.id.clone(), backup.dir.clone()));
     if let Some(manifest) = &outcome.manifest_pending {
         let path = backup.dir.join("kubeadm-cluster-admins.yaml");

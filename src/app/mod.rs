@@ -110,6 +110,39 @@ fn scan_host_or(scope: &Scope, exit: u8, hint: &str) -> Result<Inventory> {
     Ok(inventory)
 }
 
+/// With `-v`: what the scan found, on stderr.
+fn describe_scan(global: &Global, inventory: &Inventory) {
+    if !global.verbose {
+        return;
+    }
+    let present = inventory
+        .credentials
+        .iter()
+        .filter(|c| c.material().is_some())
+        .count();
+    eprintln!(
+        "kubecred: {present} of {} credentials read under {} (certificates in {}); {} admin copies found elsewhere",
+        inventory.credentials.len(),
+        inventory.kubernetes_dir.display(),
+        inventory.cert_dir.display(),
+        inventory.copies.len()
+    );
+}
+
+/// With `-v`: every file a finished transaction wrote or removed, on stderr.
+fn describe_backup(global: &Global, backup: &crate::apply::backup::Backup) {
+    if !global.verbose {
+        return;
+    }
+    for entry in &backup.manifest.files {
+        eprintln!(
+            "kubecred: {} {}",
+            if entry.existed { "replaced" } else { "created" },
+            entry.path.display()
+        );
+    }
+}
+
 /// Restores what a crashed run left half-done, before anything else.
 fn recover(global: &Global) -> Result<()> {
     match crate::apply::transaction::recover(&global.state_dir, &crate::apply::hook::Proceed) {

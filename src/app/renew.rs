@@ -3,7 +3,10 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, begin_writing, confirm, print, scan_host, scope_without_copies};
+use crate::app::{
+    PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host,
+    scope_without_copies,
+};
 use crate::apply::hook::Proceed;
 use crate::apply::transaction::{self, ApplyError, Change};
 use crate::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
@@ -15,6 +18,7 @@ use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let inventory = scan_host(&scope_without_copies(global), 1)?;
+    describe_scan(global, &inventory);
     let request = Request {
         names: args.names.clone(),
         within: args.within,
@@ -63,6 +67,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         .collect();
     let backup = transaction::apply(&global.state_dir, "renew", &changes, ctx.now, &Proceed)
         .map_err(|err| apply_error(&err))?;
+    describe_backup(global, &backup);
     let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
     if !global.quiet {
         eprintln!(
@@ -74,8 +79,13 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         let pods = renew::pods_to_restart(&names);
         if !pods.is_empty() {
             eprintln!(
-                "You must restart {} so that they load the new certificates.",
-                pods.join(", ")
+                "You must restart {} so that {} the new certificates.",
+                pods.join(", "),
+                if pods.len() == 1 {
+                    "it loads"
+                } else {
+                    "they load"
+                }
             );
         }
     }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::app::renew::apply_error;
-use crate::app::{PathError, begin_writing, confirm, print};
+use crate::app::{PathError, begin_writing, confirm, describe_backup, print};
 use crate::apply::atomic::Ownership;
 use crate::apply::backup::Backup;
 use crate::apply::hook::Proceed;
@@ -45,6 +45,7 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
     let changes = changes(&backup)?;
     let current = transaction::apply(&global.state_dir, "rollback", &changes, ctx.now, &Proceed)
         .map_err(|err| apply_error(&err))?;
+    describe_backup(global, &current);
     if !global.quiet {
         eprintln!(
             "restored backup {id}; the state before the rollback is in backup {}",
