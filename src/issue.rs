@@ -237,33 +237,37 @@ fn go_string(value: &str) -> DnValue {
     )
 }
 
-/// Generates one key per entry, on every core: RSA generation dominates renewal time.
+/// Generates one key per entry, on every core: RSA generation dominates
+/// renewal time, and its cost varies key to key (a random prime search), so
+/// each thread takes the next key as it finishes one rather than a fixed share.
 pub fn generate_keys(algorithms: &[KeyAlgorithm]) -> Result<Vec<NewKey>, IssueError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(algorithms.len())
         .max(1);
-    let chunk = algorithms.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = algorithms
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|alg| generate_key(*alg))
-                        .collect::<Result<Vec<_>, _>>()
+    let next = AtomicUsize::new(0);
+    let mut made: Vec<(usize, Result<NewKey, IssueError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(algorithm) = algorithms.get(index) else {
+                            return mine;
+                        };
+                        mine.push((index, generate_key(*algorithm)));
+                    }
                 })
             })
             .collect();
-        let mut keys = Vec::with_capacity(algorithms.len());
-        for handle in handles {
-            let part = handle.join().map_err(|_| {
-                IssueError::KeyGeneration(
-                    algorithms.first().copied().unwrap_or(KeyAlgorithm::Rsa2048),
-                )
-            })??;
-            keys.extend(part);
-        }
-        Ok(keys)
-    })
+        handles
+            .into_iter()
+            // A worker's panic is a bug: re-raise it rather than return fewer keys.
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    made.sort_by_key(|(index, _)| *index);
+    made.into_iter().map(|(_, key)| key).collect()
 }
