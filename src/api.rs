@@ -224,21 +224,11 @@ impl Client {
             name: credentials.name.clone(),
             reason,
         };
-        let roots: Vec<Certificate<'static>> = ureq::tls::parse_pem(&credentials.ca_pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-                _ => None,
-            })
-            .collect();
+        let roots = certificates(&credentials.ca_pem);
         if roots.is_empty() {
             return Err(tls_error("no CA certificate".into()));
         }
-        let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(&credentials.cert_pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-                _ => None,
-            })
-            .collect();
+        let chain = certificates(&credentials.cert_pem);
         if chain.is_empty() {
             return Err(tls_error("no client certificate".into()));
         }
@@ -366,6 +356,16 @@ impl Client {
             thread::sleep(RETRY_EVERY);
         }
     }
+}
+
+/// The certificates of a PEM text.
+fn certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect()
 }
 
 fn decode<T: serde::de::DeserializeOwned>(

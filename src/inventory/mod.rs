@@ -306,6 +306,19 @@ impl Inventory {
 }
 
 impl Credential {
+    /// A credential that is no kubeadm name: a file an operator named.
+    fn adhoc(name: String, path: &Path, kind: Kind, state: State) -> Self {
+        Self {
+            name,
+            kind,
+            spec: None,
+            path: path.to_path_buf(),
+            ca: None,
+            state,
+            chain: None,
+        }
+    }
+
     /// The material, if present.
     pub fn material(&self) -> Option<&Material> {
         match &self.state {

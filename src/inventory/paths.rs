@@ -15,15 +15,7 @@ use crate::pem::{self, BlockKind};
 /// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
 pub(super) fn read_any(path: &Path) -> Vec<Credential> {
     let name = path.display().to_string();
-    let adhoc = |kind, state| Credential {
-        name: name.clone(),
-        kind,
-        spec: None,
-        path: path.to_path_buf(),
-        ca: None,
-        state,
-        chain: None,
-    };
+    let adhoc = |kind, state| Credential::adhoc(name.clone(), path, kind, state);
     let (bytes, file) = match read_file(path, Links::Follow) {
         Ok(Some(read)) => read,
         Ok(None) => return vec![adhoc(Kind::Leaf, malformed(path, "no such file".into()))],
@@ -102,15 +94,7 @@ pub(super) fn read_any(path: &Path) -> Vec<Credential> {
                 State::Present(material) if material.certificate.is_ca => Kind::Ca,
                 _ => Kind::Leaf,
             };
-            Credential {
-                name,
-                kind,
-                spec: None,
-                path: path.to_path_buf(),
-                ca: None,
-                state,
-                chain: None,
-            }
+            Credential::adhoc(name, path, kind, state)
         })
         .collect()
 }
