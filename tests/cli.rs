@@ -135,12 +135,7 @@ fn inspect_named_files_and_folders() {
     let ca = host.file("pki/ca.crt").display().to_string();
     let leaf = dir.path().join("apiserver.crt").display().to_string();
     let json = kubecred(&["--no-copies", "inspect", "-o", "json", &leaf, &ca]).json();
-    let leaf_entry = json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == leaf.as_str())
-        .unwrap();
+    let leaf_entry = common::credential(&json, &leaf);
     assert_eq!(leaf_entry["ca"], ca.as_str());
     assert_eq!(leaf_entry["signatureValid"], true);
     // The table names each one.

@@ -10,8 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use common::{codes, kubeadm_tree, kubecred, pairs};
-use serde_json::Value;
+use common::{codes, credential, kubeadm_tree, kubecred, pairs};
 
 const VARIANTS: [&str; 3] = ["rsa", "ecdsa", "external-etcd"];
 
@@ -25,15 +24,6 @@ fn check(dir: &Path) -> common::Run {
         "-o",
         "json",
     ])
-}
-
-fn credential<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no credential {name}"))
 }
 
 #[test]

@@ -46,6 +46,27 @@ fn openssl_date(rfc3339: &str) -> String {
     when.format(format).unwrap()
 }
 
+/// What openssl says the public key of `<base>.key` and of `<base>.crt` is.
+fn openssl_public_keys(root: &str, base: &str) -> (String, String) {
+    let key = tool(
+        "openssl",
+        &["pkey", "-in", &format!("{root}/pki/{base}.key"), "-pubout"],
+    )
+    .1;
+    let cert = tool(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            &format!("{root}/pki/{base}.crt"),
+            "-noout",
+            "-pubkey",
+        ],
+    )
+    .1;
+    (key, cert)
+}
+
 struct Demo {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -119,12 +140,7 @@ fn openssl_agrees_on_every_certificate_of_the_demo_host() {
         "10 leaves and kubeconfigs + kubelet.conf + 3 CAs (no super-admin.conf in 1.28)"
     );
     for (name, file, ca) in certs {
-        let cred = json["credentials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name.as_str())
-            .unwrap();
+        let cred = common::credential(&json, &name);
         let path = file.display().to_string();
         let (ok, text) = tool(
             "openssl",
@@ -217,15 +233,7 @@ fn openssl_and_kubecred_agree_on_a_foreign_signature_and_a_foreign_key() {
         "json",
     ])
     .json();
-    let find = |name: &str| {
-        json["credentials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let find = |name: &str| common::credential(&json, name).clone();
     let (verified, _) = tool(
         "openssl",
         &[
@@ -237,53 +245,13 @@ fn openssl_and_kubecred_agree_on_a_foreign_signature_and_a_foreign_key() {
     );
     assert!(!verified);
     assert_eq!(find("apiserver")["signatureValid"], false);
-    let key_pub = tool(
-        "openssl",
-        &[
-            "pkey",
-            "-in",
-            &format!("{root}/pki/front-proxy-client.key"),
-            "-pubout",
-        ],
-    )
-    .1;
-    let cert_pub = tool(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &format!("{root}/pki/front-proxy-client.crt"),
-            "-noout",
-            "-pubkey",
-        ],
-    )
-    .1;
+    let (key_pub, cert_pub) = openssl_public_keys(&root, "front-proxy-client");
     assert_ne!(key_pub, cert_pub);
     assert_eq!(
         find("front-proxy-client")["key"]["matchesCertificate"],
         false
     );
-    let key_pub = tool(
-        "openssl",
-        &[
-            "pkey",
-            "-in",
-            &format!("{root}/pki/apiserver-kubelet-client.key"),
-            "-pubout",
-        ],
-    )
-    .1;
-    let cert_pub = tool(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &format!("{root}/pki/apiserver-kubelet-client.crt"),
-            "-noout",
-            "-pubkey",
-        ],
-    )
-    .1;
+    let (key_pub, cert_pub) = openssl_public_keys(&root, "apiserver-kubelet-client");
     assert_eq!(key_pub, cert_pub);
     assert_eq!(
         find("apiserver-kubelet-client")["key"]["matchesCertificate"],

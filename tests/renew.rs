@@ -552,12 +552,7 @@ fn reuse_key_keeps_keys_and_key_algorithm_changes_them() {
     )
     .json();
     assert_eq!(codes(&json), pairs(&[]));
-    let scheduler = json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "scheduler.conf")
-        .unwrap();
+    let scheduler = common::credential(&json, "scheduler.conf");
     assert_eq!(scheduler["keyAlgorithm"], "ECDSA-P384");
 }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 
 use base64::Engine as _;
-use common::{Host, codes, finding, now, pairs, snapshot, spec};
+use common::{Host, codes, finding, message, now, pairs, snapshot, spec};
 use kubecred::demo::{AdminLayout, KubeletCert};
 use kubecred::issue::KeyAlgorithm;
 use kubecred::kubeconfig::Kubeconfig;
@@ -81,12 +81,7 @@ fn external_etcd_has_no_etcd_credentials_and_no_findings() {
     let json = run.json();
     assert_eq!(codes(&json), pairs(&[]));
     assert_eq!(run.code, 0);
-    let etcd_ca = json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "etcd-ca")
-        .unwrap();
+    let etcd_ca = common::credential(&json, "etcd-ca");
     assert_eq!(etcd_ca["state"], "absent");
     assert_eq!(etcd_ca["expected"], false);
 }
@@ -101,12 +96,7 @@ fn rsa_node_with_rotated_kubelet_certificate_is_clean() {
     let run = host.check(&[]);
     let json = run.json();
     assert_eq!(codes(&json), pairs(&[]), "{}", run.stdout);
-    let kubelet = json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "kubelet.conf")
-        .unwrap();
+    let kubelet = common::credential(&json, "kubelet.conf");
     assert_eq!(kubelet["keyAlgorithm"], "RSA-2048");
     assert_eq!(kubelet["source"]["type"], "file");
     assert!(
@@ -125,12 +115,7 @@ fn ecdsa_node_reports_ecdsa_keys() {
             assert_eq!(cred["keyAlgorithm"], "ECDSA-P256", "{}", cred["name"]);
         }
     }
-    let apiserver = json["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "apiserver")
-        .unwrap();
+    let apiserver = common::credential(&json, "apiserver");
     assert_eq!(apiserver["key"]["encoding"], "EC PRIVATE KEY");
 }
 
@@ -167,12 +152,7 @@ fn not_yet_valid_leaf_is_critical() {
     let run = host.check(&[]);
     let json = run.json();
     assert_eq!(codes(&json), pairs(&[("scheduler.conf", "not-yet-valid")]));
-    assert!(
-        finding(&json, "scheduler.conf", "not-yet-valid")["message"]
-            .as_str()
-            .unwrap()
-            .contains("host clock")
-    );
+    assert!(message(&json, "scheduler.conf", "not-yet-valid").contains("host clock"));
     assert_eq!(run.code, 2);
 }
 
@@ -252,12 +232,7 @@ fn leaf_signed_by_another_ca() {
     let run = host.check(&[]);
     let json = run.json();
     assert_eq!(codes(&json), pairs(&[("apiserver", "not-signed-by-ca")]));
-    assert!(
-        finding(&json, "apiserver", "not-signed-by-ca")["message"]
-            .as_str()
-            .unwrap()
-            .contains("signature does not verify")
-    );
+    assert!(message(&json, "apiserver", "not-signed-by-ca").contains("signature does not verify"));
     assert_eq!(run.code, 2);
 }
 
@@ -283,9 +258,7 @@ fn leaf_issued_by_a_differently_named_ca() {
         ])
     );
     assert!(
-        finding(&json, "apiserver-kubelet-client", "not-signed-by-ca")["message"]
-            .as_str()
-            .unwrap()
+        message(&json, "apiserver-kubelet-client", "not-signed-by-ca")
             .contains("issuer `CN=front-proxy-ca`")
     );
 }
@@ -357,17 +330,10 @@ fn group_readable_key_and_kubeconfig() {
         ])
     );
     assert!(
-        finding(&json, "apiserver-etcd-client", "insecure-permissions")["message"]
-            .as_str()
-            .unwrap()
+        message(&json, "apiserver-etcd-client", "insecure-permissions")
             .contains("mode 0640 gives its group access")
     );
-    assert!(
-        finding(&json, "sa", "insecure-permissions")["message"]
-            .as_str()
-            .unwrap()
-            .contains("others")
-    );
+    assert!(message(&json, "sa", "insecure-permissions").contains("others"));
     assert_eq!(run.code, 1);
 }
 
@@ -384,9 +350,7 @@ fn key_owned_by_another_user() {
         pairs(&[("front-proxy-client", "insecure-permissions")])
     );
     assert!(
-        finding(&json, "front-proxy-client", "insecure-permissions")["message"]
-            .as_str()
-            .unwrap()
+        message(&json, "front-proxy-client", "insecure-permissions")
             .contains("owned by uid 4242, not root")
     );
 }
@@ -414,9 +378,7 @@ fn missing_credentials_are_critical() {
         ])
     );
     assert!(
-        finding(&json, "front-proxy-client", "missing")["message"]
-            .as_str()
-            .unwrap()
+        message(&json, "front-proxy-client", "missing")
             .contains("front-proxy-client.key is absent")
     );
     assert_eq!(run.code, 2);
@@ -441,9 +403,7 @@ fn swapped_kubeconfigs_have_unexpected_identities() {
             ("scheduler.conf", "unexpected-identity")
         ])
     );
-    let message = finding(&json, "scheduler.conf", "unexpected-identity")["message"]
-        .as_str()
-        .unwrap();
+    let message = message(&json, "scheduler.conf", "unexpected-identity");
     assert!(
         message.contains("CN=system:kube-controller-manager"),
         "{message}"
@@ -516,9 +476,7 @@ fn stale_admin_copies_are_found_and_matched_by_fingerprint() {
         codes(&json),
         vec![(bob_config.clone(), "stale-admin-copy".to_owned())]
     );
-    let message = finding(&json, &bob_config, "stale-admin-copy")["message"]
-        .as_str()
-        .unwrap();
+    let message = message(&json, &bob_config, "stale-admin-copy");
     assert!(message.contains("system:masters"), "{message}");
     assert_eq!(run.code, 1);
     assert_eq!(
@@ -539,9 +497,7 @@ fn pre_129_admin_copy_in_root_kube_config_is_stale() {
     let copy = home.path().join(".kube/config").display().to_string();
     assert!(codes(&json).contains(&(copy.clone(), "stale-admin-copy".to_owned())));
     assert!(
-        finding(&json, &copy, "stale-admin-copy")["message"]
-            .as_str()
-            .unwrap()
+        message(&json, &copy, "stale-admin-copy")
             .contains("admin.conf's current certificate, which is in system:masters")
     );
 }

@@ -159,6 +159,21 @@ pub fn finding<'a>(json: &'a Value, credential: &str, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {code} on {credential} in {json:#}"))
 }
 
+/// The credential named `name` in an `inspect` or `check` JSON document.
+pub fn credential<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no credential {name}"))
+}
+
+/// The message of the finding of `code` on `credential`.
+pub fn message<'a>(json: &'a Value, credential: &str, code: &str) -> &'a str {
+    finding(json, credential, code)["message"].as_str().unwrap()
+}
+
 /// Every file under `root` (not following symlinks) with its SHA-256 and mode.
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (String, u32)> {
     let mut out = BTreeMap::new();
