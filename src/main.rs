@@ -6,6 +6,7 @@ use clap::{CommandFactory as _, Parser as _};
 use kubecred::app::{self, PathError};
 use kubecred::cli::Cli;
 use kubecred::context::Context;
+use kubecred::render::text::printable;
 
 fn main() -> ExitCode {
     // `check` follows the monitoring-plugin convention: a usage error is UNKNOWN (3).
@@ -24,17 +25,18 @@ fn main() -> ExitCode {
     let ctx = match Context::os() {
         Ok(ctx) => ctx,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", printable(&message));
             return ExitCode::from(usage_exit);
         }
     };
     match app::run(&cli, &ctx) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // One line, whatever a file name or a subject in it holds.
+            eprintln!("error: {}", printable(&format!("{err:#}")));
             if let Some(path_error) = err.downcast_ref::<PathError>() {
                 if let Some(hint) = &path_error.hint {
-                    eprintln!("hint: {hint}");
+                    eprintln!("hint: {}", printable(hint));
                 }
                 return ExitCode::from(path_error.exit);
             }

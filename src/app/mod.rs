@@ -19,7 +19,7 @@ use crate::apply::lock::RunLock;
 use crate::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
 use crate::context::Context;
 use crate::inventory::{Inventory, Scope};
-use crate::render::Paint;
+use crate::render::{Paint, text};
 
 /// Runs a parsed command line; returns the process exit status.
 pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
@@ -123,8 +123,8 @@ fn describe_scan(global: &Global, inventory: &Inventory) {
     eprintln!(
         "kubecred: {present} of {} credentials read under {} (certificates in {}); {} admin copies found elsewhere",
         inventory.credentials.len(),
-        inventory.kubernetes_dir.display(),
-        inventory.cert_dir.display(),
+        text::path(&inventory.kubernetes_dir),
+        text::path(&inventory.cert_dir),
         inventory.copies.len()
     );
 }
@@ -138,7 +138,7 @@ fn describe_backup(global: &Global, backup: &crate::apply::backup::Backup) {
         eprintln!(
             "kubecred: {} {}",
             if entry.existed { "replaced" } else { "created" },
-            entry.path.display()
+            text::path(&entry.path)
         );
     }
 }

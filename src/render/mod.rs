@@ -6,6 +6,7 @@ pub mod nagios;
 pub mod plan;
 pub mod prometheus;
 pub mod table;
+pub mod text;
 
 /// Whether to paint the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use crate::findings::Severity;
 use crate::inventory::State;
 use crate::layout::Kind;
+use crate::render::text::printable;
 use crate::report::Report;
 
 /// `KUBECRED WARNING - ... | 'admin.conf'=25d;30;7;0 ...`
@@ -27,7 +28,7 @@ pub fn check(report: &Report<'_>) -> String {
         match nearest {
             Some((cred, not_after)) => format!(
                 "all credentials valid; next expiry {} in {}d",
-                cred.name,
+                plugin_text(&cred.name),
                 (not_after - report.now).whole_days()
             ),
             None => "no credentials found".into(),
@@ -35,7 +36,13 @@ pub fn check(report: &Report<'_>) -> String {
     } else {
         let mut parts: Vec<String> = alerts
             .iter()
-            .map(|finding| format!("{} {}", finding.credential, finding.code.as_str()))
+            .map(|finding| {
+                format!(
+                    "{} {}",
+                    plugin_text(&finding.credential),
+                    finding.code.as_str()
+                )
+            })
             .collect();
         parts.dedup();
         let shown = parts.len().min(5);
@@ -60,9 +67,9 @@ pub fn check(report: &Report<'_>) -> String {
             out,
             "{}: {} {}: {}",
             finding.severity.as_str().to_uppercase(),
-            finding.credential,
+            plugin_text(&finding.credential),
             finding.code.as_str(),
-            finding.message
+            plugin_text(&finding.message)
         );
     }
     out
@@ -84,7 +91,7 @@ fn perfdata(report: &Report<'_>) -> String {
                 };
                 Some(format!(
                     "'{}'={}d;{};{};0",
-                    cred.name.replace('\'', "\""),
+                    plugin_text(&cred.name).replace('\'', "\""),
                     days(material.certificate.not_after - report.now),
                     days(warn),
                     days(crit)
@@ -94,4 +101,10 @@ fn perfdata(report: &Report<'_>) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Text from a file, safe for a plugin line: [`printable`], and no `|`, which
+/// would start the perfdata.
+fn plugin_text(text: &str) -> String {
+    printable(text).replace('|', "\\x7c")
 }

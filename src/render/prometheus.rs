@@ -148,9 +148,11 @@ fn family(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
-/// Escapes a label value as the exposition format requires.
+/// Escapes a label value as the exposition format requires, after making it
+/// [`printable`](crate::render::text::printable): the format itself lets any
+/// control character through, and people read metrics on terminals.
 fn escape(value: &str) -> String {
-    value
+    crate::render::text::printable(value)
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -7,6 +7,7 @@ use crate::findings::{Finding, Severity};
 use crate::inventory::{Credential, KeyState, Material, State};
 use crate::layout::Kind;
 use crate::render::Paint;
+use crate::render::text::printable;
 use crate::report::Report;
 use crate::span::{date, left};
 
@@ -63,10 +64,11 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
     if !unreadable.is_empty() {
         out.push_str("\nmalformed:\n");
         for finding in unreadable {
+            let message = printable(&finding.message);
             if finding.message.starts_with(&finding.credential) {
-                let _ = writeln!(out, "  {}", finding.message);
+                let _ = writeln!(out, "  {message}");
             } else {
-                let _ = writeln!(out, "  {}: {}", finding.credential, finding.message);
+                let _ = writeln!(out, "  {}: {message}", printable(&finding.credential));
             }
         }
     }
@@ -114,7 +116,12 @@ pub fn check(report: &Report<'_>, paint: Paint) -> String {
     }
     out.push_str("\nWhat to do:\n");
     for (credentials, remedy) in remedies {
-        let _ = writeln!(out, "  {}: {remedy}", credentials.join(", "));
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            printable(&credentials.join(", ")),
+            printable(remedy)
+        );
     }
     let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
     out
@@ -249,7 +256,20 @@ fn status_text(findings: &[&Finding], fallback: &str) -> String {
 }
 
 /// Aligns columns with three spaces between them, as kubeadm's tables do.
+/// Every cell is made [`printable`] first: cells carry subjects and file names.
 pub(crate) fn render(headers: &[&str], rows: &[Row], paint: Paint) -> String {
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|row| Row {
+            cells: row
+                .cells
+                .iter()
+                .map(|cell| printable(cell).into_owned())
+                .collect(),
+            severity: row.severity,
+        })
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers
         .iter()
         .map(|header| header.chars().count())

@@ -82,11 +82,11 @@ impl Facts {
                 "admin.conf: group {} — it bypasses RBAC and can never be revoked; migrating moves it to kubeadm:cluster-admins.",
                 groups.join(",")
             ),
-            Some(groups) => format!("admin.conf: group {} — revocable, through the kubeadm:cluster-admins binding.", groups.join(",")),
+            Some(groups) => format!("admin.conf: group {} — revocable, through the kubeadm:cluster-admins binding.", crate::render::text::printable(&groups.join(","))),
             None => "admin.conf: unreadable — run `kubecred check` to see why.".into(),
         });
         lines.push(match &self.super_admin {
-            Some(path) => format!("super-admin.conf: present at {} — the break-glass credential (system:masters); keep it out of daily use, ideally off the node.", path.display()),
+            Some(path) => format!("super-admin.conf: present at {} — the break-glass credential (system:masters); keep it out of daily use, ideally off the node.", crate::render::text::path(path)),
             None => "super-admin.conf: absent — break-glass access then needs a system:masters credential from elsewhere.".into(),
         });
         let due = self.due_within(Duration::days(30));
@@ -105,7 +105,7 @@ impl Facts {
             let list: Vec<String> = self
                 .stale_copies
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| crate::render::text::path(p))
                 .collect();
             lines.push(format!(
                 "Copies: {} hold an old or system:masters admin credential — it stays valid until it expires.",

@@ -38,7 +38,7 @@ impl std::fmt::Debug for Terminal {
 
 impl Prompter for Terminal {
     fn say(&mut self, text: &str) {
-        eprintln!("{text}");
+        eprintln!("{}", crate::render::text::printable_lines(text));
     }
 
     fn select(
