@@ -9,11 +9,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::apply::transaction::Change;
 use crate::cert::{self, Certificate};
+use crate::clock;
 use crate::inventory::{self, Credential, Inventory, KeyState, Links, Origin, State};
 use crate::issue::{self, IssueError, KeyAlgorithm, Profile, Usage};
 use crate::kubeconfig::Kubeconfig;
 use crate::layout::{self, Kind};
 use crate::pem;
+use crate::span;
 
 /// What the operator asked for.
 #[derive(Clone, Debug)]
@@ -26,6 +28,11 @@ pub struct Request {
     pub validity: Duration,
     /// Which key each new certificate gets.
     pub key: KeyChoice,
+    /// Renew even when the clock disagrees with the tree (`--trust-clock`).
+    pub trust_clock: bool,
+    /// With `all`: refuse everything when one credential cannot be renewed
+    /// (`--all-or-nothing`), instead of skipping it.
+    pub all_or_nothing: bool,
 }
 
 /// Which key a renewed certificate gets.
@@ -46,6 +53,11 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// What will not, and why.
     pub skipped: Vec<Skipped>,
+    /// The time the plan was made at (whole seconds); the new certificates must be valid then.
+    pub now: OffsetDateTime,
+    /// Whether a credential that fails while it is issued is skipped (a fault)
+    /// rather than refusing the whole renewal.
+    pub skip_faults: bool,
 }
 
 /// One certificate to renew.
@@ -98,14 +110,31 @@ pub enum SkipReason {
     ExternalCa(String),
     /// It expires after the `--within` window.
     NotDue(OffsetDateTime),
+    /// It cannot be renewed as it is: a fault, which `renew all` reports and exits 1 for.
+    Fault {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SkipReason {
+    /// Whether the skip is a fault (exit 1), not a normal state (absent, external CA, not due).
+    pub fn is_fault(&self) -> bool {
+        matches!(self, Self::Fault { .. })
+    }
 }
 
 /// Why renewal cannot go ahead; nothing has been written.
 #[derive(Debug, thiserror::Error)]
 pub enum RenewError {
-    /// An argument names no renewable credential.
+    /// An argument names no renewable credential, or a duration is out of range.
     #[error("{0}")]
     Usage(String),
+    /// The clock disagrees with the tree (and `--trust-clock` was not given).
+    #[error("refusing to renew: {0}")]
+    Clock(String),
     /// A credential or its CA cannot be used as it is.
     #[error("cannot renew {name}: {reason} ({})", path.display())]
     Unusable {
@@ -144,6 +173,11 @@ pub fn renewable() -> impl Iterator<Item = &'static str> {
 }
 
 /// Plans a renewal at `now`. Pure.
+///
+/// Refuses durations out of range, a `--validity` under a day or under
+/// `--within`, and (unless `trust_clock`) a clock that disagrees with the tree.
+/// With `all` and not `all_or_nothing`, a credential that cannot be renewed is
+/// skipped as a fault; otherwise it refuses the plan.
 pub fn plan(
     inventory: &Inventory,
     request: &Request,
@@ -153,9 +187,18 @@ pub fn plan(
     for name in &request.names {
         refuse_unrenewable(name)?;
     }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    check_durations(request.validity, request.within, now)?;
+    if !request.trust_clock
+        && let Some(doubt) = clock::doubt(inventory, now)
+    {
+        return Err(RenewError::Clock(doubt.message()));
+    }
     let mut plan = Plan {
         items: Vec::new(),
         skipped: Vec::new(),
+        now,
+        skip_faults: all && !request.all_or_nothing,
     };
     for name in renewable() {
         if !all && !request.names.iter().any(|wanted| wanted == name) {
@@ -164,28 +207,96 @@ pub fn plan(
         let Some(credential) = inventory.credential(name) else {
             continue;
         };
-        match &credential.state {
-            State::Absent { .. } => plan.skipped.push(Skipped {
-                name: name.to_owned(),
-                reason: SkipReason::Absent,
-            }),
-            State::Malformed { path, reason } => {
-                return Err(RenewError::Unusable {
+        let planned = match &credential.state {
+            State::Absent { .. } => {
+                plan.skipped.push(Skipped {
                     name: name.to_owned(),
-                    path: path.clone(),
-                    reason: reason.clone(),
+                    reason: SkipReason::Absent,
                 });
+                continue;
             }
+            State::Malformed { path, reason } => Err(RenewError::Unusable {
+                name: name.to_owned(),
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
             State::Present(material) => {
-                if let Some(item) =
-                    plan_one(inventory, credential, material, request, now, &mut plan)?
-                {
-                    plan.items.push(item);
-                }
+                plan_one(inventory, credential, material, request, now, &mut plan)
             }
+        };
+        match planned {
+            Ok(Some(item)) => plan.items.push(item),
+            Ok(None) => {}
+            Err(err) if plan.skip_faults => plan.skipped.push(fault(err, name, &credential.path)),
+            Err(err) => return Err(err),
         }
     }
     Ok(plan)
+}
+
+/// The latest time a certificate can carry: X.509's 9999-12-31 23:59:59 UTC.
+const LAST_DATE: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+
+/// Refuses a validity under a day or under the window, and durations that
+/// reach past the last date a certificate can carry.
+pub(crate) fn check_durations(
+    validity: Duration,
+    within: Option<Duration>,
+    now: OffsetDateTime,
+) -> Result<(), RenewError> {
+    let usage = |message: String| Err(RenewError::Usage(message));
+    if validity < Duration::DAY {
+        return usage(format!(
+            "--validity {} is shorter than a day: the new certificates would expire before the next check",
+            span::exact(validity)
+        ));
+    }
+    let reaches = |by: Duration| now.checked_add(by).is_some_and(|end| end <= LAST_DATE);
+    if !reaches(validity) {
+        return usage(format!(
+            "--validity {} is out of range: from {} it ends after 9999-12-31, the last date a certificate can carry",
+            span::exact(validity),
+            span::date(now)
+        ));
+    }
+    if let Some(within) = within {
+        if !reaches(within) {
+            return usage(format!(
+                "--within {} is out of range: from {} it ends after 9999-12-31",
+                span::exact(within),
+                span::date(now)
+            ));
+        }
+        if validity < within {
+            return usage(format!(
+                "--validity {} is shorter than --within {}: every new certificate would be due again at once",
+                span::exact(validity),
+                span::exact(within)
+            ));
+        }
+    }
+    if now.checked_sub(BACKDATE).is_none() {
+        return usage(format!(
+            "the clock ({}) is out of range",
+            span::date(now)
+        ));
+    }
+    Ok(())
+}
+
+/// How far before `now` a new certificate's not-before is, as kubeadm does.
+const BACKDATE: Duration = Duration::minutes(5);
+
+/// A credential that cannot be renewed, as a skip.
+fn fault(err: RenewError, name: &str, path: &Path) -> Skipped {
+    let (path, reason) = match err {
+        RenewError::Unusable { path, reason, .. } => (path, reason),
+        other => (path.to_path_buf(), other.to_string()),
+    };
+    Skipped {
+        name: name.to_owned(),
+        reason: SkipReason::Fault { path, reason },
+    }
 }
 
 fn refuse_unrenewable(name: &str) -> Result<(), RenewError> {
@@ -250,9 +361,12 @@ fn plan_one(
             return Err(unusable(path, format!("CA key: {reason}")));
         }
     }
+    if let Some(reason) = clock::ca_unusable(&ca_name, &ca_material.certificate, now) {
+        return Err(unusable(&ca.path, reason));
+    }
     let old = &material.certificate;
     if let Some(window) = request.within
-        && old.not_after > now + window
+        && now.checked_add(window).is_some_and(|due| old.not_after > due)
     {
         plan.skipped.push(Skipped {
             name,
@@ -297,10 +411,16 @@ fn plan_one(
             })?)
         }
     };
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    let not_before = now - Duration::minutes(5);
-    let wanted = now + request.validity;
+    let out_of_range = || RenewError::Usage(format!("--validity {} is out of range", span::exact(request.validity)));
+    let not_before = now.checked_sub(BACKDATE).ok_or_else(out_of_range)?;
+    let wanted = now.checked_add(request.validity).ok_or_else(out_of_range)?;
     let ca_not_after = ca_material.certificate.not_after;
+    if not_before >= wanted.min(ca_not_after) {
+        return Err(unusable(
+            &ca.path,
+            format!("the new certificate would never be valid (its CA {ca_name} expires {})", span::date(ca_not_after)),
+        ));
+    }
     Ok(Some(Item {
         name,
         kind: credential.kind,
@@ -337,9 +457,20 @@ pub struct Renewed {
     pub changes: Vec<Change>,
 }
 
+/// What `prepare` made: the renewed credentials, and those skipped as faults.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Issued and verified, in the plan's order.
+    pub renewed: Vec<Renewed>,
+    /// Planned but not issued (only when the plan skips faults), and why.
+    pub skipped: Vec<Skipped>,
+}
+
 /// Issues every planned certificate and verifies it; reads the CA keys and,
-/// with `--reuse-key`, the old keys. Writes nothing.
-pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Vec<Renewed>, RenewError> {
+/// with `--reuse-key`, the old keys. Writes nothing. When the plan skips
+/// faults, a credential that fails is skipped; otherwise the first failure
+/// refuses them all.
+pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Prepared, RenewError> {
     let algorithms: Vec<KeyAlgorithm> = plan
         .items
         .iter()
@@ -358,46 +489,71 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Vec<Renewed>, Renew
     }
     .into_iter();
     let mut issuers: Vec<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>)> = Vec::new();
-    let mut renewed = Vec::new();
+    let mut prepared = Prepared {
+        renewed: Vec::new(),
+        skipped: Vec::new(),
+    };
     for item in &plan.items {
-        if !issuers.iter().any(|(name, ..)| *name == item.ca) {
-            issuers.push(load_ca(inventory, &item.ca, &item.name)?);
-        }
-        let Some((_, issuer, ca_cert, ca_pem)) = issuers.iter().find(|(name, ..)| *name == item.ca)
-        else {
-            continue;
-        };
-        let (pair, key_pem) = match item.key {
-            KeyAction::Generate(_) => {
-                let key = new_keys.next().ok_or_else(|| RenewError::Issue {
-                    name: item.name.clone(),
-                    source: IssueError::KeyGeneration(KeyAlgorithm::Rsa2048),
-                })?;
-                (key.pair, key.pem.into_bytes())
-            }
-            KeyAction::Reuse => existing_key(item)?,
-        };
-        let profile = profile(item)?;
-        let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after)
-            .map_err(|source| RenewError::Issue {
+        // Taken first, so that a skipped item never shifts the keys of the next ones.
+        let new_key = match item.key {
+            KeyAction::Generate(_) => Some(new_keys.next().ok_or_else(|| RenewError::Issue {
                 name: item.name.clone(),
-                source,
-            })?;
-        let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw())?;
-        let changes = match item.kind {
-            Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
-            _ => vec![
-                Change::write(item.path.with_extension("key"), key_pem, 0o600, false),
-                Change::write(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
-            ],
+                source: IssueError::KeyGeneration(KeyAlgorithm::Rsa2048),
+            })?),
+            KeyAction::Reuse => None,
         };
-        renewed.push(Renewed {
-            name: item.name.clone(),
-            certificate,
-            changes,
-        });
+        match renew_one(item, new_key, inventory, &mut issuers, plan.now) {
+            Ok(renewed) => prepared.renewed.push(renewed),
+            Err(err) if plan.skip_faults => {
+                prepared.skipped.push(fault(err, &item.name, &item.path));
+            }
+            Err(err) => return Err(err),
+        }
     }
-    Ok(renewed)
+    Ok(prepared)
+}
+
+fn renew_one(
+    item: &Item,
+    new_key: Option<issue::NewKey>,
+    inventory: &Inventory,
+    issuers: &mut Vec<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>)>,
+    now: OffsetDateTime,
+) -> Result<Renewed, RenewError> {
+    if !issuers.iter().any(|(name, ..)| *name == item.ca) {
+        issuers.push(load_ca(inventory, &item.ca, &item.name)?);
+    }
+    let Some((_, issuer, ca_cert, ca_pem)) = issuers.iter().find(|(name, ..)| *name == item.ca)
+    else {
+        return Err(RenewError::Unusable {
+            name: item.name.clone(),
+            path: item.path.clone(),
+            reason: format!("its CA {} cannot be loaded", item.ca),
+        });
+    };
+    let (pair, key_pem) = match new_key {
+        Some(key) => (key.pair, key.pem.into_bytes()),
+        None => existing_key(item)?,
+    };
+    let profile = profile(item)?;
+    let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after)
+        .map_err(|source| RenewError::Issue {
+            name: item.name.clone(),
+            source,
+        })?;
+    let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw(), now)?;
+    let changes = match item.kind {
+        Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
+        _ => vec![
+            Change::write(item.path.with_extension("key"), key_pem, 0o600, false),
+            Change::write(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
+        ],
+    };
+    Ok(Renewed {
+        name: item.name.clone(),
+        certificate,
+        changes,
+    })
 }
 
 pub(crate) fn load_ca(
@@ -503,12 +659,15 @@ fn profile(item: &Item) -> Result<Profile, RenewError> {
     })
 }
 
-/// Checks a new certificate before it may replace the old one.
+/// Checks a new certificate before it may replace the old one: it parses, is
+/// signed by its CA, carries the new key, is valid at `now` and within its
+/// CA's validity, and keeps everything the old one had.
 fn verify(
     item: &Item,
     cert_pem: &str,
     ca: &Certificate,
     public_key: &[u8],
+    now: OffsetDateTime,
 ) -> Result<Certificate, RenewError> {
     let fail = |reason: String| RenewError::Verification {
         name: item.name.clone(),
@@ -523,6 +682,9 @@ fn verify(
         .map_err(|err| fail(format!("it does not verify against {} ({err:?})", item.ca)))?;
     if new.public_key_raw != public_key {
         return Err(fail("its public key is not the new key's".into()));
+    }
+    if let Some(reason) = valid_at(&new, ca, now) {
+        return Err(fail(reason));
     }
     let old = &item.old;
     let same = [
@@ -546,6 +708,27 @@ fn verify(
         )));
     }
     Ok(new)
+}
+
+/// Why a new certificate may not be installed at `now`, if it may not: not
+/// valid at `now` (not-before ≤ now < not-after), or valid past its CA.
+pub(crate) fn valid_at(new: &Certificate, ca: &Certificate, now: OffsetDateTime) -> Option<String> {
+    if new.not_before > now || new.not_after <= now {
+        Some(format!(
+            "it is not valid at {} (valid from {} to {})",
+            span::date(now),
+            span::date(new.not_before),
+            span::date(new.not_after)
+        ))
+    } else if new.not_after > ca.not_after {
+        Some(format!(
+            "it would outlive its CA (until {}, the CA until {})",
+            span::date(new.not_after),
+            span::date(ca.not_after)
+        ))
+    } else {
+        None
+    }
 }
 
 /// The kubeconfig with the current user's new certificate and key, and the

@@ -62,6 +62,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::seconds(total))
 }
 
+/// A duration exactly, in the units `parse_duration` reads: `1y`, `1d12h`, `0s`.
+pub fn exact(duration: Duration) -> String {
+    let mut rest = duration.whole_seconds().unsigned_abs();
+    let mut out = String::new();
+    if duration.is_negative() {
+        out.push('-');
+    }
+    for (unit, seconds) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= seconds {
+            out.push_str(&format!("{}{unit}", rest / seconds));
+            rest %= seconds;
+        }
+    }
+    if out.is_empty() || out == "-" {
+        out.push_str("0s");
+    }
+    out
+}
+
 /// Time left, as kubeadm's RESIDUAL TIME column shows it: `9y`, `364d`, `5h`, `12m`.
 pub fn left(duration: Duration) -> String {
     let duration = duration.abs();
@@ -151,6 +170,17 @@ mod tests {
             let err = parse_duration(text).expect_err(text);
             assert!(err.contains(why), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn exact_reads_back() {
+        for text in ["0s", "45s", "1m", "1h1m1s", "1d12h", "1y", "2y3d", "10000y"] {
+            let duration = parse_duration(text).unwrap();
+            assert_eq!(exact(duration), text);
+        }
+        assert_eq!(exact(Duration::hours(8760)), "1y");
+        assert_eq!(exact(Duration::seconds(-90)), "-1m30s");
+        assert_eq!(exact(Duration::MAX), "292471208677y195d15h30m7s");
     }
 
     #[test]

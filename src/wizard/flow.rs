@@ -64,7 +64,7 @@ impl Facts {
         };
         self.expiries
             .iter()
-            .filter(|(_, not_after)| *not_after <= now + window)
+            .filter(|(_, not_after)| now.checked_add(window).is_none_or(|due| *not_after <= due))
             .collect()
     }
 
