@@ -778,3 +778,306 @@ pub fn pods_to_restart(names: &[String]) -> Vec<&'static str> {
     }
     pods
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::demo::{self, AdminLayout, HostSpec};
+    use crate::inventory::Scope;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
+
+    /// A generated node at `NOW`, with `overrides` of validity and `edit` applied to its files.
+    fn node(
+        admin: AdminLayout,
+        overrides: &[(&str, OffsetDateTime, OffsetDateTime)],
+        edit: impl FnOnce(&Path),
+    ) -> (tempfile::TempDir, Inventory) {
+        let mut spec = HostSpec::new(NOW, KeyAlgorithm::EcdsaP256, admin);
+        spec.overrides = overrides
+            .iter()
+            .map(|(name, from, to)| ((*name).to_owned(), (*from, *to)))
+            .collect::<BTreeMap<_, _>>();
+        let dir = tempfile::tempdir().unwrap();
+        crate::apply::tree::write(dir.path(), &demo::generate(&spec).unwrap()).unwrap();
+        edit(dir.path());
+        let inventory = Inventory::scan(&Scope {
+            kubernetes_dir: dir.path().to_path_buf(),
+            cert_dir: dir.path().join("pki"),
+            copies: Vec::new(),
+        });
+        (dir, inventory)
+    }
+
+    fn request(names: &[&str]) -> Request {
+        Request {
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+            within: None,
+            validity: Duration::hours(8760),
+            key: KeyChoice::Auto,
+            trust_clock: false,
+            all_or_nothing: false,
+        }
+    }
+
+    fn days(n: i64) -> Duration {
+        Duration::days(n)
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.items.iter().map(|item| item.name.as_str()).collect()
+    }
+
+    fn skip<'a>(plan: &'a Plan, name: &str) -> &'a SkipReason {
+        &plan
+            .skipped
+            .iter()
+            .find(|skip| skip.name == name)
+            .unwrap_or_else(|| panic!("{name} not skipped: {:?}", plan.skipped))
+            .reason
+    }
+
+    fn fault_text(reason: &SkipReason) -> &str {
+        match reason {
+            SkipReason::Fault { reason, .. } => reason,
+            other => panic!("not a fault: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plans_what_is_due_and_skips_the_rest() {
+        let (_dir, inventory) = node(
+            AdminLayout::Joined129,
+            &[("etcd-peer", NOW - days(350), NOW + days(10))],
+            |root| fs_remove(&root.join("pki/front-proxy-ca.key")),
+        );
+        let cases: &[(Option<Duration>, &[&str])] = &[
+            (Some(days(30)), &["etcd-peer"]),
+            (Some(days(9)), &[]),
+            (
+                None,
+                &[
+                    "admin.conf",
+                    "apiserver",
+                    "apiserver-etcd-client",
+                    "apiserver-kubelet-client",
+                    "controller-manager.conf",
+                    "etcd-healthcheck-client",
+                    "etcd-peer",
+                    "etcd-server",
+                    "scheduler.conf",
+                ],
+            ),
+        ];
+        for (within, due) in cases {
+            let plan = plan(
+                &inventory,
+                &Request {
+                    within: *within,
+                    ..request(&[])
+                },
+                NOW,
+            )
+            .unwrap();
+            assert_eq!(names(&plan), *due, "{within:?}");
+            assert_eq!(skip(&plan, "super-admin.conf"), &SkipReason::Absent);
+            assert_eq!(
+                skip(&plan, "front-proxy-client"),
+                &SkipReason::ExternalCa("front-proxy-ca".into())
+            );
+            assert!(plan.skipped.iter().all(|skip| !skip.reason.is_fault()));
+            if within.is_some() {
+                assert!(matches!(skip(&plan, "apiserver"), SkipReason::NotDue(_)));
+            }
+            for item in &plan.items {
+                assert_eq!(item.not_before, NOW - Duration::minutes(5));
+                assert_eq!(item.not_after, NOW + Duration::hours(8760));
+                assert!(!item.capped);
+            }
+        }
+    }
+
+    #[test]
+    fn not_after_is_capped_at_the_ca() {
+        let (_dir, inventory) = node(
+            AdminLayout::Init129,
+            &[("etcd-ca", NOW - days(3000), NOW + days(100))],
+            |_| {},
+        );
+        let plan = plan(&inventory, &request(&["etcd-server", "apiserver"]), NOW).unwrap();
+        let server = plan.items.iter().find(|i| i.name == "etcd-server").unwrap();
+        assert!(server.capped);
+        assert_eq!(server.not_after, NOW + days(100));
+        let apiserver = plan.items.iter().find(|i| i.name == "apiserver").unwrap();
+        assert!(!apiserver.capped);
+    }
+
+    #[test]
+    fn durations_out_of_range_or_too_short_are_usage_errors() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let end = datetime!(9999-12-25 00:00 UTC);
+        let cases: &[(Duration, Option<Duration>, OffsetDateTime, &str)] = &[
+            (Duration::ZERO, None, NOW, "--validity 0s is shorter than a day"),
+            (Duration::hours(23), None, NOW, "--validity 23h is shorter than a day"),
+            (days(10), Some(days(30)), NOW, "--validity 10d is shorter than --within 30d"),
+            (days(10_000 * 365), None, NOW, "--validity 10000y is out of range"),
+            (days(365), Some(days(10_000 * 365)), NOW, "--within 10000y is out of range"),
+            (Duration::MAX, None, NOW, "--validity 292471208677y"),
+            (days(365), None, end, "--validity 1y is out of range: from 9999-12-25"),
+        ];
+        for (validity, within, now, why) in cases {
+            let request = Request {
+                validity: *validity,
+                within: *within,
+                trust_clock: true,
+                ..request(&[])
+            };
+            match plan(&inventory, &request, *now) {
+                Err(RenewError::Usage(message)) => assert!(message.contains(why), "{message}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // The edges are accepted: a day, and a validity equal to the window.
+        for (validity, within) in [(Duration::DAY, None), (days(30), Some(days(30)))] {
+            let request = Request {
+                validity,
+                within,
+                ..request(&[])
+            };
+            assert!(plan(&inventory, &request, NOW).is_ok(), "{validity}");
+        }
+    }
+
+    #[test]
+    fn a_doubted_clock_refuses_unless_trusted() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let cases: &[(OffsetDateTime, &str)] = &[
+            (
+                datetime!(2020-11-26 12:00 UTC),
+                "the node clock (2020-11-26 12:00 UTC) is earlier than the not-before of",
+            ),
+            (
+                datetime!(2028-11-26 12:00 UTC),
+                "the node clock (2028-11-26 12:00 UTC) is later than the expiry of",
+            ),
+            (
+                datetime!(2037-01-01 00:00 UTC),
+                "the node clock (2037-01-01 00:00 UTC) is later than the expiry of",
+            ),
+        ];
+        for (now, why) in cases {
+            match plan(&inventory, &request(&[]), *now) {
+                Err(RenewError::Clock(message)) => assert!(message.contains(why), "{message}"),
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+        // A minute before the newest not-before is already doubted; the plan's own clock is not.
+        assert!(matches!(
+            plan(&inventory, &request(&[]), NOW - Duration::minutes(6)),
+            Err(RenewError::Clock(_))
+        ));
+        assert!(plan(&inventory, &request(&[]), NOW).is_ok());
+    }
+
+    #[test]
+    fn a_trusted_clock_still_never_plans_past_the_ca() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let trusted = Request {
+            trust_clock: true,
+            ..request(&[])
+        };
+        // Two years ahead: the CAs are valid, so every leaf is planned, valid at that clock.
+        let ahead = datetime!(2028-11-26 12:00 UTC);
+        let plan_ahead = plan(&inventory, &trusted, ahead).unwrap();
+        assert_eq!(plan_ahead.items.len(), 11, "super-admin.conf included");
+        for item in &plan_ahead.items {
+            assert!(item.not_before <= ahead && ahead < item.not_after, "{}", item.name);
+        }
+        // After the CAs' not-after, or before their not-before: every leaf is a fault, naming the CA.
+        for (now, why) in [
+            (datetime!(2037-01-01 00:00 UTC), "expired on 2036-11-23 12:00 UTC (the clock says 2037-01-01 00:00 UTC): the CA must be rotated"),
+            (datetime!(2020-11-26 12:00 UTC), "is not valid before 2026-11-26 11:55 UTC (the clock says 2020-11-26 12:00 UTC)"),
+        ] {
+            let planned = plan(&inventory, &trusted, now).unwrap();
+            assert!(planned.items.is_empty(), "{now}");
+            assert_eq!(planned.skipped.len(), 11, "{now}");
+            for skipped in &planned.skipped {
+                assert!(fault_text(&skipped.reason).contains(why), "{skipped:?}");
+            }
+            // Named, the same fault refuses.
+            let named = Request {
+                names: vec!["apiserver".into()],
+                ..trusted.clone()
+            };
+            match plan(&inventory, &named, now) {
+                Err(RenewError::Unusable { name, reason, .. }) => {
+                    assert_eq!(name, "apiserver");
+                    assert!(reason.contains(why), "{reason}");
+                }
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn all_skips_a_fault_named_or_all_or_nothing_refuses() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |root| {
+            std::fs::write(root.join("pki/apiserver.crt"), b"not a certificate").unwrap();
+        });
+        let planned = plan(&inventory, &request(&["all"]), NOW).unwrap();
+        assert_eq!(planned.items.len(), 10);
+        assert!(!names(&planned).contains(&"apiserver"));
+        let SkipReason::Fault { path, .. } = skip(&planned, "apiserver") else {
+            panic!("{planned:?}");
+        };
+        assert!(path.ends_with("pki/apiserver.crt"));
+        for refused in [
+            request(&["apiserver"]),
+            request(&["apiserver", "etcd-peer"]),
+            Request {
+                all_or_nothing: true,
+                ..request(&["all"])
+            },
+        ] {
+            assert!(
+                matches!(plan(&inventory, &refused, NOW), Err(RenewError::Unusable { ref name, .. }) if name == "apiserver"),
+                "{:?}",
+                refused.names
+            );
+        }
+    }
+
+    #[test]
+    fn new_certificates_are_valid_at_the_plans_clock() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let mut planned = plan(&inventory, &request(&["apiserver", "scheduler.conf"]), NOW).unwrap();
+        let prepared = prepare(&planned, &inventory).unwrap();
+        assert_eq!(prepared.renewed.len(), 2);
+        for renewed in &prepared.renewed {
+            assert!(renewed.certificate.not_before <= NOW && NOW < renewed.certificate.not_after);
+        }
+        // A plan whose clock is past its dates fails verification: nothing is prepared.
+        planned.now = NOW + days(400);
+        match prepare(&planned, &inventory) {
+            Err(RenewError::Verification { reason, .. }) => {
+                assert!(reason.contains("is not valid at 2027-12-31 12:00 UTC"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Skipping faults, it is reported per credential instead.
+        planned.skip_faults = true;
+        let prepared = prepare(&planned, &inventory).unwrap();
+        assert!(prepared.renewed.is_empty());
+        assert_eq!(prepared.skipped.len(), 2);
+        assert!(prepared.skipped.iter().all(|skip| fault_text(&skip.reason).contains("is not valid at")));
+    }
+
+    fn fs_remove(path: &Path) {
+        std::fs::remove_file(path).unwrap();
+    }
+}
