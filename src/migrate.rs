@@ -214,11 +214,16 @@ pub fn plan(
         return Err(error(reason, &ca_path));
     }
     let out_of_range = || MigrateError {
-        message: format!("--validity {} is out of range", span::exact(options.validity)),
+        message: format!(
+            "--validity {} is out of range",
+            span::exact(options.validity)
+        ),
         path: inventory.kubernetes_dir.clone(),
         usage: true,
     };
-    let not_before = now.checked_sub(Duration::minutes(5)).ok_or_else(out_of_range)?;
+    let not_before = now
+        .checked_sub(Duration::minutes(5))
+        .ok_or_else(out_of_range)?;
     let not_after = now
         .checked_add(options.validity)
         .ok_or_else(out_of_range)?
@@ -298,13 +303,20 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
                 plan.not_after,
             )
             .map_err(|err| error(err.to_string(), &plan.admin_path))?;
-            let cert = verified(&cert_pem, &ca_cert, key.pair.public_key_raw(), cn, group, plan.now)
-                .map_err(|reason| {
-                    error(
-                        format!("the new {cn} certificate failed verification: {reason}"),
-                        &plan.admin_path,
-                    )
-                })?;
+            let cert = verified(
+                &cert_pem,
+                &ca_cert,
+                key.pair.public_key_raw(),
+                cn,
+                group,
+                plan.now,
+            )
+            .map_err(|reason| {
+                error(
+                    format!("the new {cn} certificate failed verification: {reason}"),
+                    &plan.admin_path,
+                )
+            })?;
             Ok((cert_pem, key.pem, cert))
         };
     let super_admin = match &plan.super_admin {

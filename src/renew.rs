@@ -276,10 +276,7 @@ pub(crate) fn check_durations(
         }
     }
     if now.checked_sub(BACKDATE).is_none() {
-        return usage(format!(
-            "the clock ({}) is out of range",
-            span::date(now)
-        ));
+        return usage(format!("the clock ({}) is out of range", span::date(now)));
     }
     Ok(())
 }
@@ -366,7 +363,9 @@ fn plan_one(
     }
     let old = &material.certificate;
     if let Some(window) = request.within
-        && now.checked_add(window).is_some_and(|due| old.not_after > due)
+        && now
+            .checked_add(window)
+            .is_some_and(|due| old.not_after > due)
     {
         plan.skipped.push(Skipped {
             name,
@@ -411,14 +410,22 @@ fn plan_one(
             })?)
         }
     };
-    let out_of_range = || RenewError::Usage(format!("--validity {} is out of range", span::exact(request.validity)));
+    let out_of_range = || {
+        RenewError::Usage(format!(
+            "--validity {} is out of range",
+            span::exact(request.validity)
+        ))
+    };
     let not_before = now.checked_sub(BACKDATE).ok_or_else(out_of_range)?;
     let wanted = now.checked_add(request.validity).ok_or_else(out_of_range)?;
     let ca_not_after = ca_material.certificate.not_after;
     if not_before >= wanted.min(ca_not_after) {
         return Err(unusable(
             &ca.path,
-            format!("the new certificate would never be valid (its CA {ca_name} expires {})", span::date(ca_not_after)),
+            format!(
+                "the new certificate would never be valid (its CA {ca_name} expires {})",
+                span::date(ca_not_after)
+            ),
         ));
     }
     Ok(Some(Item {
@@ -536,11 +543,12 @@ fn renew_one(
         None => existing_key(item)?,
     };
     let profile = profile(item)?;
-    let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after)
-        .map_err(|source| RenewError::Issue {
+    let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after).map_err(
+        |source| RenewError::Issue {
             name: item.name.clone(),
             source,
-        })?;
+        },
+    )?;
     let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw(), now)?;
     let changes = match item.kind {
         Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
@@ -922,13 +930,43 @@ mod tests {
         let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
         let end = datetime!(9999-12-25 00:00 UTC);
         let cases: &[(Duration, Option<Duration>, OffsetDateTime, &str)] = &[
-            (Duration::ZERO, None, NOW, "--validity 0s is shorter than a day"),
-            (Duration::hours(23), None, NOW, "--validity 23h is shorter than a day"),
-            (days(10), Some(days(30)), NOW, "--validity 10d is shorter than --within 30d"),
-            (days(10_000 * 365), None, NOW, "--validity 10000y is out of range"),
-            (days(365), Some(days(10_000 * 365)), NOW, "--within 10000y is out of range"),
+            (
+                Duration::ZERO,
+                None,
+                NOW,
+                "--validity 0s is shorter than a day",
+            ),
+            (
+                Duration::hours(23),
+                None,
+                NOW,
+                "--validity 23h is shorter than a day",
+            ),
+            (
+                days(10),
+                Some(days(30)),
+                NOW,
+                "--validity 10d is shorter than --within 30d",
+            ),
+            (
+                days(10_000 * 365),
+                None,
+                NOW,
+                "--validity 10000y is out of range",
+            ),
+            (
+                days(365),
+                Some(days(10_000 * 365)),
+                NOW,
+                "--within 10000y is out of range",
+            ),
             (Duration::MAX, None, NOW, "--validity 292471208677y"),
-            (days(365), None, end, "--validity 1y is out of range: from 9999-12-25"),
+            (
+                days(365),
+                None,
+                end,
+                "--validity 1y is out of range: from 9999-12-25",
+            ),
         ];
         for (validity, within, now, why) in cases {
             let request = Request {
@@ -996,12 +1034,22 @@ mod tests {
         let plan_ahead = plan(&inventory, &trusted, ahead).unwrap();
         assert_eq!(plan_ahead.items.len(), 11, "super-admin.conf included");
         for item in &plan_ahead.items {
-            assert!(item.not_before <= ahead && ahead < item.not_after, "{}", item.name);
+            assert!(
+                item.not_before <= ahead && ahead < item.not_after,
+                "{}",
+                item.name
+            );
         }
         // After the CAs' not-after, or before their not-before: every leaf is a fault, naming the CA.
         for (now, why) in [
-            (datetime!(2037-01-01 00:00 UTC), "expired on 2036-11-23 12:00 UTC (the clock says 2037-01-01 00:00 UTC): the CA must be rotated"),
-            (datetime!(2020-11-26 12:00 UTC), "is not valid before 2026-11-26 11:55 UTC (the clock says 2020-11-26 12:00 UTC)"),
+            (
+                datetime!(2037-01-01 00:00 UTC),
+                "expired on 2036-11-23 12:00 UTC (the clock says 2037-01-01 00:00 UTC): the CA must be rotated",
+            ),
+            (
+                datetime!(2020-11-26 12:00 UTC),
+                "is not valid before 2026-11-26 11:55 UTC (the clock says 2020-11-26 12:00 UTC)",
+            ),
         ] {
             let planned = plan(&inventory, &trusted, now).unwrap();
             assert!(planned.items.is_empty(), "{now}");
@@ -1055,7 +1103,8 @@ mod tests {
     #[test]
     fn new_certificates_are_valid_at_the_plans_clock() {
         let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
-        let mut planned = plan(&inventory, &request(&["apiserver", "scheduler.conf"]), NOW).unwrap();
+        let mut planned =
+            plan(&inventory, &request(&["apiserver", "scheduler.conf"]), NOW).unwrap();
         let prepared = prepare(&planned, &inventory).unwrap();
         assert_eq!(prepared.renewed.len(), 2);
         for renewed in &prepared.renewed {
@@ -1065,7 +1114,10 @@ mod tests {
         planned.now = NOW + days(400);
         match prepare(&planned, &inventory) {
             Err(RenewError::Verification { reason, .. }) => {
-                assert!(reason.contains("is not valid at 2027-12-31 12:00 UTC"), "{reason}");
+                assert!(
+                    reason.contains("is not valid at 2027-12-31 12:00 UTC"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -1074,7 +1126,12 @@ mod tests {
         let prepared = prepare(&planned, &inventory).unwrap();
         assert!(prepared.renewed.is_empty());
         assert_eq!(prepared.skipped.len(), 2);
-        assert!(prepared.skipped.iter().all(|skip| fault_text(&skip.reason).contains("is not valid at")));
+        assert!(
+            prepared
+                .skipped
+                .iter()
+                .all(|skip| fault_text(&skip.reason).contains("is not valid at"))
+        );
     }
 
     fn fs_remove(path: &Path) {

@@ -69,7 +69,13 @@ pub fn exact(duration: Duration) -> String {
     if duration.is_negative() {
         out.push('-');
     }
-    for (unit, seconds) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+    for (unit, seconds) in [
+        ("y", 365 * 86_400),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ] {
         if rest >= seconds {
             out.push_str(&format!("{}{unit}", rest / seconds));
             rest %= seconds;
@@ -131,7 +137,10 @@ mod tests {
             ("1y", Duration::days(365)),
             ("8760h", Duration::days(365)),
             ("1d12h", Duration::hours(36)),
-            ("1y1w1d1h1m1s", Duration::seconds(31_536_000 + 604_800 + 86_400 + 3_661)),
+            (
+                "1y1w1d1h1m1s",
+                Duration::seconds(31_536_000 + 604_800 + 86_400 + 3_661),
+            ),
             ("  7d  ", Duration::days(7)),
             ("0s", Duration::ZERO),
             ("007d", Duration::days(7)),

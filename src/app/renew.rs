@@ -53,7 +53,14 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         show(&plan)?;
         let status = skipped_faults(&plan, global);
         if plan.items.is_empty() && !global.quiet {
-            eprintln!("nothing to renew");
+            eprintln!(
+                "{}",
+                if status == 0 {
+                    "nothing to renew"
+                } else {
+                    "nothing was renewed"
+                }
+            );
         }
         return Ok(status);
     }
@@ -161,7 +168,9 @@ fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
         other => other.to_string(),
     };
     let hint = match err {
-        RenewError::Clock(_) => "nothing was changed; fix the clock (timedatectl, chrony), or pass --trust-clock if it is right",
+        RenewError::Clock(_) => {
+            "nothing was changed; fix the clock (timedatectl, chrony), or pass --trust-clock if it is right"
+        }
         _ => "nothing was changed",
     };
     PathError {
