@@ -99,9 +99,9 @@ pub fn doubt(inventory: &Inventory, now: OffsetDateTime) -> Option<Doubt> {
     // A limit past the dates `time` represents is never reached.
     let mut latest: Option<(OffsetDateTime, &crate::inventory::Credential, &Certificate)> = None;
     for (cred, cert) in present().filter(|(cred, _)| cred.kind != Kind::Ca) {
-        let Some(limit) = cert.not_after.checked_add(cert.not_after - cert.not_before) else {
-            return None;
-        };
+        let limit = cert
+            .not_after
+            .checked_add(cert.not_after - cert.not_before)?;
         if latest.is_none_or(|(best, ..)| limit > best) {
             latest = Some((limit, cred, cert));
         }

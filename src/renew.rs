@@ -983,8 +983,8 @@ mod tests {
         // The edges are accepted: a day, and a validity equal to the window.
         for (validity, within) in [(Duration::DAY, None), (days(30), Some(days(30)))] {
             let request = Request {
-                validity,
                 within,
+                validity,
                 ..request(&[])
             };
             assert!(plan(&inventory, &request, NOW).is_ok(), "{validity}");

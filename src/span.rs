@@ -1,6 +1,8 @@
 //! Durations and dates as operators write and read them: `30d`, `720h`, `1y`;
 //! `364d`, `9y`; `2027-11-26 11:41 UTC`.
 
+use std::fmt::Write as _;
+
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
@@ -77,7 +79,7 @@ pub fn exact(duration: Duration) -> String {
         ("s", 1),
     ] {
         if rest >= seconds {
-            out.push_str(&format!("{}{unit}", rest / seconds));
+            let _ = write!(out, "{}{unit}", rest / seconds);
             rest %= seconds;
         }
     }

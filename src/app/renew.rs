@@ -159,7 +159,6 @@ fn key_choice(args: &RenewArgs) -> KeyChoice {
 fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
     let (path, exit) = match err {
         RenewError::Usage(_) => (global.kubernetes_dir.clone(), 2),
-        RenewError::Clock(_) => (global.kubernetes_dir.clone(), 1),
         RenewError::Unusable { path, .. } => (path.clone(), 1),
         _ => (global.kubernetes_dir.clone(), 1),
     };
