@@ -122,7 +122,7 @@ pub fn doubt(inventory: &Inventory, now: OffsetDateTime) -> Option<Doubt> {
 pub fn ca_unusable(ca_name: &str, ca: &Certificate, now: OffsetDateTime) -> Option<String> {
     if ca.not_after <= now {
         Some(format!(
-            "its CA {ca_name} expired on {} (the clock says {}): the CA must be rotated first (kubeadm's manual CA rotation), renewing cannot help",
+            "its CA {ca_name} expired on {} (the clock says {}): the CA must be rotated first, renewing cannot help (see \"Manual Rotation of CA Certificates\" in the Kubernetes docs)",
             date(ca.not_after),
             date(now)
         ))
@@ -134,5 +134,101 @@ pub fn ca_unusable(ca_name: &str, ca: &Certificate, now: OffsetDateTime) -> Opti
         ))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::demo::{self, AdminLayout, HostSpec};
+    use crate::inventory::Scope;
+    use crate::issue::KeyAlgorithm;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
+
+    fn inventory(overrides: &[(&str, OffsetDateTime, OffsetDateTime)]) -> Inventory {
+        let mut spec = HostSpec::new(NOW, KeyAlgorithm::EcdsaP256, AdminLayout::Init129);
+        for (name, from, to) in overrides {
+            spec.overrides.insert((*name).to_owned(), (*from, *to));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        crate::apply::tree::write(dir.path(), &demo::generate(&spec).unwrap()).unwrap();
+        Inventory::scan(&Scope {
+            kubernetes_dir: dir.path().to_path_buf(),
+            cert_dir: dir.path().join("pki"),
+            copies: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn the_clock_is_doubted_only_outside_what_the_tree_allows() {
+        let second = Duration::SECOND;
+        let newest = NOW + Duration::days(2);
+        let fresh_until = NOW + Duration::days(365);
+        let inventory = inventory(&[
+            ("scheduler.conf", newest, newest + Duration::days(365)),
+            // Long dead, yet not a reason to doubt: another leaf is fresh.
+            (
+                "apiserver",
+                NOW - Duration::days(1500),
+                NOW - Duration::days(1135),
+            ),
+        ]);
+        // scheduler.conf holds out longest: until its not-after plus its lifetime.
+        let limit = newest + Duration::days(730);
+        let cases: &[(OffsetDateTime, Option<&str>)] = &[
+            (newest - second, Some("behind scheduler.conf")),
+            (NOW, Some("behind scheduler.conf")),
+            (newest, None),
+            (fresh_until, None),
+            (limit, None),
+            (limit + second, Some("ahead scheduler.conf")),
+            (
+                datetime!(9999-12-31 23:59:59 UTC),
+                Some("ahead scheduler.conf"),
+            ),
+        ];
+        for (now, expected) in cases {
+            let found = doubt(&inventory, *now).map(|doubt| {
+                let side = match doubt.kind {
+                    DoubtKind::Behind { .. } => "behind",
+                    DoubtKind::Ahead { .. } => "ahead",
+                };
+                assert!(
+                    doubt
+                        .message()
+                        .starts_with(&format!("the node clock ({})", date(*now)))
+                );
+                format!("{side} {}", doubt.name)
+            });
+            assert_eq!(found.as_deref(), *expected, "{now}");
+        }
+    }
+
+    #[test]
+    fn a_ca_signs_from_its_not_before_until_before_its_not_after() {
+        let inventory = inventory(&[]);
+        let ca = &inventory.material("ca").unwrap().certificate;
+        let cases: &[(OffsetDateTime, Option<&str>)] = &[
+            (
+                ca.not_before - Duration::SECOND,
+                Some("is not valid before"),
+            ),
+            (ca.not_before, None),
+            (ca.not_after - Duration::SECOND, None),
+            (ca.not_after, Some("the CA must be rotated first")),
+        ];
+        for (now, expected) in cases {
+            let reason = ca_unusable("ca", ca, *now);
+            match (reason, expected) {
+                (None, None) => {}
+                (Some(reason), Some(why)) => assert!(reason.contains(why), "{now}: {reason}"),
+                (reason, _) => panic!("{now}: {reason:?}"),
+            }
+        }
     }
 }
