@@ -326,6 +326,12 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                         .into(),
                 );
             }
+            if validity < *within {
+                return Err(format!(
+                    "a validity shorter than the window ({}) would make every new certificate due again at once",
+                    span::exact(*within)
+                ));
+            }
             Ok(Step::Confirm(Intent::Renew {
                 within: *within,
                 validity,
