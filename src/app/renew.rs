@@ -51,7 +51,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
     }
     if plan.items.is_empty() || args.write.dry_run {
         show(&plan)?;
-        let status = skipped_faults(&plan, global);
+        let status = skipped_faults(&plan);
         if plan.items.is_empty() && !global.quiet {
             eprintln!(
                 "{}",
@@ -82,7 +82,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
     if args.write.yes {
         show(&plan)?;
     }
-    let status = skipped_faults(&plan, global);
+    let status = skipped_faults(&plan);
     let renewed = prepared.renewed;
     if renewed.is_empty() {
         if !global.quiet {
@@ -121,22 +121,20 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
     Ok(status)
 }
 
-/// Says which credentials were skipped for a fault; 1 when any was, else 0.
-fn skipped_faults(plan: &renew::Plan, global: &Global) -> u8 {
+/// Says on stderr (even with `-q`) which credentials were skipped for a fault; 1 when any was, else 0.
+fn skipped_faults(plan: &renew::Plan) -> u8 {
     let faults: Vec<&renew::Skipped> = plan
         .skipped
         .iter()
         .filter(|skip| skip.reason.is_fault())
         .collect();
-    if !global.quiet {
-        for skip in &faults {
-            if let SkipReason::Fault { path, reason } = &skip.reason {
-                eprintln!(
-                    "error: {} not renewed: {reason} ({})",
-                    skip.name,
-                    path.display()
-                );
-            }
+    for skip in &faults {
+        if let SkipReason::Fault { path, reason } = &skip.reason {
+            eprintln!(
+                "error: {} not renewed: {reason} ({})",
+                skip.name,
+                path.display()
+            );
         }
     }
     u8::from(!faults.is_empty())
