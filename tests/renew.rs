@@ -1233,9 +1233,58 @@ fn sign_leaf(
     params.signed_by(public, &issuer).unwrap().pem()
 }
 
-/// A node with three leaves renew cannot reproduce: a malformed file, an
-/// empty subject, an RSA-1024 key.
-fn node_with_three_faults() -> Host {
+/// Has openssl's `ca` sign a CSR for `key` (subject `subj`) with the host's
+/// CA at `ca_stem` (`pki/etcd/ca`), dated at the fixed clock (not the real one).
+fn openssl_ca_sign(host: &Host, ca_stem: &str, key: &Path, subj: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let csr = dir.path().join("leaf.csr");
+    ok(Command::new("openssl")
+        .args(["req", "-new", "-subj", subj, "-key"])
+        .arg(key)
+        .arg("-out")
+        .arg(&csr));
+    fs::write(dir.path().join("index.txt"), b"").unwrap();
+    let config = dir.path().join("ca.cnf");
+    fs::write(
+        &config,
+        format!(
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = {0}/index.txt\nnew_certs_dir = {0}\nrand_serial = yes\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\norganizationName = optional\ncommonName = supplied\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("leaf.crt");
+    ok(Command::new("openssl")
+        .args(["ca", "-batch", "-notext", "-config"])
+        .arg(&config)
+        .args([
+            "-startdate",
+            "20261126115500Z",
+            "-enddate",
+            "20261216120000Z",
+        ])
+        .arg("-cert")
+        .arg(host.file(&format!("{ca_stem}.crt")))
+        .arg("-keyfile")
+        .arg(host.file(&format!("{ca_stem}.key")))
+        .arg("-in")
+        .arg(&csr)
+        .arg("-out")
+        .arg(&out));
+    fs::read(out).unwrap()
+}
+
+/// A node with four leaves renew cannot reproduce: a malformed file, an
+/// empty subject, an RSA-1024 key, a secp256k1 key.
+fn node_with_four_faults() -> Host {
     let host = Host::new(AdminLayout::Init129);
     fs::write(
         host.file("pki/apiserver-etcd-client.crt"),
@@ -1266,23 +1315,36 @@ fn node_with_three_faults() -> Host {
         .arg(&public));
     let spki = rcgen::SubjectPublicKeyInfo::from_der(&fs::read(&public).unwrap()).unwrap();
     let mut subject = rcgen::DistinguishedName::new();
-    subject.push(rcgen::DnType::CommonName, "kube-apiserver-kubelet-client");
     subject.push(rcgen::DnType::OrganizationName, "kubeadm:cluster-admins");
+    subject.push(rcgen::DnType::CommonName, "kube-apiserver-kubelet-client");
     let pem = sign_leaf(&host, "ca", subject, &spki);
     fs::write(host.file("pki/apiserver-kubelet-client.crt"), pem).unwrap();
     fs::copy(&rsa, host.file("pki/apiserver-kubelet-client.key")).unwrap();
+    let k1 = dir.path().join("k1.key");
+    ok(Command::new("openssl")
+        .args(["ecparam", "-name", "secp256k1", "-genkey", "-noout", "-out"])
+        .arg(&k1));
+    let pem = openssl_ca_sign(
+        &host,
+        "pki/etcd/ca",
+        &k1,
+        "/O=system:masters/CN=kube-etcd-healthcheck-client",
+    );
+    fs::write(host.file("pki/etcd/healthcheck-client.crt"), pem).unwrap();
+    fs::copy(&k1, host.file("pki/etcd/healthcheck-client.key")).unwrap();
     host
 }
 
-const FAULTY: [(&str, &str); 3] = [
+const FAULTY: [(&str, &str); 4] = [
     ("apiserver-etcd-client", "pki/apiserver-etcd-client"),
     ("apiserver-kubelet-client", "pki/apiserver-kubelet-client"),
+    ("etcd-healthcheck-client", "pki/etcd/healthcheck-client"),
     ("front-proxy-client", "pki/front-proxy-client"),
 ];
 
 #[test]
 fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
-    let host = node_with_three_faults();
+    let host = node_with_four_faults();
     let state = tempfile::tempdir().unwrap();
     let before = snapshot(host.path());
     // The dry run already says which and why, and exits 1.
@@ -1293,7 +1355,7 @@ fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let plan = run.json();
-    assert_eq!(plan["items"].as_array().unwrap().len(), 8, "{plan}");
+    assert_eq!(plan["items"].as_array().unwrap().len(), 7, "{plan}");
     let faults: Vec<&str> = plan["skipped"]
         .as_array()
         .unwrap()
@@ -1317,10 +1379,13 @@ fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
         message("front-proxy-client").contains("no common name"),
         "{plan}"
     );
-    assert!(
-        message("apiserver-kubelet-client").starts_with("cannot renew: "),
-        "{plan}"
-    );
+    for (name, why) in [
+        ("apiserver-etcd-client", "cannot renew: "),
+        ("apiserver-kubelet-client", "RSA-1024"),
+        ("etcd-healthcheck-client", "1.3.132.0.10"),
+    ] {
+        assert!(message(name).contains(why), "{name}: {plan}");
+    }
     assert_eq!(snapshot(host.path()), before);
     // --all-or-nothing keeps the old contract: refuse everything.
     let run = run_in(
@@ -1348,7 +1413,7 @@ fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
         );
     }
     assert_eq!(snapshot(host.path()), before);
-    // The timer's run: the eight others are renewed in one backup, the three named on stderr.
+    // The timer's run: the seven others are renewed in one backup, the four named on stderr.
     let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     for (name, _) in FAULTY {
@@ -1366,7 +1431,7 @@ fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
         );
     }
     assert!(
-        run.stderr.contains("renewed 8 certificate(s)"),
+        run.stderr.contains("renewed 7 certificate(s)"),
         "{}",
         run.stderr
     );
