@@ -7,8 +7,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 
-/// The longest duration accepted: no date plus more than this is a date a
-/// certificate can carry (X.509 dates end at 9999-12-31).
+/// The longest duration accepted: 10000 years of 365 days, about the whole
+/// range of dates a certificate can carry (X.509 dates end at 9999-12-31).
 pub const LONGEST: Duration = Duration::days(10_000 * 365);
 
 /// Parses `30d`, `720h`, `1y`, `90m`, `45s`, `2w` or sums such as `1d12h`.
