@@ -138,9 +138,12 @@ pub fn plan(
 ) -> Result<Plan, MigrateError> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     renew::check_durations(options.validity, None, now).map_err(|err| MigrateError {
-        message: err.to_string(),
+        usage: matches!(err, renew::RenewError::Usage(_)),
+        message: match err {
+            renew::RenewError::Clock(message) => format!("refusing to issue: {message}"),
+            other => other.to_string(),
+        },
         path: inventory.kubernetes_dir.clone(),
-        usage: true,
     })?;
     if !options.trust_clock
         && let Some(doubt) = clock::doubt(inventory, now)

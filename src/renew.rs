@@ -234,11 +234,9 @@ pub fn plan(
     Ok(plan)
 }
 
-/// The latest time a certificate can carry: X.509's 9999-12-31 23:59:59 UTC.
-const LAST_DATE: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
-
-/// Refuses a validity under a day or under the window, and durations that
-/// reach past the last date a certificate can carry.
+/// Refuses a validity under a day or under the window, durations that reach
+/// past the last date a certificate can carry (usage errors), and a clock too
+/// early for any certificate (a clock error, whatever `--trust-clock` says).
 pub(crate) fn check_durations(
     validity: Duration,
     within: Option<Duration>,
@@ -251,7 +249,7 @@ pub(crate) fn check_durations(
             span::exact(validity)
         ));
     }
-    let reaches = |by: Duration| now.checked_add(by).is_some_and(|end| end <= LAST_DATE);
+    let reaches = |by: Duration| now.checked_add(by).is_some_and(|end| end <= issue::DATES.1);
     if !reaches(validity) {
         return usage(format!(
             "--validity {} is out of range: from {} it ends after 9999-12-31, the last date a certificate can carry",
@@ -275,8 +273,14 @@ pub(crate) fn check_durations(
             ));
         }
     }
-    if now.checked_sub(BACKDATE).is_none() {
-        return usage(format!("the clock ({}) is out of range", span::date(now)));
+    if now
+        .checked_sub(BACKDATE)
+        .is_none_or(|start| start < issue::DATES.0)
+    {
+        return Err(RenewError::Clock(format!(
+            "the node clock ({}) is before the first date a certificate can carry (year 0000)",
+            span::date(now)
+        )));
     }
     Ok(())
 }
@@ -1029,6 +1033,14 @@ mod tests {
             trust_clock: true,
             ..request(&[])
         };
+        // Too early for any certificate: refused even though trusted.
+        match plan(&inventory, &trusted, datetime!(0000-01-01 00:04 UTC)) {
+            Err(RenewError::Clock(message)) => assert!(
+                message.contains("before the first date a certificate can carry"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
         // Two years ahead: the CAs are valid, so every leaf is planned, valid at that clock.
         let ahead = datetime!(2028-11-26 12:00 UTC);
         let plan_ahead = plan(&inventory, &trusted, ahead).unwrap();
