@@ -309,7 +309,11 @@ mod tests {
         let now = datetime!(2026-11-26 12:00 UTC);
         let cases = [
             (DATES.0 - Duration::SECOND, now, false),
-            (DATES.0 - Duration::days(400), DATES.0 + Duration::days(10), false),
+            (
+                DATES.0 - Duration::days(400),
+                DATES.0 + Duration::days(10),
+                false,
+            ),
             (now, now, false),
             (now, now - Duration::SECOND, false),
             (DATES.0, DATES.1, true),

@@ -292,6 +292,11 @@ const BACKDATE: Duration = Duration::minutes(5);
 fn fault(err: RenewError, name: &str, path: &Path) -> Skipped {
     let (path, reason) = match err {
         RenewError::Unusable { path, reason, .. } => (path, reason),
+        RenewError::Issue { source, .. } => (path.to_path_buf(), source.to_string()),
+        RenewError::Verification { reason, .. } => (
+            path.to_path_buf(),
+            format!("the new certificate failed verification: {reason}"),
+        ),
         other => (path.to_path_buf(), other.to_string()),
     };
     Skipped {
@@ -1142,7 +1147,7 @@ mod tests {
             prepared
                 .skipped
                 .iter()
-                .all(|skip| fault_text(&skip.reason).contains("is not valid at"))
+                .all(|skip| fault_text(&skip.reason).starts_with("the new certificate failed verification: it is not valid at 2027-12-31 12:00 UTC"))
         );
     }
 
