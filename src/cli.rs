@@ -183,6 +183,9 @@ pub struct MigrateArgs {
     /// Lifetime of the new certificates, capped at the CA's
     #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
     pub validity: time::Duration,
+    /// Issue although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past the CA
+    #[arg(long)]
+    pub trust_clock: bool,
 }
 
 /// The switches every writing command takes, defined once.
@@ -219,6 +222,12 @@ pub struct RenewArgs {
     /// Keep each certificate's existing private key
     #[arg(long, conflicts_with = "key_algorithm")]
     pub reuse_key: bool,
+    /// Renew although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past a CA
+    #[arg(long)]
+    pub trust_clock: bool,
+    /// With `all`: renew nothing when one credential cannot be renewed (default: renew the others, exit 1)
+    #[arg(long)]
+    pub all_or_nothing: bool,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,

@@ -60,7 +60,7 @@ pub struct HostSpec {
 impl HostSpec {
     /// A node as `kubeadm init` of the given layout leaves it at `now`.
     pub fn new(now: OffsetDateTime, keys: KeyAlgorithm, admin: AdminLayout) -> Self {
-        let start = now - Duration::minutes(5);
+        let start = now.saturating_sub(Duration::minutes(5));
         Self {
             now,
             keys,
@@ -68,8 +68,8 @@ impl HostSpec {
             admin,
             external_etcd: false,
             kubelet: KubeletCert::Embedded,
-            leaf_validity: (start, now + Duration::days(365)),
-            ca_validity: (start, now + Duration::days(3650)),
+            leaf_validity: (start, now.saturating_add(Duration::days(365))),
+            ca_validity: (start, now.saturating_add(Duration::days(3650))),
             overrides: BTreeMap::new(),
         }
     }
@@ -77,15 +77,15 @@ impl HostSpec {
     /// The demo: a 1.28 node installed 350 days ago whose leaves an upgrade
     /// renewed 30 days ago, all but front-proxy-client, which expires within 20 days.
     pub fn demo(now: OffsetDateTime, keys: KeyAlgorithm, kubelet_dir: PathBuf) -> Self {
-        let installed = now - Duration::days(350);
-        let upgraded = now - Duration::days(30);
+        let installed = now.saturating_sub(Duration::days(350));
+        let upgraded = now.saturating_sub(Duration::days(30));
         let mut spec = Self::new(now, keys, AdminLayout::Pre129);
         spec.kubelet = KubeletCert::Rotated(kubelet_dir);
-        spec.ca_validity = (installed, installed + Duration::days(3650));
-        spec.leaf_validity = (upgraded, upgraded + Duration::days(365));
+        spec.ca_validity = (installed, installed.saturating_add(Duration::days(3650)));
+        spec.leaf_validity = (upgraded, upgraded.saturating_add(Duration::days(365)));
         spec.overrides.insert(
             "front-proxy-client".into(),
-            (installed, installed + Duration::days(365)),
+            (installed, installed.saturating_add(Duration::days(365))),
         );
         spec
     }

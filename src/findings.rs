@@ -49,6 +49,8 @@ pub enum Code {
     CaExpiresSoon,
     /// A leaf outlives its CA.
     CaOutlived,
+    /// The node clock disagrees with the certificates of the tree.
+    ClockImplausible,
     /// (`--online`) admin.conf relies on a binding that does not exist.
     ClusterAdminsBindingMissing,
     /// Not-after has passed.
@@ -86,6 +88,7 @@ impl Code {
             Self::CaDataMismatch => "ca-data-mismatch",
             Self::CaExpiresSoon => "ca-expires-soon",
             Self::CaOutlived => "ca-outlived",
+            Self::ClockImplausible => "clock-implausible",
             Self::ClusterAdminsBindingMissing => "cluster-admins-binding-missing",
             Self::Expired => "expired",
             Self::ExpiresSoon => "expires-soon",
@@ -163,6 +166,7 @@ pub fn evaluate(
         rules.service_account(sa);
     }
     rules.copies();
+    rules.clock();
     let mut findings = rules.out;
     findings
         .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
@@ -644,6 +648,19 @@ impl Rules<'_> {
                 }
             }
             KeyState::Unknown => {}
+        }
+    }
+
+    fn clock(&mut self) {
+        if let Some(doubt) = crate::clock::doubt(self.inventory, self.now) {
+            self.out.push(Finding {
+                code: Code::ClockImplausible,
+                severity: Severity::Warning,
+                credential: doubt.name.clone(),
+                path: doubt.path.clone(),
+                message: doubt.message(),
+                remedy: "check the node clock (timedatectl, chrony): `kubecred renew` refuses to issue until it agrees with the certificates, or until --trust-clock".into(),
+            });
         }
     }
 

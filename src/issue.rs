@@ -70,6 +70,27 @@ pub enum IssueError {
     /// rcgen refused the parameters or the signature failed.
     #[error("cannot sign the certificate: {0}")]
     Sign(#[from] rcgen::Error),
+    /// The validity cannot be written: not-before is not before not-after, or
+    /// a date is outside the years 0000 to 9999 that X.509 dates carry.
+    #[error("cannot date the certificate from {0} to {1}")]
+    Validity(String, String),
+}
+
+/// The earliest and latest dates X.509 carries (GeneralizedTime: years 0000 to 9999).
+pub const DATES: (OffsetDateTime, OffsetDateTime) = (
+    time::macros::datetime!(0000-01-01 00:00:00 UTC),
+    time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+);
+
+/// Refuses a validity that is empty or that X.509 cannot carry.
+fn check_validity(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Result<(), IssueError> {
+    if not_before < DATES.0 || not_after > DATES.1 || not_before >= not_after {
+        return Err(IssueError::Validity(
+            crate::span::rfc3339(not_before),
+            crate::span::rfc3339(not_after),
+        ));
+    }
+    Ok(())
 }
 
 /// Generates a key, encoded as kubeadm encodes it.
@@ -150,6 +171,7 @@ pub fn self_signed_ca(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<String, IssueError> {
+    check_validity(not_before, not_after)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = subject(common_name, &[])?;
     params.subject_alt_names =
@@ -176,6 +198,7 @@ pub fn leaf(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<String, IssueError> {
+    check_validity(not_before, not_after)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = subject(&profile.common_name, &profile.groups)?;
     for dns in &profile.dns_names {
@@ -270,4 +293,42 @@ pub fn generate_keys(algorithms: &[KeyAlgorithm]) -> Result<Vec<NewKey>, IssueEr
     });
     made.sort_by_key(|(index, _)| *index);
     made.into_iter().map(|(_, key)| key).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn dates_x509_cannot_carry_are_refused_not_panicked_on() {
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let now = datetime!(2026-11-26 12:00 UTC);
+        let cases = [
+            (DATES.0 - Duration::SECOND, now, false),
+            (
+                DATES.0 - Duration::days(400),
+                DATES.0 + Duration::days(10),
+                false,
+            ),
+            (now, now, false),
+            (now, now - Duration::SECOND, false),
+            (DATES.0, DATES.1, true),
+            (now - Duration::minutes(5), now + Duration::days(365), true),
+        ];
+        for (not_before, not_after, ok) in cases {
+            let issued = self_signed_ca("ca", &key.pair, not_before, not_after);
+            assert_eq!(
+                issued.is_ok(),
+                ok,
+                "{not_before} to {not_after}: {issued:?}"
+            );
+            if !ok {
+                assert!(matches!(issued, Err(IssueError::Validity(..))));
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod app;
 pub mod apply;
 pub mod cert;
 pub mod cli;
+pub mod clock;
 pub mod context;
 pub mod demo;
 pub mod findings;

@@ -9,12 +9,14 @@ use base64::engine::general_purpose::STANDARD;
 use time::{Duration, OffsetDateTime};
 
 use crate::cert::Certificate;
+use crate::clock;
 use crate::inventory::{Inventory, KeyState, State};
 use crate::issue::{self, KeyAlgorithm, Profile, Usage};
 use crate::kubeconfig::{ClientCredentials, Kubeconfig};
 use crate::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::pem;
 use crate::renew;
+use crate::span;
 
 /// Where super-admin.conf goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct Options {
     pub update_copies: bool,
     /// The new certificates' lifetime.
     pub validity: Duration,
+    /// Issue even when the clock disagrees with the tree (`--trust-clock`).
+    pub trust_clock: bool,
 }
 
 /// What happens to super-admin.conf.
@@ -81,6 +85,8 @@ pub struct Plan {
     pub not_before: OffsetDateTime,
     /// Capped at the CA's not-after.
     pub not_after: OffsetDateTime,
+    /// The time the plan was made at (whole seconds); the new certificates must be valid then.
+    pub now: OffsetDateTime,
 }
 
 impl Plan {
@@ -109,21 +115,47 @@ pub struct MigrateError {
     pub message: String,
     /// The file concerned.
     pub path: PathBuf,
+    /// Whether an argument is at fault (exit 2), not the node (exit 1).
+    pub usage: bool,
 }
 
 fn error(message: impl Into<String>, path: &Path) -> MigrateError {
     MigrateError {
         message: message.into(),
         path: path.to_path_buf(),
+        usage: false,
     }
 }
 
 /// Plans the migration. Pure.
+///
+/// Refuses a `--validity` under a day or out of range, a CA that cannot sign
+/// at `now`, and (unless `trust_clock`) a clock that disagrees with the tree.
 pub fn plan(
     inventory: &Inventory,
     options: &Options,
     now: OffsetDateTime,
 ) -> Result<Plan, MigrateError> {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    renew::check_durations(options.validity, None, now).map_err(|err| MigrateError {
+        usage: matches!(err, renew::RenewError::Usage(_)),
+        message: match err {
+            renew::RenewError::Clock(message) => format!("refusing to issue: {message}"),
+            other => other.to_string(),
+        },
+        path: inventory.kubernetes_dir.clone(),
+    })?;
+    if !options.trust_clock
+        && let Some(doubt) = clock::doubt(inventory, now)
+    {
+        return Err(error(
+            format!(
+                "refusing to issue: {}; fix the clock (timedatectl, chrony), or pass --trust-clock if it is right",
+                doubt.message()
+            ),
+            &doubt.path,
+        ));
+    }
     let admin = inventory
         .credential("admin.conf")
         .ok_or_else(|| error("no admin.conf in the layout", &inventory.kubernetes_dir))?;
@@ -180,7 +212,25 @@ pub fn plan(
         _ => renew::generatable(&old_admin.key_algorithm),
     }
     .unwrap_or(KeyAlgorithm::Rsa2048);
-    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let ca_path = inventory.cert_dir.join("ca.crt");
+    if let Some(reason) = clock::ca_unusable("ca", &ca.certificate, now) {
+        return Err(error(reason, &ca_path));
+    }
+    let out_of_range = || MigrateError {
+        message: format!(
+            "--validity {} is out of range",
+            span::exact(options.validity)
+        ),
+        path: inventory.kubernetes_dir.clone(),
+        usage: true,
+    };
+    let not_before = now
+        .checked_sub(Duration::minutes(5))
+        .ok_or_else(out_of_range)?;
+    let not_after = now
+        .checked_add(options.validity)
+        .ok_or_else(out_of_range)?
+        .min(ca.certificate.not_after);
     let copies = inventory
         .copies
         .iter()
@@ -200,8 +250,9 @@ pub fn plan(
         copies,
         update_copies: options.update_copies,
         key,
-        not_before: now - Duration::minutes(5),
-        not_after: (now + options.validity).min(ca.certificate.not_after),
+        not_before,
+        not_after,
+        now,
     })
 }
 
@@ -255,13 +306,20 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
                 plan.not_after,
             )
             .map_err(|err| error(err.to_string(), &plan.admin_path))?;
-            let cert = verified(&cert_pem, &ca_cert, key.pair.public_key_raw(), cn, group)
-                .map_err(|reason| {
-                    error(
-                        format!("the new {cn} certificate failed verification: {reason}"),
-                        &plan.admin_path,
-                    )
-                })?;
+            let cert = verified(
+                &cert_pem,
+                &ca_cert,
+                key.pair.public_key_raw(),
+                cn,
+                group,
+                plan.now,
+            )
+            .map_err(|reason| {
+                error(
+                    format!("the new {cn} certificate failed verification: {reason}"),
+                    &plan.admin_path,
+                )
+            })?;
             Ok((cert_pem, key.pem, cert))
         };
     let super_admin = match &plan.super_admin {
@@ -349,6 +407,7 @@ fn verified(
     public_key: &[u8],
     cn: &str,
     group: &str,
+    now: OffsetDateTime,
 ) -> Result<Certificate, String> {
     let block = pem::parse(cert_pem.as_bytes())?
         .into_iter()
@@ -362,6 +421,9 @@ fn verified(
     }
     if cert.common_name != cn || cert.groups != [group] {
         return Err(format!("its subject is `{}`", cert.subject));
+    }
+    if let Some(reason) = renew::valid_at(&cert, ca, now) {
+        return Err(reason);
     }
     Ok(cert)
 }

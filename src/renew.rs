@@ -9,11 +9,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::apply::transaction::Change;
 use crate::cert::{self, Certificate};
+use crate::clock;
 use crate::inventory::{self, Credential, Inventory, KeyState, Links, Origin, State};
 use crate::issue::{self, IssueError, KeyAlgorithm, Profile, Usage};
 use crate::kubeconfig::Kubeconfig;
 use crate::layout::{self, Kind};
 use crate::pem;
+use crate::span;
 
 /// What the operator asked for.
 #[derive(Clone, Debug)]
@@ -26,6 +28,11 @@ pub struct Request {
     pub validity: Duration,
     /// Which key each new certificate gets.
     pub key: KeyChoice,
+    /// Renew even when the clock disagrees with the tree (`--trust-clock`).
+    pub trust_clock: bool,
+    /// With `all`: refuse everything when one credential cannot be renewed
+    /// (`--all-or-nothing`), instead of skipping it.
+    pub all_or_nothing: bool,
 }
 
 /// Which key a renewed certificate gets.
@@ -46,6 +53,11 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// What will not, and why.
     pub skipped: Vec<Skipped>,
+    /// The time the plan was made at (whole seconds); the new certificates must be valid then.
+    pub now: OffsetDateTime,
+    /// Whether a credential that fails while it is issued is skipped (a fault)
+    /// rather than refusing the whole renewal.
+    pub skip_faults: bool,
 }
 
 /// One certificate to renew.
@@ -98,14 +110,31 @@ pub enum SkipReason {
     ExternalCa(String),
     /// It expires after the `--within` window.
     NotDue(OffsetDateTime),
+    /// It cannot be renewed as it is: a fault, which `renew all` reports and exits 1 for.
+    Fault {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SkipReason {
+    /// Whether the skip is a fault (exit 1), not a normal state (absent, external CA, not due).
+    pub fn is_fault(&self) -> bool {
+        matches!(self, Self::Fault { .. })
+    }
 }
 
 /// Why renewal cannot go ahead; nothing has been written.
 #[derive(Debug, thiserror::Error)]
 pub enum RenewError {
-    /// An argument names no renewable credential.
+    /// An argument names no renewable credential, or a duration is out of range.
     #[error("{0}")]
     Usage(String),
+    /// The clock disagrees with the tree (and `--trust-clock` was not given).
+    #[error("refusing to renew: {0}")]
+    Clock(String),
     /// A credential or its CA cannot be used as it is.
     #[error("cannot renew {name}: {reason} ({})", path.display())]
     Unusable {
@@ -144,6 +173,11 @@ pub fn renewable() -> impl Iterator<Item = &'static str> {
 }
 
 /// Plans a renewal at `now`. Pure.
+///
+/// Refuses durations out of range, a `--validity` under a day or under
+/// `--within`, and (unless `trust_clock`) a clock that disagrees with the tree.
+/// With `all` and not `all_or_nothing`, a credential that cannot be renewed is
+/// skipped as a fault; otherwise it refuses the plan.
 pub fn plan(
     inventory: &Inventory,
     request: &Request,
@@ -153,9 +187,18 @@ pub fn plan(
     for name in &request.names {
         refuse_unrenewable(name)?;
     }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    check_durations(request.validity, request.within, now)?;
+    if !request.trust_clock
+        && let Some(doubt) = clock::doubt(inventory, now)
+    {
+        return Err(RenewError::Clock(doubt.message()));
+    }
     let mut plan = Plan {
         items: Vec::new(),
         skipped: Vec::new(),
+        now,
+        skip_faults: all && !request.all_or_nothing,
     };
     for name in renewable() {
         if !all && !request.names.iter().any(|wanted| wanted == name) {
@@ -164,28 +207,102 @@ pub fn plan(
         let Some(credential) = inventory.credential(name) else {
             continue;
         };
-        match &credential.state {
-            State::Absent { .. } => plan.skipped.push(Skipped {
-                name: name.to_owned(),
-                reason: SkipReason::Absent,
-            }),
-            State::Malformed { path, reason } => {
-                return Err(RenewError::Unusable {
+        let planned = match &credential.state {
+            State::Absent { .. } => {
+                plan.skipped.push(Skipped {
                     name: name.to_owned(),
-                    path: path.clone(),
-                    reason: reason.clone(),
+                    reason: SkipReason::Absent,
                 });
+                continue;
             }
+            State::Malformed { path, reason } => Err(RenewError::Unusable {
+                name: name.to_owned(),
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
             State::Present(material) => {
-                if let Some(item) =
-                    plan_one(inventory, credential, material, request, now, &mut plan)?
-                {
-                    plan.items.push(item);
-                }
+                plan_one(inventory, credential, material, request, now, &mut plan)
             }
+        };
+        match planned {
+            Ok(Some(item)) => plan.items.push(item),
+            Ok(None) => {}
+            Err(err) if plan.skip_faults => plan.skipped.push(fault(err, name, &credential.path)),
+            Err(err) => return Err(err),
         }
     }
     Ok(plan)
+}
+
+/// Refuses a validity under a day or under the window, durations that reach
+/// past the last date a certificate can carry (usage errors), and a clock too
+/// early for any certificate (a clock error, whatever `--trust-clock` says).
+pub(crate) fn check_durations(
+    validity: Duration,
+    within: Option<Duration>,
+    now: OffsetDateTime,
+) -> Result<(), RenewError> {
+    let usage = |message: String| Err(RenewError::Usage(message));
+    if validity < Duration::DAY {
+        return usage(format!(
+            "--validity {} is shorter than a day: the new certificates would expire before the next check",
+            span::exact(validity)
+        ));
+    }
+    let reaches = |by: Duration| now.checked_add(by).is_some_and(|end| end <= issue::DATES.1);
+    if !reaches(validity) {
+        return usage(format!(
+            "--validity {} is out of range: from {} it ends after 9999-12-31, the last date a certificate can carry",
+            span::exact(validity),
+            span::date(now)
+        ));
+    }
+    if let Some(within) = within {
+        if !reaches(within) {
+            return usage(format!(
+                "--within {} is out of range: from {} it ends after 9999-12-31",
+                span::exact(within),
+                span::date(now)
+            ));
+        }
+        if validity < within {
+            return usage(format!(
+                "--validity {} is shorter than --within {}: every new certificate would be due again at once",
+                span::exact(validity),
+                span::exact(within)
+            ));
+        }
+    }
+    if now
+        .checked_sub(BACKDATE)
+        .is_none_or(|start| start < issue::DATES.0)
+    {
+        return Err(RenewError::Clock(format!(
+            "the node clock ({}) is before the first date a certificate can carry (year 0000)",
+            span::date(now)
+        )));
+    }
+    Ok(())
+}
+
+/// How far before `now` a new certificate's not-before is, as kubeadm does.
+const BACKDATE: Duration = Duration::minutes(5);
+
+/// A credential that cannot be renewed, as a skip.
+fn fault(err: RenewError, name: &str, path: &Path) -> Skipped {
+    let (path, reason) = match err {
+        RenewError::Unusable { path, reason, .. } => (path, reason),
+        RenewError::Issue { source, .. } => (path.to_path_buf(), source.to_string()),
+        RenewError::Verification { reason, .. } => (
+            path.to_path_buf(),
+            format!("the new certificate failed verification: {reason}"),
+        ),
+        other => (path.to_path_buf(), other.to_string()),
+    };
+    Skipped {
+        name: name.to_owned(),
+        reason: SkipReason::Fault { path, reason },
+    }
 }
 
 fn refuse_unrenewable(name: &str) -> Result<(), RenewError> {
@@ -250,9 +367,14 @@ fn plan_one(
             return Err(unusable(path, format!("CA key: {reason}")));
         }
     }
+    if let Some(reason) = clock::ca_unusable(&ca_name, &ca_material.certificate, now) {
+        return Err(unusable(&ca.path, reason));
+    }
     let old = &material.certificate;
     if let Some(window) = request.within
-        && old.not_after > now + window
+        && now
+            .checked_add(window)
+            .is_some_and(|due| old.not_after > due)
     {
         plan.skipped.push(Skipped {
             name,
@@ -297,10 +419,24 @@ fn plan_one(
             })?)
         }
     };
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    let not_before = now - Duration::minutes(5);
-    let wanted = now + request.validity;
+    let out_of_range = || {
+        RenewError::Usage(format!(
+            "--validity {} is out of range",
+            span::exact(request.validity)
+        ))
+    };
+    let not_before = now.checked_sub(BACKDATE).ok_or_else(out_of_range)?;
+    let wanted = now.checked_add(request.validity).ok_or_else(out_of_range)?;
     let ca_not_after = ca_material.certificate.not_after;
+    if not_before >= wanted.min(ca_not_after) {
+        return Err(unusable(
+            &ca.path,
+            format!(
+                "the new certificate would never be valid (its CA {ca_name} expires {})",
+                span::date(ca_not_after)
+            ),
+        ));
+    }
     Ok(Some(Item {
         name,
         kind: credential.kind,
@@ -337,9 +473,20 @@ pub struct Renewed {
     pub changes: Vec<Change>,
 }
 
+/// What `prepare` made: the renewed credentials, and those skipped as faults.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Issued and verified, in the plan's order.
+    pub renewed: Vec<Renewed>,
+    /// Planned but not issued (only when the plan skips faults), and why.
+    pub skipped: Vec<Skipped>,
+}
+
 /// Issues every planned certificate and verifies it; reads the CA keys and,
-/// with `--reuse-key`, the old keys. Writes nothing.
-pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Vec<Renewed>, RenewError> {
+/// with `--reuse-key`, the old keys. Writes nothing. When the plan skips
+/// faults, a credential that fails is skipped; otherwise the first failure
+/// refuses them all.
+pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Prepared, RenewError> {
     let algorithms: Vec<KeyAlgorithm> = plan
         .items
         .iter()
@@ -358,46 +505,72 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Vec<Renewed>, Renew
     }
     .into_iter();
     let mut issuers: Vec<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>)> = Vec::new();
-    let mut renewed = Vec::new();
+    let mut prepared = Prepared {
+        renewed: Vec::new(),
+        skipped: Vec::new(),
+    };
     for item in &plan.items {
-        if !issuers.iter().any(|(name, ..)| *name == item.ca) {
-            issuers.push(load_ca(inventory, &item.ca, &item.name)?);
-        }
-        let Some((_, issuer, ca_cert, ca_pem)) = issuers.iter().find(|(name, ..)| *name == item.ca)
-        else {
-            continue;
-        };
-        let (pair, key_pem) = match item.key {
-            KeyAction::Generate(_) => {
-                let key = new_keys.next().ok_or_else(|| RenewError::Issue {
-                    name: item.name.clone(),
-                    source: IssueError::KeyGeneration(KeyAlgorithm::Rsa2048),
-                })?;
-                (key.pair, key.pem.into_bytes())
-            }
-            KeyAction::Reuse => existing_key(item)?,
-        };
-        let profile = profile(item)?;
-        let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after)
-            .map_err(|source| RenewError::Issue {
+        // Taken first, so that a skipped item never shifts the keys of the next ones.
+        let new_key = match item.key {
+            KeyAction::Generate(_) => Some(new_keys.next().ok_or_else(|| RenewError::Issue {
                 name: item.name.clone(),
-                source,
-            })?;
-        let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw())?;
-        let changes = match item.kind {
-            Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
-            _ => vec![
-                Change::write(item.path.with_extension("key"), key_pem, 0o600, false),
-                Change::write(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
-            ],
+                source: IssueError::KeyGeneration(KeyAlgorithm::Rsa2048),
+            })?),
+            KeyAction::Reuse => None,
         };
-        renewed.push(Renewed {
-            name: item.name.clone(),
-            certificate,
-            changes,
-        });
+        match renew_one(item, new_key, inventory, &mut issuers, plan.now) {
+            Ok(renewed) => prepared.renewed.push(renewed),
+            Err(err) if plan.skip_faults => {
+                prepared.skipped.push(fault(err, &item.name, &item.path));
+            }
+            Err(err) => return Err(err),
+        }
     }
-    Ok(renewed)
+    Ok(prepared)
+}
+
+fn renew_one(
+    item: &Item,
+    new_key: Option<issue::NewKey>,
+    inventory: &Inventory,
+    issuers: &mut Vec<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>)>,
+    now: OffsetDateTime,
+) -> Result<Renewed, RenewError> {
+    if !issuers.iter().any(|(name, ..)| *name == item.ca) {
+        issuers.push(load_ca(inventory, &item.ca, &item.name)?);
+    }
+    let Some((_, issuer, ca_cert, ca_pem)) = issuers.iter().find(|(name, ..)| *name == item.ca)
+    else {
+        return Err(RenewError::Unusable {
+            name: item.name.clone(),
+            path: item.path.clone(),
+            reason: format!("its CA {} cannot be loaded", item.ca),
+        });
+    };
+    let (pair, key_pem) = match new_key {
+        Some(key) => (key.pair, key.pem.into_bytes()),
+        None => existing_key(item)?,
+    };
+    let profile = profile(item)?;
+    let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after).map_err(
+        |source| RenewError::Issue {
+            name: item.name.clone(),
+            source,
+        },
+    )?;
+    let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw(), now)?;
+    let changes = match item.kind {
+        Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
+        _ => vec![
+            Change::write(item.path.with_extension("key"), key_pem, 0o600, false),
+            Change::write(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
+        ],
+    };
+    Ok(Renewed {
+        name: item.name.clone(),
+        certificate,
+        changes,
+    })
 }
 
 pub(crate) fn load_ca(
@@ -503,12 +676,15 @@ fn profile(item: &Item) -> Result<Profile, RenewError> {
     })
 }
 
-/// Checks a new certificate before it may replace the old one.
+/// Checks a new certificate before it may replace the old one: it parses, is
+/// signed by its CA, carries the new key, is valid at `now` and within its
+/// CA's validity, and keeps everything the old one had.
 fn verify(
     item: &Item,
     cert_pem: &str,
     ca: &Certificate,
     public_key: &[u8],
+    now: OffsetDateTime,
 ) -> Result<Certificate, RenewError> {
     let fail = |reason: String| RenewError::Verification {
         name: item.name.clone(),
@@ -523,6 +699,9 @@ fn verify(
         .map_err(|err| fail(format!("it does not verify against {} ({err:?})", item.ca)))?;
     if new.public_key_raw != public_key {
         return Err(fail("its public key is not the new key's".into()));
+    }
+    if let Some(reason) = valid_at(&new, ca, now) {
+        return Err(fail(reason));
     }
     let old = &item.old;
     let same = [
@@ -546,6 +725,27 @@ fn verify(
         )));
     }
     Ok(new)
+}
+
+/// Why a new certificate may not be installed at `now`, if it may not: not
+/// valid at `now` (not-before ≤ now < not-after), or valid past its CA.
+pub(crate) fn valid_at(new: &Certificate, ca: &Certificate, now: OffsetDateTime) -> Option<String> {
+    if new.not_before > now || new.not_after <= now {
+        Some(format!(
+            "it is not valid at {} (valid from {} to {})",
+            span::date(now),
+            span::date(new.not_before),
+            span::date(new.not_after)
+        ))
+    } else if new.not_after > ca.not_after {
+        Some(format!(
+            "it would outlive its CA (until {}, the CA until {})",
+            span::date(new.not_after),
+            span::date(ca.not_after)
+        ))
+    } else {
+        None
+    }
 }
 
 /// The kubeconfig with the current user's new certificate and key, and the
@@ -594,4 +794,364 @@ pub fn pods_to_restart(names: &[String]) -> Vec<&'static str> {
         }
     }
     pods
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::demo::{self, AdminLayout, HostSpec};
+    use crate::inventory::Scope;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
+
+    /// A generated node at `NOW`, with `overrides` of validity and `edit` applied to its files.
+    fn node(
+        admin: AdminLayout,
+        overrides: &[(&str, OffsetDateTime, OffsetDateTime)],
+        edit: impl FnOnce(&Path),
+    ) -> (tempfile::TempDir, Inventory) {
+        let mut spec = HostSpec::new(NOW, KeyAlgorithm::EcdsaP256, admin);
+        spec.overrides = overrides
+            .iter()
+            .map(|(name, from, to)| ((*name).to_owned(), (*from, *to)))
+            .collect::<BTreeMap<_, _>>();
+        let dir = tempfile::tempdir().unwrap();
+        crate::apply::tree::write(dir.path(), &demo::generate(&spec).unwrap()).unwrap();
+        edit(dir.path());
+        let inventory = Inventory::scan(&Scope {
+            kubernetes_dir: dir.path().to_path_buf(),
+            cert_dir: dir.path().join("pki"),
+            copies: Vec::new(),
+        });
+        (dir, inventory)
+    }
+
+    fn request(names: &[&str]) -> Request {
+        Request {
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+            within: None,
+            validity: Duration::hours(8760),
+            key: KeyChoice::Auto,
+            trust_clock: false,
+            all_or_nothing: false,
+        }
+    }
+
+    fn days(n: i64) -> Duration {
+        Duration::days(n)
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.items.iter().map(|item| item.name.as_str()).collect()
+    }
+
+    fn skip<'a>(plan: &'a Plan, name: &str) -> &'a SkipReason {
+        &plan
+            .skipped
+            .iter()
+            .find(|skip| skip.name == name)
+            .unwrap_or_else(|| panic!("{name} not skipped: {:?}", plan.skipped))
+            .reason
+    }
+
+    fn fault_text(reason: &SkipReason) -> &str {
+        match reason {
+            SkipReason::Fault { reason, .. } => reason,
+            other => panic!("not a fault: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plans_what_is_due_and_skips_the_rest() {
+        let (_dir, inventory) = node(
+            AdminLayout::Joined129,
+            &[("etcd-peer", NOW - days(350), NOW + days(10))],
+            |root| fs_remove(&root.join("pki/front-proxy-ca.key")),
+        );
+        let cases: &[(Option<Duration>, &[&str])] = &[
+            (Some(days(30)), &["etcd-peer"]),
+            (Some(days(9)), &[]),
+            (
+                None,
+                &[
+                    "admin.conf",
+                    "apiserver",
+                    "apiserver-etcd-client",
+                    "apiserver-kubelet-client",
+                    "controller-manager.conf",
+                    "etcd-healthcheck-client",
+                    "etcd-peer",
+                    "etcd-server",
+                    "scheduler.conf",
+                ],
+            ),
+        ];
+        for (within, due) in cases {
+            let plan = plan(
+                &inventory,
+                &Request {
+                    within: *within,
+                    ..request(&[])
+                },
+                NOW,
+            )
+            .unwrap();
+            assert_eq!(names(&plan), *due, "{within:?}");
+            assert_eq!(skip(&plan, "super-admin.conf"), &SkipReason::Absent);
+            assert_eq!(
+                skip(&plan, "front-proxy-client"),
+                &SkipReason::ExternalCa("front-proxy-ca".into())
+            );
+            assert!(plan.skipped.iter().all(|skip| !skip.reason.is_fault()));
+            if within.is_some() {
+                assert!(matches!(skip(&plan, "apiserver"), SkipReason::NotDue(_)));
+            }
+            for item in &plan.items {
+                assert_eq!(item.not_before, NOW - Duration::minutes(5));
+                assert_eq!(item.not_after, NOW + Duration::hours(8760));
+                assert!(!item.capped);
+            }
+        }
+    }
+
+    #[test]
+    fn not_after_is_capped_at_the_ca() {
+        let (_dir, inventory) = node(
+            AdminLayout::Init129,
+            &[("etcd-ca", NOW - days(3000), NOW + days(100))],
+            |_| {},
+        );
+        let plan = plan(&inventory, &request(&["etcd-server", "apiserver"]), NOW).unwrap();
+        let server = plan.items.iter().find(|i| i.name == "etcd-server").unwrap();
+        assert!(server.capped);
+        assert_eq!(server.not_after, NOW + days(100));
+        let apiserver = plan.items.iter().find(|i| i.name == "apiserver").unwrap();
+        assert!(!apiserver.capped);
+    }
+
+    #[test]
+    fn durations_out_of_range_or_too_short_are_usage_errors() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let end = datetime!(9999-12-25 00:00 UTC);
+        let cases: &[(Duration, Option<Duration>, OffsetDateTime, &str)] = &[
+            (
+                Duration::ZERO,
+                None,
+                NOW,
+                "--validity 0s is shorter than a day",
+            ),
+            (
+                Duration::hours(23),
+                None,
+                NOW,
+                "--validity 23h is shorter than a day",
+            ),
+            (
+                days(10),
+                Some(days(30)),
+                NOW,
+                "--validity 10d is shorter than --within 30d",
+            ),
+            (
+                days(10_000 * 365),
+                None,
+                NOW,
+                "--validity 10000y is out of range",
+            ),
+            (
+                days(365),
+                Some(days(10_000 * 365)),
+                NOW,
+                "--within 10000y is out of range",
+            ),
+            (Duration::MAX, None, NOW, "--validity 292471208677y"),
+            (
+                days(365),
+                None,
+                end,
+                "--validity 1y is out of range: from 9999-12-25",
+            ),
+        ];
+        for (validity, within, now, why) in cases {
+            let request = Request {
+                validity: *validity,
+                within: *within,
+                trust_clock: true,
+                ..request(&[])
+            };
+            match plan(&inventory, &request, *now) {
+                Err(RenewError::Usage(message)) => assert!(message.contains(why), "{message}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // The edges are accepted: a day, and a validity equal to the window.
+        for (validity, within) in [(Duration::DAY, None), (days(30), Some(days(30)))] {
+            let request = Request {
+                within,
+                validity,
+                ..request(&[])
+            };
+            assert!(plan(&inventory, &request, NOW).is_ok(), "{validity}");
+        }
+    }
+
+    #[test]
+    fn a_doubted_clock_refuses_unless_trusted() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let cases: &[(OffsetDateTime, &str)] = &[
+            (
+                datetime!(2020-11-26 12:00 UTC),
+                "the node clock (2020-11-26 12:00 UTC) is earlier than the not-before of",
+            ),
+            (
+                datetime!(2028-11-26 12:00 UTC),
+                "the node clock (2028-11-26 12:00 UTC) is later than the expiry of",
+            ),
+            (
+                datetime!(2037-01-01 00:00 UTC),
+                "the node clock (2037-01-01 00:00 UTC) is later than the expiry of",
+            ),
+        ];
+        for (now, why) in cases {
+            match plan(&inventory, &request(&[]), *now) {
+                Err(RenewError::Clock(message)) => assert!(message.contains(why), "{message}"),
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+        // A minute before the newest not-before is already doubted; the plan's own clock is not.
+        assert!(matches!(
+            plan(&inventory, &request(&[]), NOW - Duration::minutes(6)),
+            Err(RenewError::Clock(_))
+        ));
+        assert!(plan(&inventory, &request(&[]), NOW).is_ok());
+    }
+
+    #[test]
+    fn a_trusted_clock_still_never_plans_past_the_ca() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let trusted = Request {
+            trust_clock: true,
+            ..request(&[])
+        };
+        // Too early for any certificate: refused even though trusted.
+        match plan(&inventory, &trusted, datetime!(0000-01-01 00:04 UTC)) {
+            Err(RenewError::Clock(message)) => assert!(
+                message.contains("before the first date a certificate can carry"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Two years ahead: the CAs are valid, so every leaf is planned, valid at that clock.
+        let ahead = datetime!(2028-11-26 12:00 UTC);
+        let plan_ahead = plan(&inventory, &trusted, ahead).unwrap();
+        assert_eq!(plan_ahead.items.len(), 11, "super-admin.conf included");
+        for item in &plan_ahead.items {
+            assert!(
+                item.not_before <= ahead && ahead < item.not_after,
+                "{}",
+                item.name
+            );
+        }
+        // After the CAs' not-after, or before their not-before: every leaf is a fault, naming the CA.
+        for (now, why) in [
+            (
+                datetime!(2037-01-01 00:00 UTC),
+                "expired on 2036-11-23 12:00 UTC (the clock says 2037-01-01 00:00 UTC): the CA must be rotated",
+            ),
+            (
+                datetime!(2020-11-26 12:00 UTC),
+                "is not valid before 2026-11-26 11:55 UTC (the clock says 2020-11-26 12:00 UTC)",
+            ),
+        ] {
+            let planned = plan(&inventory, &trusted, now).unwrap();
+            assert!(planned.items.is_empty(), "{now}");
+            assert_eq!(planned.skipped.len(), 11, "{now}");
+            for skipped in &planned.skipped {
+                assert!(fault_text(&skipped.reason).contains(why), "{skipped:?}");
+            }
+            // Named, the same fault refuses.
+            let named = Request {
+                names: vec!["apiserver".into()],
+                ..trusted.clone()
+            };
+            match plan(&inventory, &named, now) {
+                Err(RenewError::Unusable { name, reason, .. }) => {
+                    assert_eq!(name, "apiserver");
+                    assert!(reason.contains(why), "{reason}");
+                }
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn all_skips_a_fault_named_or_all_or_nothing_refuses() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |root| {
+            std::fs::write(root.join("pki/apiserver.crt"), b"not a certificate").unwrap();
+        });
+        let planned = plan(&inventory, &request(&["all"]), NOW).unwrap();
+        assert_eq!(planned.items.len(), 10);
+        assert!(!names(&planned).contains(&"apiserver"));
+        let SkipReason::Fault { path, .. } = skip(&planned, "apiserver") else {
+            panic!("{planned:?}");
+        };
+        assert!(path.ends_with("pki/apiserver.crt"));
+        for refused in [
+            request(&["apiserver"]),
+            request(&["apiserver", "etcd-peer"]),
+            Request {
+                all_or_nothing: true,
+                ..request(&["all"])
+            },
+        ] {
+            assert!(
+                matches!(plan(&inventory, &refused, NOW), Err(RenewError::Unusable { ref name, .. }) if name == "apiserver"),
+                "{:?}",
+                refused.names
+            );
+        }
+    }
+
+    #[test]
+    fn new_certificates_are_valid_at_the_plans_clock() {
+        let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
+        let mut planned =
+            plan(&inventory, &request(&["apiserver", "scheduler.conf"]), NOW).unwrap();
+        let prepared = prepare(&planned, &inventory).unwrap();
+        assert_eq!(prepared.renewed.len(), 2);
+        for renewed in &prepared.renewed {
+            assert!(renewed.certificate.not_before <= NOW && NOW < renewed.certificate.not_after);
+        }
+        // A plan whose clock is past its dates fails verification: nothing is prepared.
+        planned.now = NOW + days(400);
+        match prepare(&planned, &inventory) {
+            Err(RenewError::Verification { reason, .. }) => {
+                assert!(
+                    reason.contains("is not valid at 2027-12-31 12:00 UTC"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Skipping faults, it is reported per credential instead.
+        planned.skip_faults = true;
+        let prepared = prepare(&planned, &inventory).unwrap();
+        assert!(prepared.renewed.is_empty());
+        assert_eq!(prepared.skipped.len(), 2);
+        assert!(
+            prepared
+                .skipped
+                .iter()
+                .all(|skip| fault_text(&skip.reason).starts_with("the new certificate failed verification: it is not valid at 2027-12-31 12:00 UTC"))
+        );
+    }
+
+    fn fs_remove(path: &Path) {
+        std::fs::remove_file(path).unwrap();
+    }
 }

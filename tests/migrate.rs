@@ -630,3 +630,145 @@ fn a_split_node_without_binding_or_super_admin_cannot_create_it() {
     );
     assert_eq!(snapshot(node.host.path()), before);
 }
+
+/// Runs the binary offline (no API server) at another clock than the fixed one.
+fn offline_at(host: &Host, state: &Path, clock: &str, extra: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .arg("--kubernetes-dir")
+        .arg(host.path())
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--no-copies", "migrate", "--offline", "--yes"])
+        .args(extra)
+        .env("KUBECRED_TEST_NOW", clock)
+        .env_remove("KUBECRED_KUBERNETES_DIR")
+        .env_remove("KUBECRED_STATE_DIR")
+        .output()
+        .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+fn client_certificate(path: &Path) -> Vec<u8> {
+    use base64::Engine as _;
+    let config = Kubeconfig::parse(&fs::read(path).unwrap()).unwrap();
+    base64::engine::general_purpose::STANDARD
+        .decode(
+            config.users[0]
+                .user
+                .client_certificate_data
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap()
+}
+
+/// openssl's verdict on `cert` against ca.crt at `clock` (RFC 3339).
+fn openssl_valid_at(host: &Host, cert: &[u8], clock: &str) -> bool {
+    let at = time::OffsetDateTime::parse(clock, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leaf.pem");
+    fs::write(&file, cert).unwrap();
+    Command::new("openssl")
+        .args(["verify", "-attime", &at.to_string(), "-CAfile"])
+        .arg(host.file("pki/ca.crt"))
+        .arg(&file)
+        .output()
+        .expect("openssl is needed by this test; .ci/run installs it")
+        .status
+        .success()
+}
+
+#[test]
+fn a_moved_clock_is_refused_and_a_trusted_one_issues_certificates_valid_at_it() {
+    // Two years ahead, and past the CA's not-after (2036-11-23 12:00): refused, naming the clock.
+    for clock in ["2028-11-26T12:00:00Z", "2036-12-01T00:00:00Z"] {
+        let host = Host::new(AdminLayout::Pre129);
+        let state = tempfile::tempdir().unwrap();
+        let before = snapshot(host.path());
+        let run = offline_at(&host, state.path(), clock, &[]);
+        assert_eq!(run.code, 1, "{clock}: {}", run.stderr);
+        let shown = format!("the node clock ({} {} UTC)", &clock[..10], &clock[11..16]);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "error: cannot migrate: refusing to issue: {shown}"
+            )),
+            "{clock}: {}",
+            run.stderr
+        );
+        assert_eq!(snapshot(host.path()), before, "{clock}");
+    }
+    // Past the CA, --trust-clock does not help: the CA must be rotated.
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let run = offline_at(
+        &host,
+        state.path(),
+        "2036-12-01T00:00:00Z",
+        &["--trust-clock"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot migrate: its CA ca expired on 2036-11-23 12:00 UTC (the clock says 2036-12-01 00:00 UTC): the CA must be rotated first"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(host.path()), before);
+    // Two years ahead and trusted: both new credentials are valid at that clock, not before it.
+    let clock = "2028-11-26T12:00:00Z";
+    let run = offline_at(&host, state.path(), clock, &["--trust-clock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for file in ["admin.conf", "super-admin.conf"] {
+        let cert = client_certificate(&host.file(file));
+        assert!(openssl_valid_at(&host, &cert, clock), "{file} at {clock}");
+        assert!(
+            !openssl_valid_at(&host, &cert, common::NOW),
+            "{file} is not valid before that clock"
+        );
+    }
+}
+
+#[test]
+fn validity_is_checked_before_anything_is_issued() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    for (validity, why) in [
+        ("0s", "--validity 0s is shorter than a day"),
+        ("23h59m", "--validity 23h59m is shorter than a day"),
+        (
+            "8000y",
+            "--validity 8000y is out of range: from 2026-11-26 12:00 UTC",
+        ),
+    ] {
+        let run = offline_at(&host, state.path(), common::NOW, &["--validity", validity]);
+        assert_eq!(run.code, 2, "{validity}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: cannot migrate: {why}")),
+            "{validity}: {}",
+            run.stderr
+        );
+        assert_eq!(snapshot(host.path()), before, "{validity}");
+    }
+    // A day is enough: the new admin.conf lives exactly that long.
+    let run = offline_at(&host, state.path(), common::NOW, &["--validity", "1d"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pem = client_certificate(&host.file("admin.conf"));
+    let cert =
+        kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der).unwrap();
+    assert_eq!(
+        cert.not_after - cert.not_before,
+        time::Duration::days(1) + time::Duration::minutes(5)
+    );
+}

@@ -228,8 +228,10 @@ fn renew_all_matches_kubeadm_certs_renew_all() {
             };
             let scratch = tempfile::NamedTempFile::new().unwrap();
             fs::write(scratch.path(), &ours).unwrap();
+            // At the fixed clock the renewal ran at, not the calendar's.
             let verify = Command::new("openssl")
-                .args(["verify", "-CAfile"])
+                .args(["verify", "-attime", &now().unix_timestamp().to_string()])
+                .arg("-CAfile")
                 .arg(tree.path().join(ca))
                 .arg(scratch.path())
                 .output()
@@ -590,7 +592,13 @@ fn a_subject_kubeadm_cannot_write_is_refused() {
         .arg(host.file("pki/apiserver.crt")));
     fs::copy(&key, host.file("pki/apiserver.key")).unwrap();
     let before = snapshot(host.path());
-    let run = run_in(host.path(), state.path(), &["renew", "apiserver", "--yes"]);
+    // openssl dates the certificate from the real clock, after the test clock:
+    // the clock check is not what this test is about.
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["renew", "apiserver", "--trust-clock", "--yes"],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
@@ -728,10 +736,13 @@ fn prepared_changes(root: &Path) -> Vec<Change> {
         within: None,
         validity: Duration::hours(8760),
         key: KeyChoice::Auto,
+        trust_clock: false,
+        all_or_nothing: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
     renew::prepare(&plan, &inventory)
         .unwrap()
+        .renewed
         .into_iter()
         .flat_map(|r| r.changes)
         .collect()
@@ -921,4 +932,554 @@ fn a_failed_restore_names_the_backup_to_restore_by_hand() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("restored its backup"), "{}", run.stderr);
     no_key_mismatch(host.path());
+}
+
+/// Runs the binary at another clock than the fixed one.
+fn run_at(clock: &str, dir: &Path, state: &Path, args: &[&str]) -> common::Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .arg("--kubernetes-dir")
+        .arg(dir)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env("KUBECRED_TEST_NOW", clock)
+        .env_remove("KUBECRED_KUBERNETES_DIR")
+        .env_remove("KUBECRED_STATE_DIR")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let run = common::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+fn unix(clock: &str) -> i64 {
+    time::OffsetDateTime::parse(clock, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp()
+}
+
+/// Whether openssl accepts `cert` as signed by `ca` and valid at `clock`.
+fn openssl_valid_at(ca: &Path, cert: &[u8], clock: &str) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leaf.pem");
+    fs::write(&file, cert).unwrap();
+    Command::new("openssl")
+        .args(["verify", "-attime", &unix(clock).to_string(), "-CAfile"])
+        .arg(ca)
+        .arg(&file)
+        .output()
+        .expect("openssl is needed by this test; .ci/run installs it")
+        .status
+        .success()
+}
+
+#[test]
+fn durations_out_of_range_are_usage_errors_naming_the_flag() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["renew", "--validity", "100000y", "--yes"],
+            2,
+            "'--validity <DUR>'",
+        ),
+        (
+            &["renew", "--within", "100000y", "--yes"],
+            2,
+            "'--within <DUR>'",
+        ),
+        (
+            &["renew", "--validity=-1d", "--yes"],
+            2,
+            "cannot be negative",
+        ),
+        (
+            &["renew", "--validity", "9000y", "--yes"],
+            2,
+            "--validity 9000y is out of range: from 2026-11-26 12:00 UTC it ends after 9999-12-31",
+        ),
+        (
+            &[
+                "renew",
+                "--within",
+                "9000y",
+                "--validity",
+                "9000y",
+                "--dry-run",
+            ],
+            2,
+            "--validity 9000y is out of range",
+        ),
+        (
+            &["renew", "apiserver", "--validity", "0s", "--yes"],
+            2,
+            "--validity 0s is shorter than a day",
+        ),
+        (
+            &["renew", "--within", "30d", "--validity", "7d", "--yes"],
+            2,
+            "--validity 7d is shorter than --within 30d",
+        ),
+        (
+            &["migrate", "--offline", "--validity", "100000y", "--dry-run"],
+            2,
+            "'--validity <DUR>'",
+        ),
+        (
+            &["migrate", "--offline", "--validity", "9000y", "--dry-run"],
+            2,
+            "cannot migrate: --validity 9000y is out of range",
+        ),
+        (
+            &["migrate", "--offline", "--validity", "12h", "--dry-run"],
+            2,
+            "cannot migrate: --validity 12h is shorter than a day",
+        ),
+        (&["check", "--warn", "100000y"], 3, "'--warn <DUR>'"),
+        (
+            &["check", "--crit", "99999999999999999999d"],
+            3,
+            "'--crit <DUR>'",
+        ),
+    ];
+    for (args, code, why) in cases {
+        let run = run_in(host.path(), state.path(), args);
+        assert_eq!(run.code, *code, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{args:?}: {}", run.stderr);
+        assert_eq!(snapshot(host.path()), before, "{args:?}");
+    }
+    // At the end of time, even the default validity is out of range: a usage error, no panic.
+    let run = run_at(
+        "9999-12-30T00:00:00Z",
+        host.path(),
+        state.path(),
+        &["renew", "--trust-clock", "--yes"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--validity 1y is out of range"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(host.path()), before);
+}
+
+/// The tree of `Host::new` is issued at the fixed clock: CAs valid until
+/// 2036-11-23 12:00, leaves until 2027-11-26 12:00.
+const MOVED_CLOCKS: [(&str, &str); 3] = [
+    ("2036-12-01T00:00:00Z", "after the CA's not-after"),
+    ("2028-11-26T12:00:00Z", "two years ahead"),
+    ("2020-11-26T12:00:00Z", "six years back"),
+];
+
+#[test]
+fn a_moved_clock_refuses_to_renew_and_check_names_it() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    for (clock, case) in MOVED_CLOCKS {
+        let shown = format!("the node clock ({} {} UTC)", &clock[..10], &clock[11..16]);
+        let run = run_at(clock, host.path(), state.path(), &["renew", "all", "--yes"]);
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: refusing to renew: {shown}")),
+            "{case}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("--trust-clock"),
+            "{case}: {}",
+            run.stderr
+        );
+        let run = run_at(
+            clock,
+            host.path(),
+            state.path(),
+            &["migrate", "--offline", "--yes"],
+        );
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("cannot migrate: refusing to issue: {shown}")),
+            "{case}: {}",
+            run.stderr
+        );
+        assert_eq!(snapshot(host.path()), before, "{case}: nothing written");
+        // check reports the clock as a warning (the expiries it sees are critical anyway).
+        let run = run_at(
+            clock,
+            host.path(),
+            state.path(),
+            &["--no-copies", "check", "-o", "json"],
+        );
+        let json = run.json();
+        let finding = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "clock-implausible")
+            .unwrap_or_else(|| panic!("{case}: {json}"));
+        assert_eq!(finding["severity"], "warning");
+        assert!(
+            finding["message"].as_str().unwrap().starts_with(&shown),
+            "{case}: {finding}"
+        );
+    }
+    // At the fixed clock the same tree raises no doubt.
+    let json = host.check(&[]).json();
+    assert_eq!(codes(&json), pairs(&[]));
+    assert!(!state.path().join("backups").exists(), "no backup was made");
+}
+
+#[test]
+fn a_trusted_clock_still_never_writes_a_certificate_invalid_at_now() {
+    for (clock, case) in MOVED_CLOCKS {
+        let host = Host::new(AdminLayout::Init129);
+        let state = tempfile::tempdir().unwrap();
+        let before = snapshot(host.path());
+        let run = run_at(
+            clock,
+            host.path(),
+            state.path(),
+            &["-o", "json", "renew", "all", "--trust-clock", "--yes"],
+        );
+        if case == "two years ahead" {
+            // The CAs are valid then: every leaf is renewed, valid at that clock (openssl judges).
+            assert_eq!(run.code, 0, "{case}: {}", run.stderr);
+            assert_eq!(run.json()["items"].as_array().unwrap().len(), 11);
+            for (name, file) in RENEWED {
+                let pem = pem_of(host.path(), file);
+                let ca = if name.starts_with("etcd") || name == "apiserver-etcd-client" {
+                    "pki/etcd/ca.crt"
+                } else if name == "front-proxy-client" {
+                    "pki/front-proxy-ca.crt"
+                } else {
+                    "pki/ca.crt"
+                };
+                assert!(
+                    openssl_valid_at(&host.file(ca), &pem, clock),
+                    "{name} at {clock}"
+                );
+                assert!(
+                    !openssl_valid_at(&host.file(ca), &pem, common::NOW),
+                    "{name} is not yet valid at the fixed clock"
+                );
+            }
+            continue;
+        }
+        // Past the CAs, or before them: every leaf is a fault naming its CA; nothing is written.
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        let plan = run.json();
+        assert!(
+            plan["items"].as_array().unwrap().is_empty(),
+            "{case}: {plan}"
+        );
+        let skipped = plan["skipped"].as_array().unwrap();
+        assert_eq!(skipped.len(), 11, "{case}: {plan}");
+        let why = if case == "six years back" {
+            "is not valid before 2026-11-26 11:55 UTC (the clock says 2020-11-26 12:00 UTC)"
+        } else {
+            "expired on 2036-11-23 12:00 UTC (the clock says 2036-12-01 00:00 UTC): the CA must be rotated first"
+        };
+        for skip in skipped {
+            assert_eq!(skip["reason"], "fault", "{case}: {skip}");
+            assert!(
+                skip["message"].as_str().unwrap().contains(why),
+                "{case}: {skip}"
+            );
+        }
+        assert!(run.stderr.contains("nothing was renewed"), "{}", run.stderr);
+        assert_eq!(snapshot(host.path()), before, "{case}: nothing written");
+        // A named renewal refuses outright.
+        let run = run_at(
+            clock,
+            host.path(),
+            state.path(),
+            &["renew", "apiserver", "--trust-clock", "--yes"],
+        );
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with("error: cannot renew apiserver: its CA ca"),
+            "{case}: {}",
+            run.stderr
+        );
+        assert_eq!(snapshot(host.path()), before, "{case}: nothing written");
+    }
+}
+
+/// Signs a leaf for `public` with the host's `ca`, dated at the fixed clock.
+fn sign_leaf(
+    host: &Host,
+    ca: &str,
+    subject: rcgen::DistinguishedName,
+    public: &impl rcgen::PublicKeyData,
+) -> String {
+    let ca_pem = fs::read_to_string(host.file(&format!("pki/{ca}.crt"))).unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&fs::read_to_string(host.file(&format!("pki/{ca}.key"))).unwrap())
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = subject;
+    params.not_before = now() - Duration::minutes(5);
+    params.not_after = now() + Duration::days(20);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.signed_by(public, &issuer).unwrap().pem()
+}
+
+/// Has openssl's `ca` sign a CSR for `key` (subject `subj`) with the host's
+/// CA at `ca_stem` (`pki/etcd/ca`), dated at the fixed clock (not the real one).
+fn openssl_ca_sign(host: &Host, ca_stem: &str, key: &Path, subj: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let csr = dir.path().join("leaf.csr");
+    ok(Command::new("openssl")
+        .args(["req", "-new", "-subj", subj, "-key"])
+        .arg(key)
+        .arg("-out")
+        .arg(&csr));
+    fs::write(dir.path().join("index.txt"), b"").unwrap();
+    let config = dir.path().join("ca.cnf");
+    fs::write(
+        &config,
+        format!(
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = {0}/index.txt\nnew_certs_dir = {0}\nrand_serial = yes\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\norganizationName = optional\ncommonName = supplied\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("leaf.crt");
+    ok(Command::new("openssl")
+        .args(["ca", "-batch", "-notext", "-config"])
+        .arg(&config)
+        .args([
+            "-startdate",
+            "20261126115500Z",
+            "-enddate",
+            "20261216120000Z",
+        ])
+        .arg("-cert")
+        .arg(host.file(&format!("{ca_stem}.crt")))
+        .arg("-keyfile")
+        .arg(host.file(&format!("{ca_stem}.key")))
+        .arg("-in")
+        .arg(&csr)
+        .arg("-out")
+        .arg(&out));
+    fs::read(out).unwrap()
+}
+
+/// A node with four leaves renew cannot reproduce: a malformed file, an
+/// empty subject, an RSA-1024 key, a secp256k1 key.
+fn node_with_four_faults() -> Host {
+    let host = Host::new(AdminLayout::Init129);
+    fs::write(
+        host.file("pki/apiserver-etcd-client.crt"),
+        b"not a certificate\n",
+    )
+    .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let pem = sign_leaf(
+        &host,
+        "front-proxy-ca",
+        rcgen::DistinguishedName::new(),
+        &key,
+    );
+    fs::write(host.file("pki/front-proxy-client.crt"), pem).unwrap();
+    fs::write(host.file("pki/front-proxy-client.key"), key.serialize_pem()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = dir.path().join("rsa.key");
+    let public = dir.path().join("rsa.pub");
+    let ok = |cmd: &mut Command| assert!(cmd.output().unwrap().status.success());
+    ok(Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&rsa)
+        .arg("1024"));
+    ok(Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&rsa)
+        .arg("-out")
+        .arg(&public));
+    let spki = rcgen::SubjectPublicKeyInfo::from_der(&fs::read(&public).unwrap()).unwrap();
+    let mut subject = rcgen::DistinguishedName::new();
+    subject.push(rcgen::DnType::OrganizationName, "kubeadm:cluster-admins");
+    subject.push(rcgen::DnType::CommonName, "kube-apiserver-kubelet-client");
+    let pem = sign_leaf(&host, "ca", subject, &spki);
+    fs::write(host.file("pki/apiserver-kubelet-client.crt"), pem).unwrap();
+    fs::copy(&rsa, host.file("pki/apiserver-kubelet-client.key")).unwrap();
+    let k1 = dir.path().join("k1.key");
+    ok(Command::new("openssl")
+        .args(["ecparam", "-name", "secp256k1", "-genkey", "-noout", "-out"])
+        .arg(&k1));
+    let pem = openssl_ca_sign(
+        &host,
+        "pki/etcd/ca",
+        &k1,
+        "/O=system:masters/CN=kube-etcd-healthcheck-client",
+    );
+    fs::write(host.file("pki/etcd/healthcheck-client.crt"), pem).unwrap();
+    fs::copy(&k1, host.file("pki/etcd/healthcheck-client.key")).unwrap();
+    host
+}
+
+const FAULTY: [(&str, &str); 4] = [
+    ("apiserver-etcd-client", "pki/apiserver-etcd-client"),
+    ("apiserver-kubelet-client", "pki/apiserver-kubelet-client"),
+    ("etcd-healthcheck-client", "pki/etcd/healthcheck-client"),
+    ("front-proxy-client", "pki/front-proxy-client"),
+];
+
+#[test]
+fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
+    let host = node_with_four_faults();
+    let state = tempfile::tempdir().unwrap();
+    let before = snapshot(host.path());
+    // The dry run already says which and why, and exits 1.
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "renew", "all", "--dry-run"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["items"].as_array().unwrap().len(), 7, "{plan}");
+    let faults: Vec<&str> = plan["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|skip| skip["fault"] == true)
+        .map(|skip| skip["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(faults, FAULTY.map(|(name, _)| name));
+    let message = |name: &str| {
+        plan["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|skip| skip["name"] == name)
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        message("front-proxy-client").contains("no common name"),
+        "{plan}"
+    );
+    for (name, why) in [
+        ("apiserver-etcd-client", "cannot renew: "),
+        ("apiserver-kubelet-client", "RSA-1024"),
+        ("etcd-healthcheck-client", "1.3.132.0.10"),
+    ] {
+        assert!(message(name).contains(why), "{name}: {plan}");
+    }
+    assert_eq!(snapshot(host.path()), before);
+    // --all-or-nothing keeps the old contract: refuse everything.
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["renew", "all", "--all-or-nothing", "--yes"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot renew apiserver-etcd-client: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(host.path()), before);
+    // A named renewal of an unrenewable credential fails as before.
+    for (name, _) in FAULTY {
+        let run = run_in(host.path(), state.path(), &["renew", name, "--yes"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: cannot renew {name}: ")),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(snapshot(host.path()), before);
+    // The timer's run: the seven others are renewed in one backup, the four named on stderr.
+    let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for (name, _) in FAULTY {
+        assert!(
+            run.stderr.contains(&format!("error: {name} not renewed: ")),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stdout
+                .lines()
+                .any(|line| line.starts_with(name) && line.contains("skipped: cannot renew: ")),
+            "{name}: {}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stderr.contains("renewed 7 certificate(s)"),
+        "{}",
+        run.stderr
+    );
+    let after = snapshot(host.path());
+    let changed: BTreeSet<String> = before
+        .keys()
+        .filter(|rel| after[*rel] != before[*rel])
+        .map(|rel| rel.display().to_string())
+        .collect();
+    let mut expected = BTreeSet::new();
+    for (name, file) in RENEWED
+        .iter()
+        .chain(&[("super-admin.conf", "super-admin.conf")])
+    {
+        if FAULTY.iter().any(|(faulty, _)| faulty == name) {
+            continue;
+        }
+        expected.insert((*file).to_owned());
+        if Path::new(file).extension().is_none_or(|ext| ext != "conf") {
+            expected.insert(file.replace(".crt", ".key"));
+        }
+    }
+    assert_eq!(changed, expected);
+    let list = run_in(
+        host.path(),
+        state.path(),
+        &["-o", "json", "rollback", "--list"],
+    )
+    .json();
+    assert_eq!(
+        list["backups"].as_array().unwrap().len(),
+        1,
+        "one transaction"
+    );
+    // What was renewed now checks clean; the faults are still reported by check.
+    let json = run_in(
+        host.path(),
+        state.path(),
+        &["--no-copies", "check", "-o", "json"],
+    )
+    .json();
+    for finding in json["findings"].as_array().unwrap() {
+        let name = finding["credential"].as_str().unwrap();
+        assert!(
+            FAULTY.iter().any(|(faulty, _)| *faulty == name),
+            "{finding}"
+        );
+    }
 }

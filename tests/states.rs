@@ -151,7 +151,14 @@ fn not_yet_valid_leaf_is_critical() {
     let host = Host::generate(&spec);
     let run = host.check(&[]);
     let json = run.json();
-    assert_eq!(codes(&json), pairs(&[("scheduler.conf", "not-yet-valid")]));
+    // The clock is earlier than a not-before of the tree: `renew` would refuse, and check says why.
+    assert_eq!(
+        codes(&json),
+        pairs(&[
+            ("scheduler.conf", "clock-implausible"),
+            ("scheduler.conf", "not-yet-valid")
+        ])
+    );
     assert!(message(&json, "scheduler.conf", "not-yet-valid").contains("host clock"));
     assert_eq!(run.code, 2);
 }

@@ -222,6 +222,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
             Reply::Type("soon".into()),
             Reply::Type("90d".into()),
             Reply::Type("1h".into()),
+            Reply::Type("30d".into()),
+            Reply::Type("100000y".into()),
             Reply::Type("2y".into()),
             Reply::Confirm(true),
         ],
@@ -242,6 +244,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         "a bad duration is explained: {said}"
     );
     assert!(said.contains("less than a day"), "{said}");
+    assert!(said.contains("shorter than the window (90d)"), "{said}");
+    assert!(said.contains("`100000y` is too long"), "{said}");
 }
 
 #[test]

@@ -39,12 +39,13 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         },
         update_copies: args.update_copies,
         validity: args.validity,
+        trust_clock: args.trust_clock,
     };
     let plan = migrate::plan(&inventory, &options, ctx.now).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
-        exit: 1,
+        exit: if err.usage { 2 } else { 1 },
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(api::DEFAULT_TOTAL_TIMEOUT);
     let server = args.server.as_deref();

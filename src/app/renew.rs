@@ -24,14 +24,18 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         within: args.within,
         validity: args.validity,
         key: key_choice(args),
+        trust_clock: args.trust_clock,
+        all_or_nothing: args.all_or_nothing,
     };
     let plan =
         renew::plan(&inventory, &request, ctx.now).map_err(|err| usage_or_failure(&err, global))?;
-    let text = match global.output {
-        Output::Json => render::plan::renew_json(&plan),
-        _ => render::plan::renew_table(&plan),
+    let show = |plan: &renew::Plan| -> Result<()> {
+        let text = match global.output {
+            Output::Json => render::plan::renew_json(plan),
+            _ => render::plan::renew_table(plan),
+        };
+        print(&text)
     };
-    print(&text)?;
     for skip in &plan.skipped {
         if skip.reason == SkipReason::Absent && !global.quiet {
             eprintln!("MISSING! {}: absent, not recreated", skip.name);
@@ -45,22 +49,47 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             crate::span::date(item.not_after)
         );
     }
-    if plan.items.is_empty() {
-        if !global.quiet {
-            eprintln!("nothing to renew");
+    if plan.items.is_empty() || args.write.dry_run {
+        show(&plan)?;
+        let status = skipped_faults(&plan);
+        if plan.items.is_empty() && !global.quiet {
+            eprintln!(
+                "{}",
+                if status == 0 {
+                    "nothing to renew"
+                } else {
+                    "nothing was renewed"
+                }
+            );
         }
-        return Ok(0);
+        return Ok(status);
     }
-    if args.write.dry_run {
-        return Ok(0);
+    if !args.write.yes {
+        show(&plan)?;
     }
     confirm(
         args.write.yes,
         ctx,
         &format!("Renew {} certificate(s)?", plan.items.len()),
     )?;
-    let renewed =
+    let prepared =
         renew::prepare(&plan, &inventory).map_err(|err| usage_or_failure(&err, global))?;
+    // What was shown is what happens: a credential that failed to issue moves to the skips.
+    let mut plan = plan;
+    plan.items
+        .retain(|item| !prepared.skipped.iter().any(|skip| skip.name == item.name));
+    plan.skipped.extend(prepared.skipped);
+    if args.write.yes {
+        show(&plan)?;
+    }
+    let status = skipped_faults(&plan);
+    let renewed = prepared.renewed;
+    if renewed.is_empty() {
+        if !global.quiet {
+            eprintln!("nothing was renewed");
+        }
+        return Ok(status);
+    }
     let changes: Vec<Change> = renewed
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
@@ -89,7 +118,26 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             );
         }
     }
-    Ok(0)
+    Ok(status)
+}
+
+/// Says on stderr (even with `-q`) which credentials were skipped for a fault; 1 when any was, else 0.
+fn skipped_faults(plan: &renew::Plan) -> u8 {
+    let faults: Vec<&renew::Skipped> = plan
+        .skipped
+        .iter()
+        .filter(|skip| skip.reason.is_fault())
+        .collect();
+    for skip in &faults {
+        if let SkipReason::Fault { path, reason } = &skip.reason {
+            eprintln!(
+                "error: {} not renewed: {reason} ({})",
+                skip.name,
+                path.display()
+            );
+        }
+    }
+    u8::from(!faults.is_empty())
 }
 
 fn key_choice(args: &RenewArgs) -> KeyChoice {
@@ -116,10 +164,16 @@ fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
         RenewError::Unusable { name, reason, .. } => format!("cannot renew {name}: {reason}"),
         other => other.to_string(),
     };
+    let hint = match err {
+        RenewError::Clock(_) => {
+            "nothing was changed; fix the clock (timedatectl, chrony), or pass --trust-clock if it is right"
+        }
+        _ => "nothing was changed",
+    };
     PathError {
         message,
         path,
-        hint: Some("nothing was changed".into()),
+        hint: Some(hint.into()),
         exit,
     }
     .into()

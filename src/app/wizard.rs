@@ -139,6 +139,7 @@ impl RealExecutor<'_> {
             server: self.args.server.clone(),
             api_timeout: self.args.api_timeout,
             validity: time::Duration::hours(8760),
+            trust_clock: false,
         }
     }
 }
@@ -161,6 +162,8 @@ impl Executor for RealExecutor<'_> {
                     within: Some(*within),
                     validity: *validity,
                     key: crate::renew::KeyChoice::Auto,
+                    trust_clock: false,
+                    all_or_nothing: false,
                 };
                 let plan = crate::renew::plan(&inventory, &request, self.ctx.now)
                     .map_err(|err| err.to_string())?;
@@ -217,6 +220,8 @@ impl Executor for RealExecutor<'_> {
                     validity: *validity,
                     key_algorithm: KeyAlgorithmArg::Auto,
                     reuse_key: false,
+                    trust_clock: false,
+                    all_or_nothing: false,
                     write: WriteArgs {
                         dry_run: false,
                         yes: true,
@@ -257,6 +262,7 @@ impl RealExecutor<'_> {
             super_admin: crate::migrate::SuperAdminTarget::Default,
             update_copies,
             validity: time::Duration::hours(8760),
+            trust_clock: false,
         };
         let plan = crate::migrate::plan(&inventory, &options, self.ctx.now)
             .map_err(|err| err.to_string())?;

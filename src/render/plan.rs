@@ -56,15 +56,23 @@ pub fn renew_json(plan: &Plan) -> String {
                 KeyAction::Reuse => json!({"action": "reuse"}),
             },
         })).collect::<Vec<_>>(),
-        "skipped": plan.skipped.iter().map(|skip| json!({
-            "name": skip.name,
-            "reason": match &skip.reason {
-                SkipReason::Absent => "absent",
-                SkipReason::ExternalCa(_) => "external-ca",
-                SkipReason::NotDue(_) => "not-due",
-            },
-            "message": skip_text(&skip.reason),
-        })).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|skip| {
+            let mut entry = json!({
+                "name": skip.name,
+                "reason": match &skip.reason {
+                    SkipReason::Absent => "absent",
+                    SkipReason::ExternalCa(_) => "external-ca",
+                    SkipReason::NotDue(_) => "not-due",
+                    SkipReason::Fault { .. } => "fault",
+                },
+                "fault": skip.reason.is_fault(),
+                "message": skip_text(&skip.reason),
+            });
+            if let (SkipReason::Fault { path, .. }, Some(fields)) = (&skip.reason, entry.as_object_mut()) {
+                fields.insert("path".into(), json!(path));
+            }
+            entry
+        }).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
@@ -149,6 +157,7 @@ fn skip_text(reason: &SkipReason) -> String {
             format!("external CA: {ca}.key is absent, it cannot be renewed here")
         }
         SkipReason::NotDue(not_after) => format!("not due (expires {})", date(*not_after)),
+        SkipReason::Fault { reason, .. } => format!("cannot renew: {reason}"),
     }
 }
 

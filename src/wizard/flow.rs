@@ -64,7 +64,7 @@ impl Facts {
         };
         self.expiries
             .iter()
-            .filter(|(_, not_after)| *not_after <= now + window)
+            .filter(|(_, not_after)| now.checked_add(window).is_none_or(|due| *not_after <= due))
             .collect()
     }
 
@@ -325,6 +325,12 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                     "a certificate valid for less than a day would expire before the next check"
                         .into(),
                 );
+            }
+            if validity < *within {
+                return Err(format!(
+                    "a validity shorter than the window ({}) would make every new certificate due again at once",
+                    span::exact(*within)
+                ));
             }
             Ok(Step::Confirm(Intent::Renew {
                 within: *within,
