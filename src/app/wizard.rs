@@ -71,7 +71,7 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
 
 /// The facts of the opening screen.
 fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Context) -> Facts {
-    let inventory = Inventory::scan(&scope(global));
+    let inventory = Inventory::scan(&scope(global, ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
         .credentials
@@ -154,7 +154,7 @@ impl Executor for RealExecutor<'_> {
             Intent::Renew { within, validity } => {
                 let inventory = Inventory::scan(&crate::inventory::Scope {
                     copies: Vec::new(),
-                    ..scope(self.global)
+                    ..scope(self.global, self.ctx)
                 });
                 let request = crate::renew::Request {
                     names: Vec::new(),
@@ -252,7 +252,7 @@ impl Executor for RealExecutor<'_> {
 
 impl RealExecutor<'_> {
     fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
-        let inventory = Inventory::scan(&scope(self.global));
+        let inventory = Inventory::scan(&scope(self.global, self.ctx));
         let options = crate::migrate::Options {
             super_admin: crate::migrate::SuperAdminTarget::Default,
             update_copies,

@@ -1,21 +1,26 @@
 //! Stale copies: kubeconfigs outside the kubernetes dir whose users hold a
 //! cluster admin certificate of this cluster.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cert::Certificate;
 use crate::inventory::{Copy, Credential, Links, Scope, first_certificate, read_file};
 use crate::kubeconfig::Kubeconfig;
 use crate::layout;
 
-/// Finds kubeconfigs outside the kubernetes dir holding an admin credential of this cluster.
-pub(super) fn find_copies(scope: &Scope, credentials: &[Credential]) -> Vec<Copy> {
+/// Finds kubeconfigs outside the kubernetes dir holding an admin credential of
+/// this cluster; also returns the matched files that were refused, and why.
+pub(super) fn find_copies(
+    scope: &Scope,
+    credentials: &[Credential],
+) -> (Vec<Copy>, Vec<(PathBuf, String)>) {
     let ca = credentials
         .iter()
         .find(|cred| cred.name == "ca")
         .and_then(Credential::material)
         .map(|material| &material.certificate);
     let mut copies = Vec::new();
+    let mut skipped = Vec::new();
     let mut seen = Vec::new();
     for pattern in &scope.copies {
         let Ok(paths) = glob::glob(pattern) else {
@@ -26,19 +31,23 @@ pub(super) fn find_copies(scope: &Scope, credentials: &[Credential]) -> Vec<Copy
                 continue;
             }
             seen.push(path.clone());
-            copies.extend(read_copy(&path, ca));
+            match read_copy(&path, ca) {
+                Ok(found) => copies.extend(found),
+                Err(reason) => skipped.push((path, reason)),
+            }
         }
     }
-    copies
+    (copies, skipped)
 }
 
-/// The admin users of one kubeconfig; unreadable files are not ours to judge.
-fn read_copy(path: &Path, ca: Option<&Certificate>) -> Vec<Copy> {
-    let Ok(Some((bytes, file))) = read_file(path, Links::Follow) else {
-        return Vec::new();
+/// The admin users of one kubeconfig. Files that are no kubeconfig are not
+/// ours to judge: one refused unread (a device, a FIFO, ...) is an error saying why.
+fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<Vec<Copy>, String> {
+    let Some((bytes, file)) = read_file(path, Links::Follow)? else {
+        return Ok(Vec::new());
     };
     let Ok(config) = Kubeconfig::parse(&bytes) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let mut copies = Vec::new();
@@ -70,5 +79,5 @@ fn read_copy(path: &Path, ca: Option<&Certificate>) -> Vec<Copy> {
             });
         }
     }
-    copies
+    Ok(copies)
 }
