@@ -1,6 +1,8 @@
 //! Stale copies: kubeconfigs outside the kubernetes dir whose users hold a
 //! cluster admin certificate of this cluster.
 
+use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::cert::Certificate;
@@ -23,10 +25,7 @@ pub(super) fn find_copies(
     let mut skipped = Vec::new();
     let mut seen = Vec::new();
     for pattern in &scope.copies {
-        let Ok(paths) = glob::glob(pattern) else {
-            continue;
-        };
-        for path in paths.flatten() {
+        for path in expand(pattern) {
             if path.starts_with(&scope.kubernetes_dir) || seen.contains(&path) {
                 continue;
             }
@@ -38,6 +37,54 @@ pub(super) fn find_copies(
         }
     }
     (copies, skipped)
+}
+
+/// The paths a glob pattern matches, sorted. Names that are not UTF-8 are
+/// kept, exact (a wildcard matches them by their lossy form): `glob` alone
+/// would skip them, hiding a copy under `/home/<such a name>/`. A pattern with
+/// `**` is left to `glob`, which skips such names.
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    if pattern.contains("**") {
+        return glob::glob(pattern)
+            .map(|paths| paths.flatten().collect())
+            .unwrap_or_default();
+    }
+    let absolute = pattern.starts_with('/');
+    let mut found = vec![if absolute {
+        PathBuf::from("/")
+    } else {
+        PathBuf::new()
+    }];
+    for part in pattern.split('/').filter(|part| !part.is_empty()) {
+        let mut next = Vec::new();
+        if part.contains(['*', '?', '[']) {
+            let Ok(wildcard) = glob::Pattern::new(part) else {
+                return Vec::new();
+            };
+            for dir in &found {
+                let listed = if dir.as_os_str().is_empty() {
+                    fs::read_dir(".")
+                } else {
+                    fs::read_dir(dir)
+                };
+                let Ok(entries) = listed else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    if wildcard.matches(&name.to_string_lossy()) {
+                        next.push(dir.join(name));
+                    }
+                }
+            }
+        } else {
+            next.extend(found.iter().map(|dir| dir.join(part)));
+        }
+        found = next;
+    }
+    found.retain(|path| !path.as_os_str().is_empty() && fs::symlink_metadata(path).is_ok());
+    found.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    found
 }
 
 /// The admin users of one kubeconfig. Files that are no kubeconfig are not
