@@ -318,3 +318,64 @@ fn mkdir_private(dir: &Path) -> Result<(), WriteError> {
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::*;
+
+    fn entry(path: PathBuf) -> Entry {
+        Entry {
+            path,
+            existed: true,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            sha256: "ab".into(),
+            stored: Some("0001".into()),
+        }
+    }
+
+    fn manifest(files: Vec<Entry>) -> Manifest {
+        Manifest {
+            schema_version: 1,
+            id: "20261126T120000Z-renew".into(),
+            operation: "renew".into(),
+            created_at: "2026-11-26T12:00:00Z".into(),
+            files,
+        }
+    }
+
+    #[test]
+    fn a_manifest_round_trips_paths_that_are_not_utf8_exactly() {
+        let odd = PathBuf::from(OsString::from_vec(b"/etc/k\xff\\x/pki/ca\xfe.key".to_vec()));
+        let plain = PathBuf::from("/etc/kubernetes/admin.conf");
+        let text = serde_json::to_string(&manifest(vec![entry(odd.clone()), entry(plain.clone())]))
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["files"][1]["path"], "/etc/kubernetes/admin.conf");
+        assert_eq!(
+            value["files"][0]["path"]["escaped"],
+            "/etc/k\\xff\\\\x/pki/ca\\xfe.key"
+        );
+        let back: Manifest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.files[0].path, odd);
+        assert_eq!(back.files[1].path, plain);
+    }
+
+    #[test]
+    fn a_manifest_with_a_bad_path_is_refused_not_guessed() {
+        let text = r#"{"schemaVersion":1,"id":"x","operation":"renew","createdAt":"t","files":[
+            {"path":{"escaped":"a","base64":"%%%"},"existed":false,"mode":0,"uid":0,"gid":0,"sha256":"","stored":null}]}"#;
+        let err = serde_json::from_str::<Manifest>(text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a path's base64 is invalid"), "{err}");
+        let text = text.replace(r#"{"escaped":"a","base64":"%%%"}"#, "7");
+        assert!(serde_json::from_str::<Manifest>(&text).is_err());
+    }
+}

@@ -210,3 +210,41 @@ fn io_reason(err: &io::Error) -> String {
         _ => err.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::*;
+
+    #[test]
+    fn escaped_keeps_utf8_and_writes_other_bytes_as_hex() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
+            ("/home/zoë/a\\b".as_bytes(), "/home/zoë/a\\b"),
+            (b"pki/ca\xff.crt", "pki/ca\\xff.crt"),
+            (b"a\\b\xc3", "a\\\\b\\xc3"),
+            (b"\xfe\xff", "\\xfe\\xff"),
+        ];
+        for (bytes, expected) in cases {
+            let path = PathBuf::from(OsString::from_vec(bytes.to_vec()));
+            assert_eq!(escaped(&path), *expected);
+        }
+    }
+
+    #[test]
+    fn pseudo_filesystems_are_named_and_real_ones_pass() {
+        assert_eq!(
+            pseudo_filesystem(0x9fa0),
+            Err("is a kernel pseudo-file on procfs, not a credential file".into())
+        );
+        assert!(pseudo_filesystem(0x6265_6572).is_err_and(|e| e.contains("sysfs")));
+        // efivarfs' magic as a 32-bit kernel's signed f_type reports it still matches.
+        let signed = i128::from(0xde5e_81e4_u32) - (1_i128 << 32);
+        assert!(signed < 0);
+        assert!(pseudo_filesystem(signed).is_err_and(|e| e.contains("efivarfs")));
+        assert_eq!(pseudo_filesystem(0xef53), Ok(())); // ext4
+        assert_eq!(pseudo_filesystem(0x0102_1994), Ok(())); // tmpfs
+    }
+}
