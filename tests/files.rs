@@ -677,3 +677,42 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
     );
     assert_eq!(snapshot(host.path()), before);
 }
+
+#[test]
+fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let regular = tmp.path().join("admin.conf");
+    fs::write(&regular, b"apiVersion: v1\n").unwrap();
+    let fifo = tmp.path().join("scheduler.conf");
+    mkfifo(&fifo);
+    let state = tmp.path().join("state");
+    let (tx, rx) = mpsc::channel();
+    let paths = vec![regular, fifo.clone()];
+    let worker_state = state.clone();
+    std::thread::spawn(move || {
+        let made = kubecred::apply::backup::Backup::create(
+            &worker_state,
+            "renew",
+            &paths,
+            common::now(),
+            &kubecred::apply::hook::Proceed,
+        )
+        .map(|backup| backup.dir);
+        let _ = tx.send(made);
+    });
+    let made = rx
+        .recv_timeout(DEADLINE)
+        .expect("backing up a FIFO blocked");
+    let err = made.expect_err("a FIFO cannot be backed up").to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot back up {}: is not a regular file: it is a FIFO (named pipe)",
+            fifo.display()
+        )
+    );
+    assert!(
+        !state.exists(),
+        "nothing is written, not even the backups folder"
+    );
+}

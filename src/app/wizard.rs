@@ -308,7 +308,9 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
         .write(&write)
         .map_err(|err| err.to_string())
         .and_then(|()| {
-            let copy = std::fs::read(to)
+            let copy = crate::inventory::read_file(to, crate::inventory::Links::Refuse)
+                .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
+                .map(|(copy, _)| copy)
                 .map_err(|err| format!("cannot re-read {}: {err}", to.display()))?;
             if copy != bytes {
                 return Err(format!("{} does not read back as written", to.display()));
