@@ -1,12 +1,14 @@
 //! Reading one file with the checks an operator wants named: a folder, a
 //! device, a FIFO, a socket, a kernel pseudo-file, a refused or dangling
-//! symlink, an oversized file. Nothing here blocks: a file is opened
-//! non-blocking, and only once its type says it is a regular file on a real
-//! filesystem; the handle is then checked again (`fstat`, `fstatfs`) before
-//! the first read, and the metadata reported is the handle's.
+//! symlink, an oversized file. Nothing here blocks or acts on a device: a
+//! file is first named by a handle that does not open it, judged on that
+//! handle (`fstat`, `fstatfs`) to be a regular file of bounded size on a real
+//! filesystem, and only then opened, non-blocking, through that handle and
+//! judged again before the first read. The metadata reported is the handle's.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
+use std::os::fd::AsRawFd as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
@@ -68,9 +70,9 @@ pub fn read_opened(file: File, max: u64) -> Result<Vec<u8>, String> {
 }
 
 /// Opens `path` for reading if it is a regular file of at most `max` bytes on
-/// a real filesystem; absent is `Ok(None)`. Devices, FIFOs and sockets are
-/// refused by their type before they are opened (opening a device can have
-/// effects of its own), so nothing here blocks.
+/// a real filesystem; absent is `Ok(None)`. Devices, FIFOs, sockets and
+/// kernel pseudo-files are refused by their type before they are opened
+/// (opening a device can have effects of its own), so nothing here blocks.
 pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened>, String> {
     let lmeta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
@@ -94,46 +96,71 @@ pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened
         lmeta
     };
     not_a_file(&meta)?;
-    // Before opening: a kernel pseudo-file may act on open (procfs' kmsg does).
-    if let Ok(stat) = rustix::fs::statfs(path) {
-        pseudo_filesystem(i128::from(stat.f_type))?;
-    }
-    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    if links == Links::Refuse {
-        flags |= OFlags::NOFOLLOW;
-    }
-    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|errno| {
-        if errno == rustix::io::Errno::LOOP {
-            "is a symbolic link (it replaced the file while being read); kubeadm writes a regular file here"
-                .to_owned()
-        } else if errno == rustix::io::Errno::NOENT {
+    let cannot = |errno: rustix::io::Errno| {
+        if errno == rustix::io::Errno::NOENT {
             "changed while being read (it disappeared)".to_owned()
         } else {
             format!("cannot read ({})", io_reason(&io::Error::from(errno)))
         }
-    })?;
+    };
+    // First a handle that names the file without opening it (`O_PATH`: no
+    // device, FIFO or kernel pseudo-file acts on it), judged by type and
+    // filesystem; only then the file itself, reopened through that handle so
+    // that it is the very object judged, even if the path was swapped meanwhile.
+    let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+    if links == Links::Refuse {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let handle = File::from(rustix::fs::open(path, flags, Mode::empty()).map_err(cannot)?);
+    let named = judge(&handle, &meta, max)?;
+    let read = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let reopened = rustix::fs::open(
+        format!("/proc/self/fd/{}", handle.as_raw_fd()).as_str(),
+        read,
+        Mode::empty(),
+    );
+    let fd = match reopened {
+        Ok(fd) => fd,
+        // No procfs: open the path itself, non-blocking, and judge the result again.
+        Err(_) => rustix::fs::open(path, read | (flags & OFlags::NOFOLLOW), Mode::empty())
+            .map_err(|errno| {
+                if errno == rustix::io::Errno::LOOP {
+                    "is a symbolic link (it replaced the file while being read); kubeadm writes a regular file here"
+                        .to_owned()
+                } else {
+                    cannot(errno)
+                }
+            })?,
+    };
     let file = File::from(fd);
-    let opened = file
-        .metadata()
-        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
-    not_a_file(&opened)?;
-    if opened.ino() != meta.ino() || opened.dev() != meta.dev() {
-        return Err("changed while being read".into());
-    }
-    let stat = rustix::fs::fstatfs(&file)
-        .map_err(|errno| format!("cannot read ({})", io_reason(&errno.into())))?;
-    pseudo_filesystem(i128::from(stat.f_type))?;
-    if opened.len() > max {
-        return Err(format!(
-            "too large ({} bytes; a credential file is at most {max} bytes)",
-            opened.len()
-        ));
-    }
+    let opened = judge(&file, &named, max)?;
     Ok(Some(Opened {
         file,
         meta: opened,
         symlink_target,
     }))
+}
+
+/// Checks a handle: a regular file (the one `expected` describes), on a real
+/// filesystem, of at most `max` bytes; returns its metadata.
+fn judge(handle: &File, expected: &Metadata, max: u64) -> Result<Metadata, String> {
+    let meta = handle
+        .metadata()
+        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
+    not_a_file(&meta)?;
+    if meta.ino() != expected.ino() || meta.dev() != expected.dev() {
+        return Err("changed while being read".into());
+    }
+    let stat = rustix::fs::fstatfs(handle)
+        .map_err(|errno| format!("cannot read ({})", io_reason(&errno.into())))?;
+    pseudo_filesystem(i128::from(stat.f_type))?;
+    if meta.len() > max {
+        return Err(format!(
+            "too large ({} bytes; a credential file is at most {max} bytes)",
+            meta.len()
+        ));
+    }
+    Ok(meta)
 }
 
 /// Refuses anything but a regular file, naming what it is.
