@@ -1,5 +1,6 @@
 //! Process state, read once at start: the clock, terminals, colour
-//! preferences and the owner credentials must have. Nothing below `app` reads the environment or the clock.
+//! preferences and the owner credentials must have. Nothing below `app`
+//! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
 

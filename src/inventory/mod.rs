@@ -170,7 +170,8 @@ pub struct KubeconfigFacts {
     pub certificate_authority: Option<Result<Certificate, String>>,
 }
 
-/// Ownership and mode of a file, as `lstat` sees it.
+/// Ownership and mode of a file, as `fstat` on the handle it was read through
+/// sees it (a folder: as `stat` sees it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileMeta {
     /// The file.

@@ -84,14 +84,8 @@ impl PathWire {
 
 /// A path as a JSON value (see [`JsonPath`]).
 pub fn path(path: &Path) -> Value {
-    let bytes = path.as_os_str().as_bytes();
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Value::String(text.to_owned()),
-        Err(_) => json!({
-            "escaped": crate::inventory::escaped(path),
-            "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-        }),
-    }
+    // Serializing a string or a map of two strings into a `Value` cannot fail.
+    serde_json::to_value(JsonPath(path)).unwrap_or_default()
 }
 
 /// An optional path as a JSON value: `null` when absent.
