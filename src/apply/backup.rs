@@ -82,8 +82,8 @@ const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 impl Backup {
     /// Copies `paths` as they are now into a new set and fsyncs it. Every file
     /// is read and the manifest serialized before anything is written, so a
-    /// file that cannot be backed up, or a manifest that cannot be written,
-    /// changes nothing.
+    /// file that cannot be backed up, or a manifest that cannot be serialized,
+    /// writes nothing; a set whose writing fails is removed again.
     pub fn create(
         state_dir: &Path,
         operation: &str,
