@@ -716,3 +716,61 @@ fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
         "nothing is written, not even the backups folder"
     );
 }
+
+#[test]
+fn migrate_updates_a_copy_under_a_non_utf8_home_and_rollback_restores_it() {
+    let host = Host::new(AdminLayout::Pre129);
+    let tmp = tempfile::tempdir().unwrap();
+    let homes = tmp.path().join("home");
+    let kube = homes.join(not_utf8("u")).join(".kube");
+    fs::create_dir_all(&kube).unwrap();
+    let copy = kube.join("config");
+    fs::copy(host.file("admin.conf"), &copy).unwrap();
+    let state = tmp.path().join("state");
+    let glob = homes.join("*/.kube/config");
+    let (host_before, homes_before) = (snapshot(host.path()), snapshot(&homes));
+    let args = |extra: &[&str]| -> Vec<OsString> {
+        let mut all = vec![os("--copies"), glob.as_os_str().to_owned()];
+        all.extend(extra.iter().map(|arg| os(arg)));
+        all
+    };
+    let plan = in_state(
+        host.path(),
+        &state,
+        &args(&["-o", "json", "migrate", "--offline", "--dry-run"]),
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(
+        path_bytes(&plan.json()["copies"][0]["path"]),
+        copy.as_os_str().as_bytes()
+    );
+    let migrated = in_state(
+        host.path(),
+        &state,
+        &args(&[
+            "-o",
+            "json",
+            "migrate",
+            "--offline",
+            "--update-copies",
+            "--yes",
+        ]),
+    );
+    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+    python(&migrated.stdout, "d['copies']['updated'][0]['base64']");
+    let summary = migrated.json();
+    assert_eq!(
+        path_bytes(&summary["copies"]["updated"][0]),
+        copy.as_os_str().as_bytes()
+    );
+    assert_ne!(snapshot(&homes), homes_before, "the copy was rewritten");
+    let id = summary["backup"].as_str().unwrap().to_owned();
+    let rolled = in_state(host.path(), &state, &["rollback", &id, "--yes"]);
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert_eq!(
+        snapshot(&homes),
+        homes_before,
+        "the copy is back, byte for byte"
+    );
+    assert_eq!(snapshot(host.path()), host_before);
+}
