@@ -1,10 +1,11 @@
 //! Reading one file with the checks an operator wants named: a folder, a
 //! device, a FIFO, a socket, a kernel pseudo-file, a refused or dangling
-//! symlink, an oversized file. Nothing here blocks or acts on a device: a
-//! file is first named by a handle that does not open it, judged on that
-//! handle (`fstat`, `fstatfs`) to be a regular file of bounded size on a real
-//! filesystem, and only then opened, non-blocking, through that handle and
-//! judged again before the first read. The metadata reported is the handle's.
+//! symlink, an oversized file. Nothing here blocks: a file is first named by
+//! a handle that does not open it (`O_PATH`), judged on that handle (`fstat`,
+//! `fstatfs`) to be a regular file of bounded size on a real filesystem, and
+//! only then opened, non-blocking, through that handle (`/proc/self/fd`; by
+//! its path again where procfs is not mounted) and judged again before the
+//! first read. The metadata reported is the handle's.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
