@@ -485,6 +485,15 @@ fn a_stale_copy_under_a_non_utf8_home_is_carried_exactly() {
     // The table says it too, escaped, not lossily.
     let table = run_table(host.path(), &homes.path().join("*/.kube/config"));
     assert!(table.contains(&escaped), "{table}");
+    // `**` finds it as well, once.
+    let json = check(host.path(), Some(&homes.path().join("**/config")), false).json();
+    let found: Vec<Vec<u8>> = json["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|copy| path_bytes(&copy["path"]))
+        .collect();
+    assert_eq!(found, vec![copy.as_os_str().as_bytes().to_vec()]);
 }
 
 fn run_table(host: &Path, copies: &Path) -> String {

@@ -39,16 +39,16 @@ pub(super) fn find_copies(
     (copies, skipped)
 }
 
-/// The paths a glob pattern matches, sorted. Names that are not UTF-8 are
-/// kept, exact (a wildcard matches them by their lossy form): `glob` alone
-/// would skip them, hiding a copy under `/home/<such a name>/`. A pattern with
-/// `**` is left to `glob`, which skips such names.
+/// How deep `**` looks, and how many folders it lists at most.
+const MAX_DEPTH: usize = 16;
+const MAX_FOLDERS: usize = 100_000;
+
+/// The paths a glob pattern matches, sorted: `*`, `?` and `[...]` within a
+/// name, `**` for any number of folders (not following symlinks, at most
+/// `MAX_DEPTH` deep). Names that are not UTF-8 are kept, exact (a wildcard
+/// matches them by their lossy form): `glob` alone would skip them, hiding a
+/// copy under `/home/<such a name>/`.
 fn expand(pattern: &str) -> Vec<PathBuf> {
-    if pattern.contains("**") {
-        return glob::glob(pattern)
-            .map(|paths| paths.flatten().collect())
-            .unwrap_or_default();
-    }
     let absolute = pattern.starts_with('/');
     let mut found = vec![if absolute {
         PathBuf::from("/")
@@ -57,17 +57,16 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
     }];
     for part in pattern.split('/').filter(|part| !part.is_empty()) {
         let mut next = Vec::new();
-        if part.contains(['*', '?', '[']) {
+        if part == "**" {
+            for dir in &found {
+                subfolders(dir, 0, &mut next);
+            }
+        } else if part.contains(['*', '?', '[']) {
             let Ok(wildcard) = glob::Pattern::new(part) else {
                 return Vec::new();
             };
             for dir in &found {
-                let listed = if dir.as_os_str().is_empty() {
-                    fs::read_dir(".")
-                } else {
-                    fs::read_dir(dir)
-                };
-                let Ok(entries) = listed else {
+                let Ok(entries) = list(dir) else {
                     continue;
                 };
                 for entry in entries.flatten() {
@@ -85,6 +84,34 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
     found.retain(|path| !path.as_os_str().is_empty() && fs::symlink_metadata(path).is_ok());
     found.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
     found
+}
+
+/// `dir` and every folder under it, not following symlinks, to `MAX_DEPTH`.
+fn subfolders(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if out.len() >= MAX_FOLDERS {
+        return;
+    }
+    out.push(dir.to_path_buf());
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    let Ok(entries) = list(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            subfolders(&dir.join(entry.file_name()), depth + 1, out);
+        }
+    }
+}
+
+/// A folder's entries; the empty path is the current folder.
+fn list(dir: &Path) -> std::io::Result<fs::ReadDir> {
+    if dir.as_os_str().is_empty() {
+        fs::read_dir(".")
+    } else {
+        fs::read_dir(dir)
+    }
 }
 
 /// The admin users of one kubeconfig. Files that are no kubeconfig are not
