@@ -161,6 +161,7 @@ mod tests {
             kubernetes_dir: dir.path().to_path_buf(),
             cert_dir: dir.path().join("pki"),
             copies: Vec::new(),
+            expected_owner: 0,
         })
     }
 

@@ -1,5 +1,6 @@
-//! Process state, read once at start: the clock, terminals and colour
-//! preferences. Nothing below `app` reads the environment or the clock.
+//! Process state, read once at start: the clock, terminals, colour
+//! preferences and the owner credentials must have. Nothing below `app`
+//! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
 
@@ -9,6 +10,10 @@ use crate::span;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
 pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
+
+/// Names the uid that owns credential files and folders in a test tree, in
+/// place of root. Not for production use: on a node, unset, the owner is root.
+pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
 
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
@@ -21,6 +26,9 @@ pub struct Context {
     pub interactive: bool,
     /// Whether `NO_COLOR` is set (to anything non-empty).
     pub no_color: bool,
+    /// The uid every credential file and folder must belong to: root (0),
+    /// unless a test names another with `KUBECRED_TEST_OWNER`.
+    pub expected_owner: u32,
 }
 
 impl Context {
@@ -35,8 +43,16 @@ impl Context {
                 .replace_nanosecond(0)
                 .unwrap_or_else(|_| OffsetDateTime::now_utc()),
         };
+        let expected_owner = match std::env::var_os(TEST_OWNER_VAR) {
+            None => 0,
+            Some(text) => text
+                .to_str()
+                .and_then(|text| text.parse::<u32>().ok())
+                .ok_or_else(|| format!("{TEST_OWNER_VAR}: not a uid (a number)"))?,
+        };
         Ok(Self {
             now,
+            expected_owner,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),

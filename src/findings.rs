@@ -59,7 +59,8 @@ pub enum Code {
     ExpiresSoon,
     /// A CA's key is absent: certificates it signs cannot be renewed here.
     ExternalCa,
-    /// A key or kubeconfig is readable by others or not owned by root.
+    /// A key or kubeconfig is readable by others or not owned by root, or a
+    /// credential folder is writable by others or not owned by root.
     InsecurePermissions,
     /// A private key does not belong to its certificate.
     KeyMismatch,
@@ -167,6 +168,7 @@ pub fn evaluate(
     }
     rules.copies();
     rules.clock();
+    rules.folders();
     let mut findings = rules.out;
     findings
         .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
@@ -468,10 +470,57 @@ impl Rules<'_> {
                 file.mode
             ));
         }
-        if file.uid != 0 && file.uid != self.inventory.expected_owner {
-            problems.push(format!("owned by uid {}, not root", file.uid));
+        if let Some(problem) = self.owner_problem(file) {
+            problems.push(problem);
         }
         (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
+    /// A file or folder not owned by the expected owner (root on a node): its owner can rewrite it.
+    fn owner_problem(&self, file: &FileMeta) -> Option<String> {
+        let expected = self.inventory.expected_owner;
+        (file.uid != expected).then(|| {
+            if expected == 0 {
+                format!("owned by uid {}, not root", file.uid)
+            } else {
+                format!("owned by uid {}, not uid {expected}", file.uid)
+            }
+        })
+    }
+
+    /// The kubernetes dir, the cert dir and `pki/etcd`: whoever can write to one
+    /// can replace the credentials in it (and, in the kubernetes dir, the static
+    /// pod manifests the kubelet runs as root), so each problem is critical.
+    fn folders(&mut self) {
+        for folder in &self.inventory.folders {
+            let mut problems = Vec::new();
+            if folder.mode & 0o022 != 0 {
+                let who = match (folder.mode & 0o020 != 0, folder.mode & 0o002 != 0) {
+                    (true, true) => "its group and others",
+                    (true, false) => "its group",
+                    _ => "others",
+                };
+                problems.push(format!(
+                    "folder mode {:04o} lets {who} replace the credentials in it",
+                    folder.mode
+                ));
+            }
+            if let Some(problem) = self.owner_problem(folder) {
+                problems.push(problem);
+            }
+            if problems.is_empty() {
+                continue;
+            }
+            let name = crate::inventory::escaped(&folder.path);
+            self.out.push(Finding {
+                code: Code::InsecurePermissions,
+                severity: Severity::Critical,
+                message: format!("{name}: {}", problems.join("; ")),
+                credential: name,
+                path: folder.path.clone(),
+                remedy: FOLDER_REMEDY.into(),
+            });
+        }
     }
 
     fn ca_data(&mut self, credential: &Credential, material: &Material) {
@@ -696,7 +745,7 @@ impl Rules<'_> {
             self.out.push(Finding {
                 code: Code::StaleAdminCopy,
                 severity: Severity::Warning,
-                credential: copy.file.path.display().to_string(),
+                credential: crate::inventory::escaped(&copy.file.path),
                 path: copy.file.path.clone(),
                 message: format!(
                     "user `{}` holds {why}; it stays valid until {}",
@@ -710,6 +759,9 @@ impl Rules<'_> {
 }
 
 const PERMISSIONS_REMEDY: &str = "chown root:root <file> && chmod 0600 <file>";
+
+const FOLDER_REMEDY: &str =
+    "chown root:root <folder> && chmod 0755 <folder>, then check that no file in it was replaced";
 
 fn same_groups(actual: &[String], expected: &[&str]) -> bool {
     let mut actual: Vec<&str> = actual.iter().map(String::as_str).collect();

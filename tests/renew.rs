@@ -729,6 +729,7 @@ fn prepared_changes(root: &Path) -> Vec<Change> {
         kubernetes_dir: root.to_path_buf(),
         cert_dir: root.join("pki"),
         copies: vec![],
+        expected_owner: 0,
     };
     let inventory = Inventory::scan(&scope);
     let request = Request {
@@ -753,6 +754,7 @@ fn no_key_mismatch(root: &Path) {
         kubernetes_dir: root.to_path_buf(),
         cert_dir: root.join("pki"),
         copies: vec![],
+        expected_owner: 0,
     };
     let inventory = Inventory::scan(&scope);
     let findings = kubecred::findings::evaluate(

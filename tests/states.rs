@@ -344,13 +344,36 @@ fn group_readable_key_and_kubeconfig() {
     assert_eq!(run.code, 1);
 }
 
+/// Fails loudly unless the suite runs as root: chown needs it, and CI runs as root.
+fn require_root() {
+    use std::os::unix::fs::MetadataExt as _;
+    let probe = tempfile::tempfile().unwrap();
+    assert_eq!(
+        probe.metadata().unwrap().uid(),
+        0,
+        "this test chowns files and must run as root (CI does)"
+    );
+}
+
+fn chown(path: &std::path::Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), None).unwrap();
+}
+
+/// Chowns every file and folder under `root` (not following symlinks).
+fn chown_tree(root: &std::path::Path, uid: u32) {
+    std::os::unix::fs::lchown(root, Some(uid), None).unwrap();
+    if fs::symlink_metadata(root).unwrap().is_dir() {
+        for entry in fs::read_dir(root).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
+    }
+}
+
 #[test]
 fn key_owned_by_another_user() {
+    require_root();
     let host = Host::new(AdminLayout::Init129);
-    if !nix_is_root() {
-        return; // chown needs root; CI and this machine run as root
-    }
-    std::os::unix::fs::chown(host.file("pki/front-proxy-client.key"), Some(4242), None).unwrap();
+    chown(&host.file("pki/front-proxy-client.key"), 4242);
     let json = host.check(&[]).json();
     assert_eq!(
         codes(&json),
@@ -362,10 +385,149 @@ fn key_owned_by_another_user() {
     );
 }
 
-fn nix_is_root() -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    let probe = tempfile::tempfile().unwrap();
-    probe.metadata().unwrap().uid() == 0
+#[test]
+fn a_kubernetes_dir_chowned_to_a_user_is_critical() {
+    require_root();
+    let host = Host::new(AdminLayout::Init129);
+    let dir = host.path().display().to_string();
+    chown(host.path(), 4242);
+    let run = host.check(&[]);
+    let json = run.json();
+    assert_eq!(codes(&json), pairs(&[(&dir, "insecure-permissions")]));
+    let found = finding(&json, &dir, "insecure-permissions");
+    assert_eq!(found["severity"], "critical");
+    assert_eq!(found["path"], dir.as_str());
+    assert_eq!(
+        found["message"],
+        format!("{dir}: owned by uid 4242, not root")
+    );
+    assert!(
+        found["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("chown root:root")
+    );
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn a_group_writable_pki_is_critical() {
+    let host = Host::new(AdminLayout::Init129);
+    host.chmod("pki", 0o775);
+    let pki = host.file("pki").display().to_string();
+    let run = host.check(&[]);
+    let json = run.json();
+    assert_eq!(codes(&json), pairs(&[(&pki, "insecure-permissions")]));
+    let found = finding(&json, &pki, "insecure-permissions");
+    assert_eq!(found["severity"], "critical");
+    assert_eq!(
+        found["message"],
+        format!("{pki}: folder mode 0775 lets its group replace the credentials in it")
+    );
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn a_world_writable_kubernetes_dir_and_etcd_dir_are_flagged() {
+    let host = Host::new(AdminLayout::Init129);
+    host.chmod(".", 0o757);
+    host.chmod("pki/etcd", 0o1777);
+    host.chmod("pki/etcd/ca.crt", 0o666); // a certificate is public; its folder is not
+    let dir = host.path().display().to_string();
+    let etcd = host.file("pki/etcd").display().to_string();
+    let run = host.check(&[]);
+    let json = run.json();
+    let mut expected = vec![
+        (dir.as_str(), "insecure-permissions"),
+        (etcd.as_str(), "insecure-permissions"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(codes(&json), pairs(&expected));
+    assert_eq!(
+        message(&json, &dir, "insecure-permissions"),
+        format!("{dir}: folder mode 0757 lets others replace the credentials in it")
+    );
+    assert_eq!(
+        message(&json, &etcd, "insecure-permissions"),
+        format!("{etcd}: folder mode 1777 lets its group and others replace the credentials in it")
+    );
+    assert_eq!(
+        finding(&json, &dir, "insecure-permissions")["severity"],
+        "critical"
+    );
+    assert_eq!(run.code, 2);
+    // A folder only readable by others is no finding: kubeadm makes them 0755.
+    host.chmod(".", 0o755);
+    host.chmod("pki/etcd", 0o711);
+    assert_eq!(codes(&host.check(&[]).json()), pairs(&[]));
+}
+
+#[test]
+fn the_test_owner_knob_names_the_owner_and_the_rule_stays_strict() {
+    require_root();
+    let host = Host::new(AdminLayout::Init129);
+    chown_tree(host.path(), 4242);
+    // Without the knob the owner is root: every kubeconfig, key and folder is flagged.
+    let json = host.check(&[]).json();
+    let flagged: Vec<(String, String)> = codes(&json);
+    assert!(
+        flagged
+            .iter()
+            .all(|(_, code)| code == "insecure-permissions"),
+        "{flagged:?}"
+    );
+    for name in [
+        host.path().display().to_string(),
+        host.file("pki").display().to_string(),
+        host.file("pki/etcd").display().to_string(),
+        "admin.conf".into(),
+        "ca".into(),
+        "sa".into(),
+        "etcd-server".into(),
+    ] {
+        assert!(
+            message(&json, &name, "insecure-permissions").contains("owned by uid 4242, not root"),
+            "{name}"
+        );
+    }
+    // With the knob naming 4242, the same tree is clean ...
+    let run = host.check_owned_by(Some(4242), &[]);
+    assert_eq!(codes(&run.json()), pairs(&[]));
+    assert_eq!(run.code, 0);
+    // ... and one file left to root is then the odd one out, named as such.
+    chown(&host.file("pki/apiserver.key"), 0);
+    let json = host.check_owned_by(Some(4242), &[]).json();
+    assert_eq!(
+        codes(&json),
+        pairs(&[("apiserver", "insecure-permissions")])
+    );
+    assert!(
+        message(&json, "apiserver", "insecure-permissions")
+            .contains("owned by uid 0, not uid 4242")
+    );
+}
+
+#[test]
+fn a_bad_test_owner_is_a_usage_error() {
+    let host = Host::new(AdminLayout::Init129);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("KUBECRED_TEST_OWNER", "root")
+        .args(["--kubernetes-dir"])
+        .arg(host.path())
+        .args(["--no-copies", "check"])
+        .output()
+        .unwrap();
+    let run = common::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: KUBECRED_TEST_OWNER: not a uid (a number)\n"
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         }
         .into());
     }
-    let inventory = scan_host(&scope(global), unknown)?;
+    let inventory = scan_host(&scope(global, ctx), unknown)?;
     describe_scan(global, &inventory);
     let thresholds = Thresholds {
         warn: args.warn,

@@ -13,12 +13,12 @@ use crate::report::Report;
 pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<u8> {
     let inventory = if args.paths.is_empty() {
         scan_host_or(
-            &scope(global),
+            &scope(global, ctx),
             1,
             "pass --kubernetes-dir, or name files to inspect",
         )?
     } else {
-        Inventory::scan_paths(&args.paths)
+        Inventory::scan_paths(&args.paths, ctx.expected_owner)
     };
     describe_scan(global, &inventory);
     let report = Report::new(&inventory, ctx.now, Thresholds::default());

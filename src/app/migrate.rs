@@ -23,13 +23,13 @@ use crate::inventory::Inventory;
 use crate::layout::KUBEADM_CLUSTER_ADMINS;
 use crate::migrate::{self, Material, Options, Plan, SuperAdmin, SuperAdminTarget};
 use crate::online;
-use crate::render::json::SCHEMA_VERSION;
+use crate::render::json::{SCHEMA_VERSION, path as json_path};
 use crate::render::plan::algorithm_name;
 use crate::span::date;
 
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
-    let inventory = scan_host(&scope(global), 1)?;
+    let inventory = scan_host(&scope(global, ctx), 1)?;
     describe_scan(global, &inventory);
     let options = Options {
         super_admin: match (&args.super_admin_out, args.no_super_admin) {
@@ -365,20 +365,20 @@ fn plan_json(plan: &Plan, args: &MigrateArgs) -> String {
         "schemaVersion": SCHEMA_VERSION,
         "operation": "migrate",
         "offline": args.offline,
-        "files": plan.paths(),
+        "files": plan.paths().iter().map(|p| json_path(p)).collect::<Vec<_>>(),
         "bindingVia": plan.binding_via.as_ref().map(|(name, _)| name),
         "superAdmin": super_admin_json(&plan.super_admin),
         "reissueAdmin": plan.reissue_admin,
         "keyAlgorithm": algorithm_name(plan.key),
         "notAfter": crate::span::rfc3339(plan.not_after),
-        "copies": plan.copies.iter().map(|c| json!({"path": c.path, "user": c.user, "update": plan.update_copies})).collect::<Vec<_>>(),
+        "copies": plan.copies.iter().map(|c| json!({"path": json_path(&c.path), "user": c.user, "update": plan.update_copies})).collect::<Vec<_>>(),
     }))
 }
 
 fn super_admin_json(super_admin: &SuperAdmin) -> Value {
     match super_admin {
-        SuperAdmin::Write(path) => json!({"action": "write", "path": path}),
-        SuperAdmin::Existing(path) => json!({"action": "keep", "path": path}),
+        SuperAdmin::Write(path) => json!({"action": "write", "path": json_path(path)}),
+        SuperAdmin::Existing(path) => json!({"action": "keep", "path": json_path(path)}),
         SuperAdmin::Skip => json!({"action": "skip"}),
     }
 }
@@ -472,14 +472,14 @@ fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
         "operation": "migrate",
         "changed": true,
         "backup": outcome.backup.as_ref().map(|(id, _)| id),
-        "backupPath": outcome.backup.as_ref().map(|(_, dir)| dir),
+        "backupPath": outcome.backup.as_ref().map(|(_, dir)| json_path(dir)),
         "binding": match (&outcome.binding, &outcome.manifest) {
             (Some(Created::Created), _) => "created",
             (Some(Created::AlreadyExists), _) => "existed",
             (None, Some(_)) => "manifest",
             (None, None) => "unchanged",
         },
-        "bindingManifest": outcome.manifest,
+        "bindingManifest": outcome.manifest.as_deref().map(json_path),
         "superAdmin": super_admin_json(&plan.super_admin),
         "admin": material.admin_certificate.as_ref().map(|cert| json!({
             "serial": cert.serial,
@@ -493,9 +493,9 @@ fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
             "groups": plan.old_admin.groups,
         },
         "copies": {
-            "updated": material.copies.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-            "skipped": material.skipped_copies.iter().map(|(p, why)| json!({"path": p, "reason": why})).collect::<Vec<_>>(),
-            "reported": if plan.update_copies { Vec::new() } else { plan.copies.iter().map(|c| c.path.clone()).collect() },
+            "updated": material.copies.iter().map(|(p, _)| json_path(p)).collect::<Vec<_>>(),
+            "skipped": material.skipped_copies.iter().map(|(p, why)| json!({"path": json_path(p), "reason": why})).collect::<Vec<_>>(),
+            "reported": if plan.update_copies { Vec::new() } else { plan.copies.iter().map(|c| json_path(&c.path)).collect() },
         },
     }))
 }

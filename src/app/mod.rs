@@ -45,8 +45,8 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
     }
 }
 
-/// Where to scan, from the global options.
-fn scope(global: &Global) -> Scope {
+/// Where to scan, from the global options; files must belong to the context's owner.
+fn scope(global: &Global, ctx: &Context) -> Scope {
     let copies = if global.no_copies {
         Vec::new()
     } else if global.copies.is_empty() {
@@ -64,14 +64,15 @@ fn scope(global: &Global) -> Scope {
             .unwrap_or_else(|| global.kubernetes_dir.join("pki")),
         kubernetes_dir: global.kubernetes_dir.clone(),
         copies,
+        expected_owner: ctx.expected_owner,
     }
 }
 
 /// Where to scan for a writing command: the copies are not its business.
-fn scope_without_copies(global: &Global) -> Scope {
+fn scope_without_copies(global: &Global, ctx: &Context) -> Scope {
     Scope {
         copies: Vec::new(),
-        ..scope(global)
+        ..scope(global, ctx)
     }
 }
 
@@ -127,6 +128,9 @@ fn describe_scan(global: &Global, inventory: &Inventory) {
         text::path(&inventory.cert_dir),
         inventory.copies.len()
     );
+    for (path, reason) in &inventory.skipped_copies {
+        eprintln!("kubecred: not read as a copy: {}: {reason}", path.display());
+    }
 }
 
 /// With `-v`: every file a finished transaction wrote or removed, on stderr.

@@ -17,7 +17,7 @@ use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
 
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
-    let inventory = scan_host(&scope_without_copies(global), 1)?;
+    let inventory = scan_host(&scope_without_copies(global, ctx), 1)?;
     describe_scan(global, &inventory);
     let request = Request {
         names: args.names.clone(),

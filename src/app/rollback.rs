@@ -14,10 +14,10 @@ use crate::render;
 
 pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result<u8> {
     if args.list {
-        let backups = Backup::list(&global.state_dir);
+        let (backups, unreadable) = Backup::list_all(&global.state_dir);
         let text = match global.output {
-            Output::Json => render::plan::backups_json(&backups),
-            _ => render::plan::backups_table(&backups),
+            Output::Json => render::plan::backups_json(&backups, &unreadable),
+            _ => render::plan::backups_table(&backups, &unreadable),
         };
         print(&text)?;
         return Ok(0);
@@ -65,22 +65,12 @@ fn changes(backup: &Backup) -> Result<Vec<Change>> {
             let kubeconfig = entry.path.extension().is_some_and(|ext| ext == "conf");
             let action = match &entry.stored {
                 Some(stored) if entry.existed => {
-                    let copy = backup.dir.join("files").join(stored);
-                    let bytes = std::fs::read(&copy).map_err(|err| PathError {
-                        message: format!("cannot read the backup copy ({err})"),
-                        path: copy.clone(),
-                        hint: Some("nothing was changed".into()),
+                    let bytes = backup.stored_copy(entry, stored).map_err(|err| PathError {
+                        message: format!("{err}; nothing was changed"),
+                        path: std::path::PathBuf::new(),
+                        hint: None,
                         exit: 1,
                     })?;
-                    if crate::cert::Fingerprint::of(&bytes).to_string() != entry.sha256 {
-                        return Err(PathError {
-                            message: "the backup copy does not match its manifest's SHA-256".into(),
-                            path: copy,
-                            hint: Some("nothing was changed".into()),
-                            exit: 1,
-                        }
-                        .into());
-                    }
                     Action::Write(
                         bytes,
                         Ownership::Exact {

@@ -71,7 +71,7 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
 
 /// The facts of the opening screen.
 fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Context) -> Facts {
-    let inventory = Inventory::scan(&scope(global));
+    let inventory = Inventory::scan(&scope(global, ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
         .credentials
@@ -155,7 +155,7 @@ impl Executor for RealExecutor<'_> {
             Intent::Renew { within, validity } => {
                 let inventory = Inventory::scan(&crate::inventory::Scope {
                     copies: Vec::new(),
-                    ..scope(self.global)
+                    ..scope(self.global, self.ctx)
                 });
                 let request = crate::renew::Request {
                     names: Vec::new(),
@@ -257,7 +257,7 @@ impl Executor for RealExecutor<'_> {
 
 impl RealExecutor<'_> {
     fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
-        let inventory = Inventory::scan(&scope(self.global));
+        let inventory = Inventory::scan(&scope(self.global, self.ctx));
         let options = crate::migrate::Options {
             super_admin: crate::migrate::SuperAdminTarget::Default,
             update_copies,
@@ -314,7 +314,9 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
         .write(&write)
         .map_err(|err| err.to_string())
         .and_then(|()| {
-            let copy = std::fs::read(to)
+            let copy = crate::inventory::read_file(to, crate::inventory::Links::Refuse)
+                .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
+                .map(|(copy, _)| copy)
                 .map_err(|err| format!("cannot re-read {}: {err}", to.display()))?;
             if copy != bytes {
                 return Err(format!("{} does not read back as written", to.display()));

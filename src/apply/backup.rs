@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 use crate::apply::atomic::{self, Durability, Ownership, WriteError};
 use crate::apply::hook::Hook;
 use crate::cert::Fingerprint;
+use crate::inventory::{Links, MAX_FILE_BYTES, open_regular, read_opened};
 use crate::span;
 
 /// A backup set's manifest (`manifest.json`): its wire format is stable.
@@ -34,7 +36,8 @@ pub struct Manifest {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
-    /// The file.
+    /// The file, exact: a string, or its bytes where it is not UTF-8.
+    #[serde(with = "crate::render::json::path_serde")]
     pub path: PathBuf,
     /// Whether it existed (if not, restoring removes it).
     pub existed: bool,
@@ -64,8 +67,23 @@ pub fn root(state_dir: &Path) -> PathBuf {
     state_dir.join("backups")
 }
 
+/// A set in the backups folder that cannot be read, and why.
+#[derive(Clone, Debug)]
+pub struct Unreadable {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// What is wrong with it, in a few words.
+    pub reason: String,
+}
+
+/// The largest manifest read back; one lists a few dozen files.
+const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
 impl Backup {
-    /// Copies `paths` as they are now into a new set and fsyncs it.
+    /// Copies `paths` as they are now into a new set and fsyncs it. Every file
+    /// is read and the manifest serialized before anything is written, so a
+    /// file that cannot be backed up, or a manifest that cannot be serialized,
+    /// writes nothing; a set whose writing fails is removed again.
     pub fn create(
         state_dir: &Path,
         operation: &str,
@@ -79,7 +97,6 @@ impl Backup {
             ))
             .unwrap_or_default();
         let root = root(state_dir);
-        mkdir_private(&root)?;
         let (id, dir) = (0..100)
             .map(|n| {
                 if n == 0 {
@@ -89,49 +106,37 @@ impl Backup {
                 }
             })
             .map(|id| (id.clone(), root.join(id)))
-            .find(|(_, dir)| !dir.exists())
+            .find(|(_, dir)| fs::symlink_metadata(dir).is_err())
             .ok_or_else(|| WriteError {
                 step: "create a backup in",
                 path: root.clone(),
                 source: io::Error::other("too many backups at the same second"),
             })?;
-        mkdir_private(&dir)?;
-        mkdir_private(&dir.join("files"))?;
         let mut files = Vec::new();
+        let mut copies = Vec::new();
         for (n, path) in paths.iter().enumerate() {
-            let entry = match fs::symlink_metadata(path) {
-                Ok(meta) if meta.is_file() => {
-                    let bytes = fs::read(path).map_err(|source| WriteError {
-                        step: "read",
-                        path: path.clone(),
-                        source,
-                    })?;
+            let refused = |reason: String| WriteError {
+                step: "back up",
+                path: path.clone(),
+                source: io::Error::other(reason),
+            };
+            let entry = match open_regular(path, Links::Refuse, MAX_FILE_BYTES).map_err(refused)? {
+                Some(opened) => {
+                    let bytes = read_opened(opened.file, MAX_FILE_BYTES).map_err(refused)?;
                     let stored = format!("{:04}", n + 1);
-                    atomic::replace(
-                        &dir.join("files").join(&stored),
-                        &bytes,
-                        Ownership::Keep(0o600),
-                        Durability::Deferred,
-                        hook,
-                    )?;
-                    Entry {
+                    let entry = Entry {
                         path: path.clone(),
                         existed: true,
-                        mode: meta.mode() & 0o7777,
-                        uid: meta.uid(),
-                        gid: meta.gid(),
+                        mode: opened.meta.mode() & 0o7777,
+                        uid: opened.meta.uid(),
+                        gid: opened.meta.gid(),
                         sha256: Fingerprint::of(&bytes).to_string(),
-                        stored: Some(stored),
-                    }
+                        stored: Some(stored.clone()),
+                    };
+                    copies.push((stored, bytes));
+                    entry
                 }
-                Ok(_) => {
-                    return Err(WriteError {
-                        step: "back up",
-                        path: path.clone(),
-                        source: io::Error::other("not a regular file"),
-                    });
-                }
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Entry {
+                None => Entry {
                     path: path.clone(),
                     existed: false,
                     mode: 0,
@@ -140,13 +145,6 @@ impl Backup {
                     sha256: String::new(),
                     stored: None,
                 },
-                Err(source) => {
-                    return Err(WriteError {
-                        step: "back up",
-                        path: path.clone(),
-                        source,
-                    });
-                }
             };
             files.push(entry);
         }
@@ -157,16 +155,18 @@ impl Backup {
             created_at: span::rfc3339(now),
             files,
         };
-        // One folder fsync for every copy, before the manifest that lists them.
-        atomic::sync_dir(&dir.join("files"), hook)?;
-        let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-        atomic::write_with(
-            &dir.join("manifest.json"),
-            text.as_bytes(),
-            Ownership::Keep(0o600),
-            hook,
-        )?;
-        atomic::sync_dir(&root, hook)?;
+        // Without its manifest a set cannot be restored: no manifest, no change.
+        let text = serde_json::to_string_pretty(&manifest).map_err(|err| WriteError {
+            step: "write the backup manifest of",
+            path: dir.clone(),
+            source: io::Error::other(format!("it cannot be serialized ({err})")),
+        })?;
+        let written = write_set(&root, &dir, &copies, text.as_bytes(), hook);
+        if let Err(err) = written {
+            // A set without its manifest is no backup: take the part written away again.
+            let _ = fs::remove_dir_all(&dir);
+            return Err(err);
+        }
         Ok(Self { dir, manifest })
     }
 
@@ -176,26 +176,60 @@ impl Backup {
             return Err(format!("`{id}` is not a backup id"));
         }
         let dir = root(state_dir).join(id);
-        let text = fs::read_to_string(dir.join("manifest.json"))
-            .map_err(|err| format!("no backup `{id}` ({err})"))?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|err| format!("backup `{id}` has a bad manifest ({err})"))?;
+        if fs::symlink_metadata(&dir).is_err() {
+            return Err(format!("no backup `{id}`"));
+        }
+        Self::load_dir(dir).map_err(|reason| format!("backup `{id}` {reason}"))
+    }
+
+    /// Loads the set in `dir`; the error says what is wrong with it.
+    fn load_dir(dir: PathBuf) -> Result<Self, String> {
+        let path = dir.join("manifest.json");
+        let opened = open_regular(&path, Links::Refuse, MAX_MANIFEST_BYTES)
+            .map_err(|reason| format!("has an unreadable manifest.json: it {reason}"))?
+            .ok_or("has no manifest.json")?;
+        let bytes = read_opened(opened.file, MAX_MANIFEST_BYTES)
+            .map_err(|reason| format!("has an unreadable manifest.json ({reason})"))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|err| format!("has a bad manifest ({err})"))?;
         Ok(Self { dir, manifest })
     }
 
-    /// Every set, oldest first; unreadable ones are skipped.
+    /// Every readable set, oldest first (see `list_all` for the others).
     pub fn list(state_dir: &Path) -> Vec<Self> {
+        Self::list_all(state_dir).0
+    }
+
+    /// Every set, oldest first, and the folders in the backups folder that
+    /// cannot be read as one, by name, each with why.
+    pub fn list_all(state_dir: &Path) -> (Vec<Self>, Vec<Unreadable>) {
         let Ok(entries) = fs::read_dir(root(state_dir)) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
-        let mut sets: Vec<Self> = entries
-            .flatten()
-            .filter_map(|entry| Self::load(state_dir, &entry.file_name().to_string_lossy()).ok())
-            .collect();
+        let mut sets = Vec::new();
+        let mut unreadable = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if entry.file_name().as_bytes().starts_with(b".") {
+                continue;
+            }
+            if !fs::symlink_metadata(&dir).is_ok_and(|meta| meta.is_dir()) {
+                unreadable.push(Unreadable {
+                    dir,
+                    reason: "is not a folder".into(),
+                });
+                continue;
+            }
+            match Self::load_dir(dir.clone()) {
+                Ok(set) => sets.push(set),
+                Err(reason) => unreadable.push(Unreadable { dir, reason }),
+            }
+        }
         sets.sort_by(|a, b| {
             (&a.manifest.created_at, &a.manifest.id).cmp(&(&b.manifest.created_at, &b.manifest.id))
         });
-        sets
+        unreadable.sort_by(|a, b| a.dir.as_os_str().cmp(b.dir.as_os_str()));
+        (sets, unreadable)
     }
 
     /// Puts every file back as it was: bytes, mode and owner; removes files that did not exist.
@@ -203,22 +237,7 @@ impl Backup {
         for entry in &self.manifest.files {
             match &entry.stored {
                 Some(stored) if entry.existed => {
-                    let copy = self.dir.join("files").join(stored);
-                    let bytes = fs::read(&copy).map_err(|source| WriteError {
-                        step: "read the backup",
-                        path: copy.clone(),
-                        source,
-                    })?;
-                    if Fingerprint::of(&bytes).to_string() != entry.sha256 {
-                        return Err(WriteError {
-                            step: "restore",
-                            path: entry.path.clone(),
-                            source: io::Error::other(format!(
-                                "backup copy {} does not match its SHA-256",
-                                copy.display()
-                            )),
-                        });
-                    }
+                    let bytes = self.stored_copy(entry, stored)?;
                     let ownership = Ownership::Exact {
                         mode: entry.mode,
                         uid: entry.uid,
@@ -231,6 +250,61 @@ impl Backup {
         }
         Ok(())
     }
+
+    /// The stored copy of `entry`, checked against its SHA-256.
+    pub fn stored_copy(&self, entry: &Entry, stored: &str) -> Result<Vec<u8>, WriteError> {
+        let copy = self.dir.join("files").join(stored);
+        let unreadable = |reason: String| WriteError {
+            step: "read the backup",
+            path: copy.clone(),
+            source: io::Error::other(reason),
+        };
+        let opened = open_regular(&copy, Links::Refuse, MAX_FILE_BYTES)
+            .map_err(unreadable)?
+            .ok_or_else(|| unreadable("the copy is absent".into()))?;
+        let bytes = read_opened(opened.file, MAX_FILE_BYTES).map_err(unreadable)?;
+        if Fingerprint::of(&bytes).to_string() != entry.sha256 {
+            return Err(WriteError {
+                step: "restore",
+                path: entry.path.clone(),
+                source: io::Error::other(format!(
+                    "backup copy {} does not match its SHA-256",
+                    copy.display()
+                )),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Writes a set's folder: the copies, one folder fsync, then the manifest that lists them.
+fn write_set(
+    root: &Path,
+    dir: &Path,
+    copies: &[(String, Vec<u8>)],
+    manifest: &[u8],
+    hook: &dyn Hook,
+) -> Result<(), WriteError> {
+    mkdir_private(root)?;
+    mkdir_private(dir)?;
+    mkdir_private(&dir.join("files"))?;
+    for (stored, bytes) in copies {
+        atomic::replace(
+            &dir.join("files").join(stored),
+            bytes,
+            Ownership::Keep(0o600),
+            Durability::Deferred,
+            hook,
+        )?;
+    }
+    atomic::sync_dir(&dir.join("files"), hook)?;
+    atomic::write_with(
+        &dir.join("manifest.json"),
+        manifest,
+        Ownership::Keep(0o600),
+        hook,
+    )?;
+    atomic::sync_dir(root, hook)
 }
 
 fn mkdir_private(dir: &Path) -> Result<(), WriteError> {
@@ -243,4 +317,65 @@ fn mkdir_private(dir: &Path) -> Result<(), WriteError> {
             path: dir.to_path_buf(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::*;
+
+    fn entry(path: PathBuf) -> Entry {
+        Entry {
+            path,
+            existed: true,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            sha256: "ab".into(),
+            stored: Some("0001".into()),
+        }
+    }
+
+    fn manifest(files: Vec<Entry>) -> Manifest {
+        Manifest {
+            schema_version: 1,
+            id: "20261126T120000Z-renew".into(),
+            operation: "renew".into(),
+            created_at: "2026-11-26T12:00:00Z".into(),
+            files,
+        }
+    }
+
+    #[test]
+    fn a_manifest_round_trips_paths_that_are_not_utf8_exactly() {
+        let odd = PathBuf::from(OsString::from_vec(b"/etc/k\xff\\x/pki/ca\xfe.key".to_vec()));
+        let plain = PathBuf::from("/etc/kubernetes/admin.conf");
+        let text = serde_json::to_string(&manifest(vec![entry(odd.clone()), entry(plain.clone())]))
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["files"][1]["path"], "/etc/kubernetes/admin.conf");
+        assert_eq!(
+            value["files"][0]["path"]["escaped"],
+            "/etc/k\\xff\\\\x/pki/ca\\xfe.key"
+        );
+        let back: Manifest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.files[0].path, odd);
+        assert_eq!(back.files[1].path, plain);
+    }
+
+    #[test]
+    fn a_manifest_with_a_bad_path_is_refused_not_guessed() {
+        let text = r#"{"schemaVersion":1,"id":"x","operation":"renew","createdAt":"t","files":[
+            {"path":{"escaped":"a","base64":"%%%"},"existed":false,"mode":0,"uid":0,"gid":0,"sha256":"","stored":null}]}"#;
+        let err = serde_json::from_str::<Manifest>(text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a path's base64 is invalid"), "{err}");
+        let text = text.replace(r#"{"escaped":"a","base64":"%%%"}"#, "7");
+        assert!(serde_json::from_str::<Manifest>(&text).is_err());
+    }
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::apply::atomic::{self, Durability, Ownership, WriteError};
 use crate::apply::backup::Backup;
 use crate::apply::hook::Hook;
+use crate::inventory::{Links, open_regular, read_opened};
 
 /// One file to write or remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +69,9 @@ pub enum ApplyError {
         backup: PathBuf,
     },
 }
+
+/// The journal holds one backup id.
+const MAX_JOURNAL_BYTES: u64 = 4096;
 
 /// The journal of the transaction in flight.
 fn journal(state_dir: &Path) -> PathBuf {
@@ -215,16 +219,17 @@ impl<'h> Transaction<'h> {
 /// Restores the backup of a transaction a crash interrupted; returns its id.
 pub fn recover(state_dir: &Path, hook: &dyn Hook) -> Result<Option<String>, String> {
     let path = journal(state_dir);
-    let id = match fs::read_to_string(&path) {
-        Ok(id) => id.trim().to_owned(),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(format!(
-                "cannot read the journal {} ({err})",
-                path.display()
-            ));
-        }
+    let unreadable =
+        |reason: String| format!("cannot read the journal {} ({reason})", path.display());
+    let Some(opened) = open_regular(&path, Links::Refuse, MAX_JOURNAL_BYTES).map_err(unreadable)?
+    else {
+        return Ok(None);
     };
+    let bytes = read_opened(opened.file, MAX_JOURNAL_BYTES).map_err(unreadable)?;
+    let id = String::from_utf8(bytes)
+        .map_err(|_| unreadable("it is not a backup id".into()))?
+        .trim()
+        .to_owned();
     let backup = Backup::load(state_dir, &id)?;
     backup.restore(hook).map_err(|err| {
         format!("an interrupted run left backup `{id}` to restore, and restoring it failed: {err}")

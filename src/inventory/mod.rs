@@ -11,7 +11,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-pub use file::{Links, read_file};
+pub use file::{Links, Opened, escaped, open_regular, read_file, read_opened};
 
 use copies::find_copies;
 use paths::{collect_files, read_any, resolve_issuers};
@@ -34,6 +34,9 @@ pub struct Scope {
     pub cert_dir: PathBuf,
     /// Glob patterns of kubeconfigs that may hold stale admin copies.
     pub copies: Vec<String>,
+    /// The uid every credential file and folder must belong to: root (0) on a
+    /// node; only tests name another (through the process context).
+    pub expected_owner: u32,
 }
 
 /// Everything kubecred knows about a host's credentials.
@@ -45,15 +48,19 @@ pub struct Inventory {
     pub cert_dir: PathBuf,
     /// Whether `pki/etcd/` exists, i.e. etcd is local (stacked).
     pub local_etcd: bool,
-    /// The owner kubeadm's files should have: root, or the kubernetes dir's owner
-    /// when that is not root (a demo or test tree).
+    /// The uid kubeadm's files and folders must belong to: root (0) on a node.
     pub expected_owner: u32,
+    /// The kubernetes dir, the cert dir and `pki/etcd` as found (host scans
+    /// only; symlinks followed): who may replace the credentials in them.
+    pub folders: Vec<FileMeta>,
     /// Every credential, in layout order (or input order for paths).
     pub credentials: Vec<Credential>,
     /// The service-account signing key pair (host scans only).
     pub service_account: Option<ServiceAccount>,
     /// Kubeconfigs outside the kubernetes dir that hold cluster admin credentials.
     pub copies: Vec<Copy>,
+    /// Files the copies globs matched that were not read, and why (a device, a FIFO, ...).
+    pub skipped_copies: Vec<(PathBuf, String)>,
     /// Credential positions by name.
     index: HashMap<String, usize>,
 }
@@ -163,7 +170,8 @@ pub struct KubeconfigFacts {
     pub certificate_authority: Option<Result<Certificate, String>>,
 }
 
-/// Ownership and mode of a file, as `lstat` sees it.
+/// Ownership and mode of a file, as `fstat` on the handle it was read through
+/// sees it (a folder: as `stat` sees it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileMeta {
     /// The file.
@@ -223,16 +231,17 @@ impl Inventory {
             .map(|spec| read_spec(scope, spec, local_etcd))
             .collect();
         let service_account = Some(read_service_account(&scope.cert_dir));
-        let expected_owner = expected_owner(&scope.kubernetes_dir);
-        let copies = find_copies(scope, &credentials);
+        let (copies, skipped_copies) = find_copies(scope, &credentials);
         Self::assemble(Self {
             kubernetes_dir: scope.kubernetes_dir.clone(),
             cert_dir: scope.cert_dir.clone(),
             local_etcd,
-            expected_owner,
+            expected_owner: scope.expected_owner,
+            folders: folders(scope),
             credentials,
             service_account,
             copies,
+            skipped_copies,
             index: HashMap::new(),
         })
     }
@@ -256,8 +265,8 @@ impl Inventory {
         self
     }
 
-    /// Reads the files and folders an operator named.
-    pub fn scan_paths(paths: &[PathBuf]) -> Self {
+    /// Reads the files and folders an operator named; their keys must belong to `expected_owner`.
+    pub fn scan_paths(paths: &[PathBuf], expected_owner: u32) -> Self {
         let mut files = Vec::new();
         for path in paths {
             collect_files(path, &mut files);
@@ -267,15 +276,16 @@ impl Inventory {
             .flatten()
             .collect();
         resolve_issuers(&mut credentials);
-        let expected_owner = paths.first().map_or(0, |path| expected_owner(path));
         Self::assemble(Self {
             kubernetes_dir: PathBuf::new(),
             cert_dir: PathBuf::new(),
             local_etcd: false,
             expected_owner,
+            folders: Vec::new(),
             credentials,
             service_account: None,
             copies: Vec::new(),
+            skipped_copies: Vec::new(),
             index: HashMap::new(),
         })
     }
@@ -529,8 +539,30 @@ fn read_service_account(cert_dir: &Path) -> ServiceAccount {
     }
 }
 
-fn expected_owner(dir: &Path) -> u32 {
-    fs::metadata(dir).map_or(0, |meta| meta.uid())
+/// The kubernetes dir, the cert dir and `pki/etcd`, each once, as `stat` sees them.
+fn folders(scope: &Scope) -> Vec<FileMeta> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in [
+        scope.kubernetes_dir.clone(),
+        scope.cert_dir.clone(),
+        scope.cert_dir.join("etcd"),
+    ] {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let meta = fs::metadata(&dir).ok().filter(fs::Metadata::is_dir)?;
+            Some(FileMeta {
+                symlink_target: fs::read_link(&dir).ok(),
+                path: dir,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            })
+        })
+        .collect()
 }
 
 fn first_certificate(pem_bytes: &[u8]) -> Result<Certificate, String> {

@@ -14,7 +14,7 @@ use crate::pem::{self, BlockKind};
 
 /// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
 pub(super) fn read_any(path: &Path) -> Vec<Credential> {
-    let name = path.display().to_string();
+    let name = crate::inventory::escaped(path);
     let adhoc = |kind, state| Credential::adhoc(name.clone(), path, kind, state);
     let (bytes, file) = match read_file(path, Links::Follow) {
         Ok(Some(read)) => read,

@@ -1,6 +1,13 @@
 //! JSON for machines: `schemaVersion` 1, RFC 3339 UTC times, durations in
 //! seconds, lists sorted by credential name (then code). Fields are only ever added.
+//! Every path goes through [`JsonPath`]: a string when it is UTF-8, otherwise
+//! an object carrying its exact bytes.
 
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::cert::Certificate;
@@ -12,13 +19,87 @@ use crate::span::rfc3339;
 /// The wire format's version.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A path as JSON, lossless: a UTF-8 path is a plain string; any other is an
+/// object `{"escaped": "...", "base64": "..."}`, where `escaped` is the path
+/// for people (backslashes doubled, each byte that is not UTF-8 as `\xNN`)
+/// and `base64` is its exact bytes (standard alphabet, padded).
+#[derive(Clone, Copy, Debug)]
+pub struct JsonPath<'a>(pub &'a Path);
+
+/// [`JsonPath`]'s wire form, read back.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PathWire {
+    Text(String),
+    Bytes { base64: String },
+}
+
+impl Serialize for JsonPath<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let bytes = self.0.as_os_str().as_bytes();
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return serializer.serialize_str(text);
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("escaped", &crate::inventory::escaped(self.0))?;
+        map.serialize_entry(
+            "base64",
+            &base64::engine::general_purpose::STANDARD.encode(bytes),
+        )?;
+        map.end()
+    }
+}
+
+/// `#[serde(with = "...")]` for a `PathBuf` field written as a [`JsonPath`].
+pub mod path_serde {
+    use super::{
+        Deserialize as _, Deserializer, JsonPath, Path, PathBuf, Serialize as _, Serializer,
+    };
+
+    /// Writes `path` as a [`JsonPath`].
+    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+        JsonPath(path).serialize(serializer)
+    }
+
+    /// Reads a [`JsonPath`] back into the exact path.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+        super::PathWire::deserialize(deserializer)?
+            .into_path()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl PathWire {
+    fn into_path(self) -> Result<PathBuf, String> {
+        match self {
+            Self::Text(text) => Ok(PathBuf::from(text)),
+            Self::Bytes { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64.as_bytes())
+                .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+                .map_err(|err| format!("a path's base64 is invalid ({err})")),
+        }
+    }
+}
+
+/// A path as a JSON value (see [`JsonPath`]).
+pub fn path(path: &Path) -> Value {
+    // Serializing a string or a map of two strings into a `Value` cannot fail.
+    serde_json::to_value(JsonPath(path)).unwrap_or_default()
+}
+
+/// An optional path as a JSON value: `null` when absent.
+fn opt_path(value: Option<&Path>) -> Value {
+    value.map_or(Value::Null, path)
+}
+
 /// `inspect -o json`: every credential with everything known about it.
 pub fn inspect(report: &Report<'_>) -> String {
     let doc = json!({
         "schemaVersion": SCHEMA_VERSION,
         "generatedAt": rfc3339(report.now),
-        "kubernetesDir": report.inventory.kubernetes_dir,
-        "certDir": report.inventory.cert_dir,
+        "kubernetesDir": path(&report.inventory.kubernetes_dir),
+        "certDir": path(&report.inventory.cert_dir),
         "credentials": credentials(report),
         "copies": copies(report),
     });
@@ -34,8 +115,8 @@ pub fn check(report: &Report<'_>) -> String {
         "generatedAt": rfc3339(report.now),
         "status": status.name().to_lowercase(),
         "exitCode": status.code(),
-        "kubernetesDir": report.inventory.kubernetes_dir,
-        "certDir": report.inventory.cert_dir,
+        "kubernetesDir": path(&report.inventory.kubernetes_dir),
+        "certDir": path(&report.inventory.cert_dir),
         "thresholds": {
             "warnSeconds": thresholds.warn.whole_seconds(),
             "critSeconds": thresholds.crit.whole_seconds(),
@@ -60,7 +141,7 @@ fn finding(finding: &Finding) -> Value {
         "code": finding.code.as_str(),
         "severity": finding.severity.as_str(),
         "credential": finding.credential,
-        "path": finding.path,
+        "path": path(&finding.path),
         "message": finding.message,
         "remedy": finding.remedy,
     })
@@ -75,9 +156,9 @@ fn credentials(report: &Report<'_>) -> Vec<Value> {
         .collect();
     if let Some(sa) = &report.inventory.service_account {
         let public = match &sa.public {
-            FileRead::Absent(path) => json!({"state": "absent", "path": path}),
-            FileRead::Malformed { path, reason } => {
-                json!({"state": "malformed", "path": path, "error": reason})
+            FileRead::Absent(at) => json!({"state": "absent", "path": path(at)}),
+            FileRead::Malformed { path: at, reason } => {
+                json!({"state": "malformed", "path": path(at), "error": reason})
             }
             FileRead::Present((_, file)) => json!({"state": "present", "file": file_meta(file)}),
         };
@@ -100,22 +181,22 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
     let mut value = json!({
         "name": cred.name,
         "kind": cred.kind.as_str(),
-        "path": cred.path,
+        "path": path(&cred.path),
         "ca": cred.ca,
     });
     let fields = match &cred.state {
         State::Absent { expected } => json!({"state": "absent", "expected": expected}),
-        State::Malformed { path, reason } => {
-            json!({"state": "malformed", "error": format!("{}: {reason}", path.display())})
+        State::Malformed { path: at, reason } => {
+            json!({"state": "malformed", "error": format!("{}: {reason}", crate::inventory::escaped(at))})
         }
         State::Present(material) => {
             let cert = &material.certificate;
             let signature = cred.chain.as_ref().map(Result::is_ok);
             let source = match &material.origin {
-                Origin::File(path) => json!({"type": "file", "path": path}),
+                Origin::File(at) => json!({"type": "file", "path": path(at)}),
                 Origin::Embedded { user, field } => json!({
                     "type": "embedded",
-                    "kubeconfig": material.file.path,
+                    "kubeconfig": path(&material.file.path),
                     "user": user,
                     "field": field,
                 }),
@@ -179,9 +260,9 @@ fn certificate(report: &Report<'_>, cert: &Certificate) -> Value {
 fn key(state: &KeyState, cert: Option<&Certificate>) -> Value {
     match state {
         KeyState::Unknown => json!({"state": "unknown"}),
-        KeyState::Absent(path) => json!({"state": "absent", "path": path}),
-        KeyState::Malformed { path, reason } => {
-            json!({"state": "malformed", "path": path, "error": reason})
+        KeyState::Absent(at) => json!({"state": "absent", "path": path(at)}),
+        KeyState::Malformed { path: at, reason } => {
+            json!({"state": "malformed", "path": path(at), "error": reason})
         }
         KeyState::Present { info, file } => json!({
             "state": "present",
@@ -195,23 +276,26 @@ fn key(state: &KeyState, cert: Option<&Certificate>) -> Value {
 
 fn file_meta(file: &FileMeta) -> Value {
     json!({
-        "path": file.path,
+        "path": path(&file.path),
         "mode": format!("{:04o}", file.mode),
         "uid": file.uid,
         "gid": file.gid,
-        "symlinkTarget": file.symlink_target,
+        "symlinkTarget": opt_path(file.symlink_target.as_deref()),
     })
 }
 
 fn copies(report: &Report<'_>) -> Vec<Value> {
-    let mut list: Vec<Value> = report
-        .inventory
-        .copies
-        .iter()
+    let mut copies: Vec<_> = report.inventory.copies.iter().collect();
+    copies.sort_by(|a, b| {
+        (a.file.path.as_os_str().as_bytes(), &a.user)
+            .cmp(&(b.file.path.as_os_str().as_bytes(), &b.user))
+    });
+    copies
+        .into_iter()
         .map(|copy| {
-            let name = copy.file.path.display().to_string();
+            let name = crate::inventory::escaped(&copy.file.path);
             let mut value = json!({
-                "path": copy.file.path,
+                "path": path(&copy.file.path),
                 "user": copy.user,
                 "file": file_meta(&copy.file),
             });
@@ -219,14 +303,7 @@ fn copies(report: &Report<'_>) -> Vec<Value> {
             merge(&mut value, json!({"findings": codes(report, &name)}));
             value
         })
-        .collect();
-    list.sort_by(|a, b| {
-        a["path"]
-            .as_str()
-            .cmp(&b["path"].as_str())
-            .then(a["user"].as_str().cmp(&b["user"].as_str()))
-    });
-    list
+        .collect()
 }
 
 fn codes(report: &Report<'_>, credential: &str) -> Vec<&'static str> {

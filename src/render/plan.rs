@@ -1,10 +1,13 @@
 //! Plans, shown: what `--dry-run` prints and what a confirmation shows.
 
+use std::fmt::Write as _;
+
 use serde_json::json;
 
-use crate::apply::backup::Backup;
+use crate::apply::backup::{Backup, Unreadable};
+use crate::inventory::escaped;
 use crate::render::Paint;
-use crate::render::json::SCHEMA_VERSION;
+use crate::render::json::{SCHEMA_VERSION, path as json_path};
 use crate::render::table::{self, Row};
 use crate::renew::{KeyAction, Plan, SkipReason};
 use crate::span::{date, rfc3339};
@@ -45,7 +48,7 @@ pub fn renew_json(plan: &Plan) -> String {
         "operation": "renew",
         "items": plan.items.iter().map(|item| json!({
             "name": item.name,
-            "path": item.path,
+            "path": json_path(&item.path),
             "ca": item.ca,
             "notAfter": rfc3339(item.old.not_after),
             "newNotBefore": rfc3339(item.not_before),
@@ -79,9 +82,9 @@ pub fn renew_json(plan: &Plan) -> String {
     text
 }
 
-/// Backups as a table.
-pub fn backups_table(backups: &[Backup]) -> String {
-    let rows: Vec<[String; 4]> = backups
+/// Backups as a table; sets that cannot be read are rows too, each named with why below.
+pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
+    let mut rows: Vec<[String; 4]> = backups
         .iter()
         .map(|backup| {
             let m = &backup.manifest;
@@ -93,11 +96,25 @@ pub fn backups_table(backups: &[Backup]) -> String {
             ]
         })
         .collect();
-    columns(&["ID", "CREATED", "OPERATION", "FILES"], &rows)
+    rows.extend(
+        unreadable
+            .iter()
+            .map(|set| [set_name(set), "-".into(), "UNREADABLE".into(), "-".into()]),
+    );
+    let mut text = columns(&["ID", "CREATED", "OPERATION", "FILES"], &rows);
+    for set in unreadable {
+        let _ = writeln!(
+            text,
+            "unreadable backup {}: {}",
+            escaped(&set.dir),
+            set.reason
+        );
+    }
+    text
 }
 
-/// Backups as JSON.
-pub fn backups_json(backups: &[Backup]) -> String {
+/// Backups as JSON; sets that cannot be read are listed under `unreadable`.
+pub fn backups_json(backups: &[Backup], unreadable: &[Unreadable]) -> String {
     let doc = json!({
         "schemaVersion": SCHEMA_VERSION,
         "backups": backups.iter().map(|backup| {
@@ -106,9 +123,9 @@ pub fn backups_json(backups: &[Backup]) -> String {
                 "id": m.id,
                 "createdAt": m.created_at,
                 "operation": m.operation,
-                "path": backup.dir,
+                "path": json_path(&backup.dir),
                 "files": m.files.iter().map(|entry| json!({
-                    "path": entry.path,
+                    "path": json_path(&entry.path),
                     "existed": entry.existed,
                     "mode": format!("{:04o}", entry.mode),
                     "uid": entry.uid,
@@ -117,10 +134,22 @@ pub fn backups_json(backups: &[Backup]) -> String {
                 })).collect::<Vec<_>>(),
             })
         }).collect::<Vec<_>>(),
+        "unreadable": unreadable.iter().map(|set| json!({
+            "id": set_name(set),
+            "path": json_path(&set.dir),
+            "error": set.reason,
+        })).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// An unreadable set's folder name, escaped.
+fn set_name(set: &Unreadable) -> String {
+    set.dir
+        .file_name()
+        .map_or_else(String::new, |name| escaped(std::path::Path::new(name)))
 }
 
 /// What restoring a backup does, file by file.
@@ -140,7 +169,7 @@ pub fn restore_table(backup: &Backup) -> String {
             } else {
                 "remove (the operation created it)".into()
             };
-            [entry.path.display().to_string(), action]
+            [escaped(&entry.path), action]
         })
         .collect();
     columns(&["FILE", "ACTION"], &rows)

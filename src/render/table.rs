@@ -33,7 +33,7 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         });
     }
     for copy in &report.inventory.copies {
-        let name = copy.file.path.display().to_string();
+        let name = crate::inventory::escaped(&copy.file.path);
         let findings: Vec<&Finding> = report.findings_for(&name).collect();
         let cert = &copy.certificate;
         rows.push(Row {

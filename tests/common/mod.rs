@@ -50,8 +50,20 @@ impl Run {
 }
 
 /// Runs the real kubecred binary with the fixed clock and a clean environment.
+/// Files must belong to root, as on a node: see `kubecred_owned_by`.
 pub fn kubecred<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+    kubecred_owned_by(None, args)
+}
+
+/// As `kubecred`, with `KUBECRED_TEST_OWNER` naming the uid that must own the
+/// credentials in place of root (`None`: root, as on a node).
+pub fn kubecred_owned_by<S: AsRef<std::ffi::OsStr>>(owner: Option<u32>, args: &[S]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    match owner {
+        Some(uid) => command.env("KUBECRED_TEST_OWNER", uid.to_string()),
+        None => command.env_remove("KUBECRED_TEST_OWNER"),
+    };
+    let output = command
         .args(args)
         .env("KUBECRED_TEST_NOW", NOW)
         .env_remove("KUBECRED_KUBERNETES_DIR")
@@ -107,6 +119,11 @@ impl Host {
 
     /// `check -o json` over this host with extra arguments.
     pub fn check(&self, extra: &[&str]) -> Run {
+        self.check_owned_by(None, extra)
+    }
+
+    /// `check -o json` with `KUBECRED_TEST_OWNER` naming the owner (`None`: root).
+    pub fn check_owned_by(&self, owner: Option<u32>, extra: &[&str]) -> Run {
         let mut args: Vec<String> =
             vec!["--kubernetes-dir".into(), self.path().display().to_string()];
         if !extra.iter().any(|arg| arg.starts_with("--copies")) {
@@ -114,7 +131,7 @@ impl Host {
         }
         args.extend(["check".into(), "-o".into(), "json".into()]);
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-        kubecred(&args)
+        kubecred_owned_by(owner, &args)
     }
 
     pub fn chmod(&self, rel: &str, mode: u32) {
