@@ -415,6 +415,7 @@ pub(crate) fn load_ca(
     };
     let ca_pem = read_pem(&crt).map_err(|reason| unusable(&crt, reason))?;
     let key_pem = read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?;
+    crate::key::from_pem(&key_pem).map_err(|reason| unusable(&key_path, reason))?;
     let key_text = String::from_utf8_lossy(&key_pem);
     let pair = KeyPair::from_pem(&key_text).map_err(|_| {
         unusable(
@@ -473,6 +474,7 @@ fn existing_key(item: &Item) -> Result<(KeyPair, Vec<u8>), RenewError> {
         let key_path = item.path.with_extension("key");
         read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?
     };
+    crate::key::from_pem(&pem_bytes).map_err(|reason| unusable(&item.path, reason))?;
     let pair = KeyPair::from_pem(&String::from_utf8_lossy(&pem_bytes))
         .map_err(|_| unusable(&item.path, "the existing key cannot be loaded".into()))?;
     Ok((pair, pem_bytes))
