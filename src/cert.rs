@@ -309,6 +309,8 @@ fn key_algorithm(
                 .algorithm
                 .parameters
                 .as_ref()
+                // `as_oid` reads any element's bytes as an OID: look at the tag first.
+                .filter(|params| params.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid)
                 .and_then(|params| params.as_oid().ok());
             Ok(match curve {
                 Some(oid) if oid == OID_EC_P256 => KeyAlgorithm::EcdsaP256,

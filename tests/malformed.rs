@@ -48,6 +48,9 @@ enum Inspect {
     MalformedAt(&'static str, &'static str),
     /// One credential read fine: its `keyAlgorithm`.
     Present(&'static str),
+    /// Read (JSON `"state": "present"`, this `keyAlgorithm`), but Go refuses
+    /// it: the table's STATUS says `malformed`.
+    Refused(&'static str),
     /// No credential at all: inspect reads a lone key (or public key) only as
     /// part of a certificate's pair, and a folder by its contents.
     Skipped,
@@ -64,6 +67,9 @@ enum Check {
     Accepted(&'static [&'static str]),
     /// A valid key (algorithm, PEM label): no `malformed` finding; exactly these codes.
     AcceptedKey(&'static str, &'static str, &'static [&'static str]),
+    /// Read (state present), but what Go refuses: one `malformed` finding whose
+    /// message is `PLACED PATH: ...` containing this; exactly these codes.
+    Refused(&'static str, &'static [&'static str]),
 }
 
 struct Case {
@@ -87,6 +93,8 @@ const NO_CERT: &str = "no certificate in the file";
 const NO_KEY: &str = "no private key in the file";
 const VALID_CERT_ELSEWHERE: Check = Check::Accepted(&["key-mismatch", "not-signed-by-ca"]);
 const VALID_CONF_ELSEWHERE: Check = Check::Accepted(&["ca-data-mismatch", "not-signed-by-ca"]);
+/// A certificate of another pair, from another CA, that Go also refuses.
+const REFUSED_CERT: &[&str] = &["key-mismatch", "malformed", "not-signed-by-ca"];
 #[rustfmt::skip]
 const CASES: &[Case] = &[
     // --- certificates: .crt -> pki/apiserver.crt --------------------------------
@@ -131,7 +139,39 @@ const CASES: &[Case] = &[
     case("latin1-comment-before-pem.crt",
         Inspect::Present("ECDSA-P256"),
         VALID_CERT_ELSEWHERE),
+    // --- what Go parses but refuses (gen-hostile.sh): present, one malformed finding
+    case("sha1-signed-leaf.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("`x509: cannot verify signature: insecure algorithm SHA1-RSA`", REFUSED_CERT)),
+    case("md5-signed-leaf.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("`x509: cannot verify signature: insecure algorithm MD5-RSA`", REFUSED_CERT)),
+    case("unknown-critical-extension.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("critical extension 1.3.6.1.4.1.55555.1 that Go does not handle: Go components refuse the certificate (`x509: unhandled critical extension`)", REFUSED_CERT)),
+    case("rsa-16384-leaf.crt", Inspect::Refused("RSA-16384"),
+        Check::Refused("an RSA-16384 key: Go's TLS refuses it in a handshake (`tls: server sent certificate containing RSA key larger than 8192 bits`)", REFUSED_CERT)),
+    // --- what Go's parser refuses: unreadable
+    case("negative-serial.crt",
+        Inspect::Malformed("negative serial number: Go refuses to parse it (`x509: negative serial number`)"),
+        Check::Malformed("negative serial number: Go refuses to parse it (`x509: negative serial number`)")),
+    case("ec-explicit-parameters-cert.crt",
+        Inspect::Malformed("an EC key with explicit curve parameters: Go refuses to parse the certificate (`x509: invalid ECDSA parameters`)"),
+        Check::Malformed("an EC key with explicit curve parameters: Go refuses to parse the certificate (`x509: invalid ECDSA parameters`)")),
+    // --- odd but accepted, as Go accepts them
+    // RFC 5280 allows 20 octets; Go and OpenSSL read 40.
+    case("serial-40-bytes.crt", Inspect::Present("ECDSA-P256"), VALID_CERT_ELSEWHERE),
+    // A weak key Go still accepts in a certificate: the key file is what is refused.
+    case("rsa-1024-leaf.crt", Inspect::Present("RSA-1024"), VALID_CERT_ELSEWHERE),
+    // No subject at all: kubeadm's identity for apiserver is CN=kube-apiserver.
+    case("empty-subject.crt", Inspect::Present("ECDSA-P256"),
+        Check::Accepted(&["key-mismatch", "not-signed-by-ca", "unexpected-identity"])),
+    // 10,000 SANs in 530 KB: read in full, within the time limit.
+    case("sans-10000.crt", Inspect::Present("ECDSA-P256"), VALID_CERT_ELSEWHERE),
     // --- private keys: .key -> pki/apiserver.key ---------------------------------
+    case("ec-explicit-parameters.key", Inspect::Skipped,
+        Check::Malformed("an EC key with explicit curve parameters (kubeadm and Go read only named curves)")),
+    case("ec-explicit-parameters-pkcs8.key", Inspect::Skipped,
+        Check::Malformed("an EC key with explicit curve parameters (kubeadm and Go read only named curves)")),
+    case("rsa-1024.key", Inspect::Skipped,
+        Check::Malformed("an RSA-1024 key: kubecred validates and signs with RSA keys of 2048 to 8192 bits only")),
     case("empty-key.key", Inspect::Malformed("file is empty"), Check::Malformed("file is empty")),
     case("der-binary-key.key", Inspect::Malformed(NOT_TEXT), Check::Malformed(NOT_TEXT)),
     case("bad-base64-key.key",
@@ -224,6 +264,28 @@ const CASES: &[Case] = &[
     case("key-data-not-base64.conf",
         Inspect::Malformed("`client-key-data` of `kubernetes-admin` is not valid base64"),
         Check::Malformed("`client-key-data` of `kubernetes-admin` is not valid base64")),
+    // client-go's validation (clientcmd/validation.go), word for word.
+    case("both-client-certificate-fields.conf",
+        Inspect::Malformed("client-go (kubectl, every component) refuses it: `client-cert-data and client-cert are both specified for kubernetes-admin. client-cert-data will override.`"),
+        Check::Malformed("client-go (kubectl, every component) refuses it: `client-cert-data and client-cert are both specified for kubernetes-admin. client-cert-data will override.`")),
+    case("both-client-key-fields.conf",
+        Inspect::Malformed("`client-key-data and client-key are both specified for kubernetes-admin; client-key-data will override`"),
+        Check::Malformed("`client-key-data and client-key are both specified for kubernetes-admin; client-key-data will override`")),
+    case("both-certificate-authority-fields.conf",
+        Inspect::Malformed("`certificate-authority-data and certificate-authority are both specified for kubernetes. certificate-authority-data will override.`"),
+        Check::Malformed("`certificate-authority-data and certificate-authority are both specified for kubernetes. certificate-authority-data will override.`")),
+    // 5,000 users before the current one: read, in bounded time.
+    case("users-5000.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
+    // YAML tags: `!!binary` turns the base64 into raw PEM, which is then not
+    // base64 (kubectl's YAML reader fails the same way); an unknown
+    // `!!python/object` tag on a field kubecred does not read is kept as text,
+    // never run.
+    case("yaml-binary-tag.conf",
+        Inspect::Malformed("`client-certificate-data` of `kubernetes-admin` is not valid base64"),
+        Check::Malformed("`client-certificate-data` of `kubernetes-admin` is not valid base64")),
+    case("yaml-python-object-tag.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
+    // Merge keys (`<<: *anchor`), which kubectl's YAML 1.1 reader resolves too.
+    case("yaml-merge-keys.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
     // Valid YAML: JSON is YAML, and a UTF-8 BOM is allowed. Both are read.
     case("json-not-yaml.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
     case("utf8-bom.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
@@ -583,7 +645,7 @@ fn inspect_json(path: &Path, expected: Inspect) -> Vec<String> {
                 problems.push(format!("expected no credential, got {credentials:?}"));
             }
         }
-        Inspect::Present(algorithm) => {
+        Inspect::Present(algorithm) | Inspect::Refused(algorithm) => {
             if let [cred] = credentials.as_slice() {
                 expect_eq(&mut problems, "state", &cred["state"], "present");
                 expect_eq(&mut problems, "name", &cred["name"], &shown);
@@ -647,6 +709,13 @@ fn inspect_table(path: &Path, expected: Inspect) -> Vec<String> {
             if rows.len() != 1 || !rows[0].starts_with(&shown) || status == Some("malformed") {
                 problems.push(format!(
                     "expected one readable row for {shown}, got {rows:?}"
+                ));
+            }
+        }
+        Inspect::Refused(_) => {
+            if rows.len() != 1 || !rows[0].starts_with(&shown) || !rows[0].ends_with("malformed") {
+                problems.push(format!(
+                    "expected one `malformed` row for {shown}, got {rows:?}"
                 ));
             }
         }
@@ -786,6 +855,29 @@ fn check_case(
                 _ => problems.push(format!(
                     "expected exactly one `malformed` finding, on {credential}; got {pairs:?}"
                 )),
+            }
+        }
+        Check::Refused(reason, want) => {
+            expect_eq(&mut problems, "state", &entry["state"], "present");
+            let malformed: Vec<&&Value> =
+                mine.iter().filter(|f| f["code"] == "malformed").collect();
+            match malformed.as_slice() {
+                [finding] => {
+                    expect_eq(&mut problems, "severity", &finding["severity"], "critical");
+                    let message = finding["message"].as_str().unwrap_or_default();
+                    problems.extend(expect_message(
+                        "message",
+                        message,
+                        &root.join(target),
+                        reason,
+                    ));
+                }
+                _ => problems.push(format!(
+                    "expected exactly one `malformed` finding, on {credential}; got {pairs:?}"
+                )),
+            }
+            if codes != want {
+                problems.push(format!("codes on {credential}: {codes:?} != {want:?}"));
             }
         }
         Check::Accepted(want) => {

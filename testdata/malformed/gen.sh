@@ -307,3 +307,6 @@ doc = {
 write("json-not-yaml.conf", json.dumps(doc, indent=2) + "\n")
 write("utf8-bom.conf", b"\xef\xbb\xbf" + kubeconfig(GOOD_USER).encode())
 EOF
+
+# --- hostile input: what Go, kubeadm or client-go refuse (its own script) -------
+"$out/gen-hostile.sh"
