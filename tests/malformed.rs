@@ -507,6 +507,283 @@ fn check_reports_runtime_cases_and_changes_nothing() {
     report(&failures);
 }
 
+/// Corrupted keys and swapped files, made at run time from the host's own files.
+const HOSTILE_CHECKS: &[RuntimeCheck] = &[
+    RuntimeCheck {
+        name: "one bit of pki/apiserver.key's private scalar flipped",
+        // SEC1: SEQUENCE, INTEGER 1, OCTET STRING: the scalar starts at byte 7.
+        setup: |root| flip_der_bit(&root.join("pki/apiserver.key"), 7 + 20, 3),
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed(
+            "`EC PRIVATE KEY` block holds an invalid key: its private scalar is out of range or its public point is not that scalar's (corrupted?)",
+        ),
+    },
+    RuntimeCheck {
+        name: "one bit of pki/apiserver.key's public point flipped",
+        setup: |root| flip_der_bit(&root.join("pki/apiserver.key"), 100, 0),
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed("(corrupted?)"),
+    },
+    RuntimeCheck {
+        name: "a kubeadm RSA-2048 key with one bit of its private exponent flipped",
+        setup: |root| {
+            let key = root.join("pki/apiserver.key");
+            fs::copy(kubeadm_rsa_key(), &key).expect("cp");
+            // PKCS#1: version, n (257 bytes), e, then d from about byte 276.
+            flip_der_bit(&key, 400, 5);
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed(
+            "`RSA PRIVATE KEY` block holds an invalid key: its modulus, exponents, primes and CRT values do not agree (corrupted?)",
+        ),
+    },
+    RuntimeCheck {
+        name: "a kubeadm RSA-2048 key with one bit of a CRT value flipped",
+        setup: |root| {
+            let key = root.join("pki/apiserver.key");
+            fs::copy(kubeadm_rsa_key(), &key).expect("cp");
+            let len = fs::read_to_string(&key).map_or(0, |pem| pem_der(&pem).len());
+            flip_der_bit(&key, len - 10, 1);
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed("do not agree (corrupted?)"),
+    },
+    RuntimeCheck {
+        name: "pki/apiserver.crt and pki/apiserver.key swapped",
+        setup: |root| {
+            let crt = root.join("pki/apiserver.crt");
+            let key = root.join("pki/apiserver.key");
+            let (cert, private) = (fs::read(&crt).expect("read"), fs::read(&key).expect("read"));
+            fs::write(&crt, private).expect("write");
+            fs::write(&key, cert).expect("write");
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.crt",
+        check: Check::Malformed(NO_CERT),
+    },
+];
+
+#[test]
+fn check_reports_corrupted_keys_and_changes_nothing() {
+    let failures = parallel(HOSTILE_CHECKS, |case| {
+        label(
+            case.name,
+            check_case(case.setup, case.credential, case.target, case.check),
+        )
+    });
+    report(&failures);
+}
+
+/// `ca.crt` may hold a bundle (a CA rotation in progress): like kubeadm's
+/// `TryLoadCertFromDisk`, kubecred takes the first certificate as the CA.
+#[test]
+fn ca_bundle_is_read_by_its_first_certificate() {
+    let host = base_host();
+    let other_ca = corpus_ca();
+    // The CA first, another after: nothing changes.
+    let (run, _, unchanged) = run_on_copy(
+        |root| {
+            let ca = root.join("pki/ca.crt");
+            let mut bundle = fs::read(&ca).expect("read");
+            bundle.extend_from_slice(&other_ca);
+            fs::write(&ca, bundle).expect("write");
+        },
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(host.baseline_exit), "{}", run.stderr);
+    assert_eq!(findings_of(&run), host.baseline);
+    // Another CA first: ca.key is not its key, and nothing chains to it.
+    let (run, _, unchanged) = run_on_copy(
+        |root| {
+            let ca = root.join("pki/ca.crt");
+            let mut bundle = other_ca.clone();
+            bundle.extend_from_slice(&fs::read(&ca).expect("read"));
+            fs::write(&ca, bundle).expect("write");
+        },
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let findings = findings_of(&run);
+    assert!(
+        findings.contains(&("ca".into(), "key-mismatch".into())),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&("apiserver".into(), "not-signed-by-ca".into())),
+        "{findings:?}"
+    );
+}
+
+/// Go refuses to chain through a CA certificate without basicConstraints CA:TRUE.
+#[test]
+fn ca_without_basic_constraints_is_named() {
+    let (run, tmp, unchanged) = run_on_copy(
+        |root| {
+            let ca = root.join("pki/ca.crt");
+            let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
+            let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
+            let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "kubernetes");
+            params.is_ca = rcgen::IsCa::NoCa;
+            let cert = params.self_signed(&key).expect("sign");
+            fs::write(&ca, cert.pem()).expect("write");
+        },
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_ca: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "ca" && f["code"] == "malformed")
+        .collect();
+    let [finding] = on_ca.as_slice() else {
+        panic!("expected one malformed finding on ca: {on_ca:?}");
+    };
+    let message = text(&finding["message"]);
+    let problems = expect_message(
+        "message",
+        &message,
+        &tmp.path().join("host/pki/ca.crt"),
+        "a CA certificate without basicConstraints CA:TRUE (no basicConstraints extension): Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)",
+    );
+    report(&problems);
+}
+
+/// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
+#[test]
+fn pki_missing_entirely() {
+    let (run, _, unchanged) = run_on_copy(
+        |root| fs::remove_dir_all(root.join("pki")).expect("rm -r pki"),
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let findings = findings_of(&run);
+    for name in [
+        "ca",
+        "apiserver",
+        "front-proxy-ca",
+        "front-proxy-client",
+        "sa",
+    ] {
+        assert!(
+            findings.contains(&(name.into(), "missing".into())),
+            "{name}: {findings:?}"
+        );
+    }
+    let (run, _, unchanged) = run_on_copy(
+        |root| fs::remove_dir_all(root.join("pki")).expect("rm -r pki"),
+        &["renew", "all", "--yes"],
+    );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("ca.crt"), "{}", run.stderr);
+}
+
+/// renew never signs with a CA key that aws-lc refuses, and changes nothing.
+#[test]
+fn renew_refuses_a_corrupted_ca_key() {
+    let (run, tmp, unchanged) = run_on_copy(
+        |root| flip_der_bit(&root.join("pki/ca.key"), 7 + 5, 0),
+        &["renew", "apiserver", "--yes"],
+    );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("(corrupted?)"), "{first}");
+    assert!(
+        first.ends_with(&format!(
+            "({})",
+            tmp.path().join("host/pki/ca.key").display()
+        )),
+        "{first}"
+    );
+}
+
+/// Copies the host, breaks it with `setup`, runs kubecred `args` on it: the
+/// run, the copy's folder (`host` in it), and whether it is unchanged on disk.
+fn run_on_copy(setup: impl FnOnce(&Path), args: &[&str]) -> (Run, tempfile::TempDir, bool) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("host");
+    let state = tmp.path().join("state");
+    base_host().copy_to(&root);
+    setup(&root);
+    let before = snapshot(&root);
+    let mut all: Vec<&OsStr> = vec![
+        "--kubernetes-dir".as_ref(),
+        root.as_os_str(),
+        "--state-dir".as_ref(),
+        state.as_os_str(),
+        "--no-copies".as_ref(),
+    ];
+    all.extend(args.iter().map(OsStr::new));
+    let run = kubecred(&all);
+    let unchanged = snapshot(&root) == before;
+    (run, tmp, unchanged)
+}
+
+fn findings_of(run: &Run) -> Vec<(String, String)> {
+    let doc: Value = serde_json::from_str(&run.stdout).expect("check JSON");
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| (text(&f["credential"]), text(&f["code"])))
+        .collect()
+}
+
+/// A certificate that is not the host's CA: the corpus's self-signed Ed25519 one.
+fn corpus_ca() -> Vec<u8> {
+    fs::read(corpus_dir().join("ed25519-cert.crt")).expect("read")
+}
+
+fn kubeadm_rsa_key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kubeadm-1.28.7/rsa/etc-kubernetes/pki/apiserver.key")
+}
+
+/// The DER of the first PEM block of `pem`.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64")
+}
+
+/// Flips one bit of the DER inside a one-block PEM file, keeping its label.
+fn flip_der_bit(path: &Path, index: usize, bit: u8) {
+    use base64::Engine as _;
+    let pem = fs::read_to_string(path).expect("read");
+    let label = pem.lines().next().expect("BEGIN line").to_owned();
+    let end = label.replace("BEGIN", "END");
+    let mut der = pem_der(&pem);
+    der[index] ^= 1 << bit;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("{label}\n");
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&end);
+    out.push('\n');
+    fs::write(path, out).expect("write");
+}
+
 /// A case made at run time for `inspect`: what to create, what inspect must say.
 struct RuntimeInspect {
     name: &'static str,
