@@ -711,6 +711,92 @@ fn renew_refuses_a_corrupted_ca_key() {
     );
 }
 
+/// An independent judge: for single-bit flips spread across an RSA-2048 key
+/// (kubeadm's) and an ECDSA P-256 key (the host's), kubecred and
+/// `openssl pkey -check` both refuse every flipped key and accept both originals.
+#[test]
+fn openssl_refuses_the_keys_kubecred_calls_corrupted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let host = tmp.path().join("host");
+    base_host().copy_to(&host);
+    let originals = [kubeadm_rsa_key(), host.join("pki/apiserver.key")];
+    let mut problems = Vec::new();
+    for (number, original) in originals.iter().enumerate() {
+        if !openssl_check(original) {
+            problems.push(format!(
+                "openssl refuses the original {}",
+                original.display()
+            ));
+        }
+        if let Err(reason) = key_verdict(original) {
+            problems.push(format!(
+                "kubecred refuses the original {}: {reason}",
+                original.display()
+            ));
+        }
+        let der_len = pem_der(&fs::read_to_string(original).expect("read")).len();
+        // About 24 positions from the first byte to the last, a different bit each.
+        let positions: Vec<usize> = (0..der_len).step_by(der_len / 24 + 1).collect();
+        for (step, index) in positions.iter().enumerate() {
+            let bit = u8::try_from(step % 8).expect("bit");
+            let flipped = tmp.path().join(format!("key-{number}-{index}-{bit}.key"));
+            fs::copy(original, &flipped).expect("cp");
+            flip_der_bit(&flipped, *index, bit);
+            let ours = key_verdict(&flipped);
+            let theirs = openssl_check(&flipped);
+            if ours.is_ok() {
+                problems.push(format!(
+                    "{}: byte {index} bit {bit} flipped is read as a key",
+                    original.display()
+                ));
+            }
+            if theirs {
+                problems.push(format!(
+                    "{}: byte {index} bit {bit} flipped: openssl accepts what kubecred refuses ({ours:?})",
+                    original.display()
+                ));
+            }
+        }
+    }
+    report(&problems);
+}
+
+/// kubecred's verdict on a key file, through `inspect` of a certificate
+/// beside it: the key's state and error.
+fn key_verdict(key: &Path) -> Result<(), String> {
+    let dir = key.with_extension("d");
+    fs::create_dir_all(&dir).expect("mkdir");
+    let crt = dir.join("pair.crt");
+    fs::copy(corpus_dir().join("crlf-line-endings-cert.crt"), &crt).expect("cp");
+    fs::copy(key, dir.join("pair.key")).expect("cp");
+    let run = kubecred(&[
+        "--no-copies".as_ref(),
+        "inspect".as_ref(),
+        crt.as_os_str(),
+        "-o".as_ref(),
+        "json".as_ref(),
+    ]);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("inspect JSON");
+    let state = &doc["credentials"][0]["key"];
+    if state["state"] == "malformed" {
+        Err(text(&state["error"]))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `openssl pkey -check` accepts the key file.
+fn openssl_check(key: &Path) -> bool {
+    Command::new("openssl")
+        .args(["pkey", "-check", "-noout", "-in"])
+        .arg(key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl")
+        .success()
+}
+
 /// Copies the host, breaks it with `setup`, runs kubecred `args` on it: the
 /// run, the copy's folder (`host` in it), and whether it is unchanged on disk.
 fn run_on_copy(setup: impl FnOnce(&Path), args: &[&str]) -> (Run, tempfile::TempDir, bool) {
