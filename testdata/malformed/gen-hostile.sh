@@ -18,7 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-hostile=(sha1-signed-leaf.crt md5-signed-leaf.crt unknown-critical-extension.crt
+hostile=(sha1-signed-leaf.crt md5-signed-leaf.crt sha1-self-signed-root.crt unknown-critical-extension.crt
     negative-serial.crt serial-40-bytes.crt empty-subject.crt sans-10000.crt
     ec-explicit-parameters-cert.crt rsa-1024-leaf.crt rsa-16384-leaf.crt
     rsa-1024.key ec-explicit-parameters.key ec-explicit-parameters-pkcs8.key
@@ -84,6 +84,9 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key
 # Signatures Go refuses to verify: SHA1-RSA and MD5-RSA.
 leaf sha1-signed-leaf /CN=kube-apiserver server_ext 4097 sha1 ec.key
 leaf md5-signed-leaf /CN=kube-apiserver server_ext 4098 md5 ec.key
+# A self-signed root signed with SHA-1: Go never checks a root's own signature.
+openssl req -new -x509 -key ca.key -subj /CN=kubernetes -config ca.cnf -extensions ca_ext \
+    $(days) -sha1 -out "$out/sha1-self-signed-root.crt"
 # A critical extension no Go component handles.
 leaf unknown-critical-extension /CN=kube-apiserver unknown_critical_ext 4099 sha256 ec.key
 # A negative serial (Go 1.23+ refuses to parse it) and a 40-byte one (RFC 5280
