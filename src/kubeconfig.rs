@@ -370,9 +370,10 @@ impl Kubeconfig {
     }
 }
 
-/// client-go's own validation of a user and cluster (`clientcmd/validation.go`):
-/// kubectl and every component refuse a kubeconfig that names both the data
-/// and the file of one credential, with these words.
+/// client-go's own validation (`clientcmd/validation.go`) of the current
+/// context's user and cluster, as `ConfirmUsable` runs it: kubectl and every
+/// component refuse a kubeconfig that names both the data and the file of one
+/// credential, with these words.
 fn refused_by_client_go(
     user_name: &str,
     auth: &AuthInfo,
