@@ -434,6 +434,15 @@ pub(crate) fn load_ca(
         .and_then(|block| {
             Certificate::from_der(&block.der).map_err(|reason| unusable(&crt, reason))
         })?;
+    // A CA that Go refuses to chain through would only sign more refused certificates.
+    if let Some(why) = ca_cert
+        .cannot_sign
+        .iter()
+        .chain(&ca_cert.go_refusals)
+        .next()
+    {
+        return Err(unusable(&crt, why.clone()));
+    }
     if pair.public_key_raw() != ca_cert.public_key_raw.as_slice() {
         return Err(unusable(
             &key_path,

@@ -148,6 +148,10 @@ const CASES: &[Case] = &[
         Check::Refused("critical extension 1.3.6.1.4.1.55555.1 that Go does not handle: Go components refuse the certificate (`x509: unhandled critical extension`)", REFUSED_CERT)),
     case("rsa-16384-leaf.crt", Inspect::Refused("RSA-16384"),
         Check::Refused("an RSA-16384 key: Go's TLS refuses it in a handshake (`tls: server sent certificate containing RSA key larger than 8192 bits`)", REFUSED_CERT)),
+    // Go never verifies a root's own signature: a SHA-1 self-signed root is not refused.
+    // (Its CN is the CA's, `kubernetes`, hence unexpected-identity at apiserver.)
+    case("sha1-self-signed-root.crt", Inspect::Present("RSA-2048"),
+        Check::Accepted(&["key-mismatch", "not-signed-by-ca", "unexpected-identity"])),
     // --- what Go's parser refuses: unreadable
     case("negative-serial.crt",
         Inspect::Malformed("negative serial number: Go refuses to parse it (`x509: negative serial number`)"),
@@ -620,24 +624,23 @@ fn ca_bundle_is_read_by_its_first_certificate() {
     );
 }
 
-/// Go refuses to chain through a CA certificate without basicConstraints CA:TRUE.
+/// Go refuses to chain through a CA certificate without basicConstraints
+/// CA:TRUE: check names it, and renew refuses to sign with it.
 #[test]
 fn ca_without_basic_constraints_is_named() {
-    let (run, tmp, unchanged) = run_on_copy(
-        |root| {
-            let ca = root.join("pki/ca.crt");
-            let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
-            let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
-            let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, "kubernetes");
-            params.is_ca = rcgen::IsCa::NoCa;
-            let cert = params.self_signed(&key).expect("sign");
-            fs::write(&ca, cert.pem()).expect("write");
-        },
-        &["check", "-o", "json"],
+    let (run, _, unchanged) = run_on_copy(
+        ca_without_basic_constraints,
+        &["renew", "apiserver", "--yes"],
     );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("without basicConstraints CA:TRUE"),
+        "{}",
+        run.stderr
+    );
+    let (run, tmp, unchanged) = run_on_copy(ca_without_basic_constraints, &["check", "-o", "json"]);
+
     assert!(unchanged, "check changed the host");
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
@@ -658,6 +661,20 @@ fn ca_without_basic_constraints_is_named() {
         "a CA certificate without basicConstraints CA:TRUE (no basicConstraints extension): Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)",
     );
     report(&problems);
+}
+
+/// Replaces `pki/ca.crt` by a certificate of the same key and CN, without basicConstraints.
+fn ca_without_basic_constraints(root: &Path) {
+    let ca = root.join("pki/ca.crt");
+    let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
+    let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
+    params.is_ca = rcgen::IsCa::NoCa;
+    let cert = params.self_signed(&key).expect("sign");
+    fs::write(&ca, cert.pem()).expect("write");
 }
 
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
@@ -762,10 +779,10 @@ fn openssl_refuses_the_keys_kubecred_calls_corrupted() {
 }
 
 /// kubecred's verdict on a key file, through `inspect` of a certificate
-/// beside it: the key's state and error.
+/// beside it (in a folder of its own): the key's state and error.
 fn key_verdict(key: &Path) -> Result<(), String> {
-    let dir = key.with_extension("d");
-    fs::create_dir_all(&dir).expect("mkdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let crt = dir.join("pair.crt");
     fs::copy(corpus_dir().join("crlf-line-endings-cert.crt"), &crt).expect("cp");
     fs::copy(key, dir.join("pair.key")).expect("cp");
