@@ -43,6 +43,11 @@ pub struct Certificate {
     pub fingerprint: Fingerprint,
     /// Why kubeadm's writer could not reproduce this subject byte for byte, if it could not.
     pub subject_unreproducible: Option<String>,
+    /// What Go's crypto/x509 or crypto/tls would refuse in this certificate
+    /// although it parses it, each as one sentence quoting Go's error.
+    pub go_refusals: Vec<String>,
+    /// Why Go would refuse this certificate as the issuer of another, if it would.
+    pub cannot_sign: Option<String>,
 }
 
 /// A public key algorithm, named as kubeadm's `encryptionAlgorithm` names it.
@@ -120,13 +125,31 @@ impl Certificate {
             ));
         }
         let tbs = &x509.tbs_certificate;
+        if x509
+            .raw_serial()
+            .first()
+            .is_some_and(|byte| byte & 0x80 != 0)
+        {
+            return Err(
+                "negative serial number: Go refuses to parse it (`x509: negative serial number`)"
+                    .into(),
+            );
+        }
         let spki = x509.public_key();
         let key_algorithm = key_algorithm(spki)?;
         let mut dns_names = Vec::new();
         let mut ip_addresses = Vec::new();
         let mut extended_key_usages = Vec::new();
         let mut is_ca = false;
+        let mut has_basic_constraints = false;
+        let mut go_refusals = Vec::new();
         for ext in tbs.extensions() {
+            if ext.critical && !go_handles(&ext.oid) {
+                go_refusals.push(format!(
+                    "critical extension {} that Go does not handle: Go components refuse the certificate (`x509: unhandled critical extension`)",
+                    ext.oid
+                ));
+            }
             match ext.parsed_extension() {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     for name in &san.general_names {
@@ -142,13 +165,46 @@ impl Certificate {
                 ParsedExtension::ExtendedKeyUsage(eku) => {
                     extended_key_usages = eku_names(eku);
                 }
-                ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
+                ParsedExtension::BasicConstraints(bc) => {
+                    has_basic_constraints = true;
+                    is_ca = bc.ca;
+                }
                 ParsedExtension::ParseError { error } => {
                     return Err(format!("bad extension {}: {error}", ext.oid));
                 }
                 _ => {}
             }
         }
+        let self_issued = tbs.issuer.as_raw() == tbs.subject.as_raw();
+        if let Some(go_name) = insecure_signature(&x509.signature_algorithm.algorithm)
+            && !self_issued
+        {
+            go_refusals.push(format!(
+                "signed with {go_name}: Go refuses to verify it (`x509: cannot verify signature: insecure algorithm {go_name}`)"
+            ));
+        }
+        if let KeyAlgorithm::Rsa(bits) = key_algorithm {
+            if bits > MAX_TLS_RSA_BITS && !is_ca {
+                go_refusals.push(format!(
+                    "an RSA-{bits} key: Go's TLS refuses it in a handshake (`tls: server sent certificate containing RSA key larger than {MAX_TLS_RSA_BITS} bits`)"
+                ));
+            } else if bits < MIN_GO_RSA_BITS {
+                go_refusals.push(format!(
+                    "an RSA-{bits} key: Go refuses RSA keys under {MIN_GO_RSA_BITS} bits (`crypto/rsa: {bits}-bit keys are insecure`)"
+                ));
+            }
+        }
+        // Go: a v3 certificate without basicConstraints, or with CA:FALSE, cannot sign.
+        let cannot_sign = (!is_ca && (has_basic_constraints || tbs.version.0 >= 2)).then(|| {
+            let what = if has_basic_constraints {
+                "basicConstraints CA:FALSE"
+            } else {
+                "no basicConstraints extension"
+            };
+            format!(
+                "a CA certificate without basicConstraints CA:TRUE ({what}): Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)"
+            )
+        });
         Ok(Self {
             der: der.to_vec(),
             common_name: attribute_values(tbs.subject.iter_common_name())
@@ -169,6 +225,8 @@ impl Certificate {
             is_ca,
             fingerprint: Fingerprint::of(der),
             subject_unreproducible: unreproducible(&tbs.subject),
+            go_refusals,
+            cannot_sign,
         })
     }
 
@@ -197,6 +255,44 @@ impl Certificate {
     }
 }
 
+/// Go's crypto/tls refuses larger RSA keys in a handshake (`maxRSAKeySize`).
+const MAX_TLS_RSA_BITS: u32 = 8192;
+/// Go's crypto/rsa (1.24 and later) refuses smaller RSA keys.
+const MIN_GO_RSA_BITS: u32 = 1024;
+
+/// The extensions Go's crypto/x509 understands; a critical one outside this
+/// list makes Go refuse the certificate.
+fn go_handles(oid: &x509_parser::der_parser::oid::Oid<'_>) -> bool {
+    const HANDLED: [&str; 13] = [
+        "2.5.29.14",         // subjectKeyIdentifier
+        "2.5.29.15",         // keyUsage
+        "2.5.29.17",         // subjectAltName
+        "2.5.29.19",         // basicConstraints
+        "2.5.29.30",         // nameConstraints
+        "2.5.29.31",         // cRLDistributionPoints
+        "2.5.29.32",         // certificatePolicies
+        "2.5.29.33",         // policyMappings
+        "2.5.29.35",         // authorityKeyIdentifier
+        "2.5.29.36",         // policyConstraints
+        "2.5.29.37",         // extKeyUsage
+        "2.5.29.54",         // inhibitAnyPolicy
+        "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+    ];
+    HANDLED.contains(&oid.to_id_string().as_str())
+}
+
+/// Go's name of a signature algorithm it refuses to verify, if it is one.
+fn insecure_signature(oid: &x509_parser::der_parser::oid::Oid<'_>) -> Option<&'static str> {
+    match oid.to_id_string().as_str() {
+        "1.2.840.113549.1.1.2" => Some("MD2-RSA"),
+        "1.2.840.113549.1.1.4" => Some("MD5-RSA"),
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => Some("SHA1-RSA"),
+        "1.2.840.10045.4.1" => Some("ECDSA-SHA1"),
+        "1.2.840.10040.4.3" => Some("DSA-SHA1"),
+        _ => None,
+    }
+}
+
 fn key_algorithm(
     spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
 ) -> Result<KeyAlgorithm, String> {
@@ -213,12 +309,23 @@ fn key_algorithm(
                 .algorithm
                 .parameters
                 .as_ref()
+                // `as_oid` reads any element's bytes as an OID: look at the tag first.
+                .filter(|params| params.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid)
                 .and_then(|params| params.as_oid().ok());
             Ok(match curve {
                 Some(oid) if oid == OID_EC_P256 => KeyAlgorithm::EcdsaP256,
                 Some(oid) if oid == OID_NIST_EC_P384 => KeyAlgorithm::EcdsaP384,
                 Some(oid) => KeyAlgorithm::Other(format!("ECDSA-{oid}")),
-                None => KeyAlgorithm::Other("ECDSA".into()),
+                None => {
+                    let what = if spki.algorithm.parameters.is_some() {
+                        "explicit curve parameters"
+                    } else {
+                        "no curve parameters"
+                    };
+                    return Err(format!(
+                        "an EC key with {what}: Go refuses to parse the certificate (`x509: invalid ECDSA parameters`)"
+                    ));
+                }
             })
         }
         Ok(PublicKey::DSA(_)) => Ok(KeyAlgorithm::Other("DSA".into())),

@@ -9,7 +9,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::cert::{Certificate, ChainError};
 use crate::inventory::{
-    Credential, FileMeta, FileRead, Inventory, KeyState, Material, ServiceAccount, State,
+    Credential, FileMeta, FileRead, Inventory, KeyState, Material, Origin, ServiceAccount, State,
 };
 use crate::layout::{self, CommonName, Kind, Presence};
 use crate::span::{date, left};
@@ -226,6 +226,7 @@ impl Rules<'_> {
                 self.permissions(credential, material);
                 self.ca_data(credential, material);
                 self.identity(credential, &material.certificate);
+                self.refused_by_go(credential, material);
             }
         }
     }
@@ -614,6 +615,33 @@ impl Rules<'_> {
             ),
             "check who issued it; renewing keeps the subject, so reissue it with kubeadm's identity".into(),
         );
+    }
+
+    /// What Go parses but refuses to use: each is `malformed`, in Go's words.
+    fn refused_by_go(&mut self, credential: &Credential, material: &Material) {
+        let cert = &material.certificate;
+        let at = match &material.origin {
+            Origin::Embedded { user, field } => {
+                format!("{}: `{field}` of `{user}`", material.file.path.display())
+            }
+            Origin::File(path) => path.display().to_string(),
+        };
+        let as_ca = (credential.kind == Kind::Ca)
+            .then_some(cert.cannot_sign.as_ref())
+            .flatten();
+        for reason in cert.go_refusals.iter().chain(as_ca) {
+            self.push(
+                credential,
+                Code::Malformed,
+                Severity::Critical,
+                format!("{at}: {reason}"),
+                if credential.kind == Kind::Ca {
+                    "reissue the CA as kubeadm writes it (plan a CA rotation)".into()
+                } else {
+                    Self::renew_remedy(credential)
+                },
+            );
+        }
     }
 
     fn service_account(&mut self, sa: &ServiceAccount) {

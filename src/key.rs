@@ -1,12 +1,17 @@
 //! Private keys: the public half and encoding of a key file, never its secret.
 //!
-//! kubecred reads a private key only to learn which public key it belongs to;
-//! nothing here keeps, prints or returns secret material.
+//! kubecred reads a private key only to learn which public key it belongs to,
+//! after aws-lc has checked that its private and public parts agree; nothing
+//! here keeps, prints or returns secret material.
 
-use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
-use x509_parser::prelude::FromDer;
-use x509_parser::public_key::RSAPublicKey;
+use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _,
+};
+use pkcs8::der::asn1::{AnyRef, UintRef};
+use pkcs8::der::{Decode as _, Tag, TagNumber, Tagged as _};
+use pkcs8::{ObjectIdentifier, PrivateKeyInfoRef};
+use sec1::{EcParameters, EcPrivateKey};
 
 use crate::cert::KeyAlgorithm;
 use crate::pem::{Block, BlockKind};
@@ -58,221 +63,212 @@ pub fn from_blocks(blocks: &[Block]) -> Result<KeyInfo, String> {
     from_block(block)
 }
 
-/// Reads one private key block.
+/// Reads one private key block, validated by aws-lc.
 ///
-/// The public half is read from the key's own DER where it is there (the RSA
-/// modulus and exponent, the EC public point), as `openssl rsa -modulus` and
-/// `openssl pkey -pubout` do: deriving it costs as much as a signature check.
-/// Anything else goes through a full parse, which also names what is wrong.
+/// The key is parsed in full and checked before its public half is believed:
+/// RSA keys by `RSA_check_key` (n = p·q, d·e ≡ 1, the CRT values agree), EC
+/// keys by `EC_KEY_check_key` (the scalar is in range and the stored point is
+/// the scalar times the generator). The public half returned is aws-lc's, so
+/// a key whose private part was altered never passes for its certificate's.
 pub fn from_block(block: &Block) -> Result<KeyInfo, String> {
-    if let Some(info) = embedded_public_half(block) {
-        return Ok(info);
+    match block.kind {
+        BlockKind::RsaPrivateKey => rsa(KeyEncoding::Pkcs1, &block.der),
+        BlockKind::EcPrivateKey => {
+            let curve = sec1_curve(&block.der, None)?;
+            ec(KeyEncoding::Sec1, curve, &block.der)
+        }
+        BlockKind::Pkcs8PrivateKey => pkcs8_key(&block.der),
+        BlockKind::Certificate | BlockKind::PublicKey => Err("not a private key".into()),
     }
-    parsed(block)
 }
 
-/// The key parsed in full by aws-lc.
-fn parsed(block: &Block) -> Result<KeyInfo, String> {
-    let der = block.der.clone();
-    let (encoding, key) = match block.kind {
-        BlockKind::RsaPrivateKey => (
-            KeyEncoding::Pkcs1,
-            PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)),
-        ),
-        BlockKind::EcPrivateKey => (
-            KeyEncoding::Sec1,
-            PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der)),
-        ),
-        BlockKind::Pkcs8PrivateKey => (
-            KeyEncoding::Pkcs8,
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)),
-        ),
-        BlockKind::Certificate | BlockKind::PublicKey => {
-            return Err("not a private key".into());
-        }
+/// Reads the first private key of a PEM file, validated as [`from_block`] does.
+pub fn from_pem(bytes: &[u8]) -> Result<KeyInfo, String> {
+    crate::pem::parse(bytes).and_then(|blocks| from_blocks(&blocks))
+}
+
+/// The EC curves kubeadm writes keys on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Curve {
+    P256,
+    P384,
+}
+
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
+
+const EXPLICIT_CURVE: &str =
+    "an EC key with explicit curve parameters (kubeadm and Go read only named curves)";
+
+fn not_valid(encoding: KeyEncoding) -> String {
+    format!(
+        "`{}` block is not a valid RSA or ECDSA key",
+        encoding.label()
+    )
+}
+
+/// Why aws-lc refused a key whose DER structure is sound: its numbers disagree.
+fn inconsistent(encoding: KeyEncoding, what: &str) -> String {
+    format!(
+        "`{}` block holds an invalid key: {what} (corrupted?)",
+        encoding.label()
+    )
+}
+
+/// An RSA key (PKCS#1 DER, or PKCS#8 around one).
+fn rsa(encoding: KeyEncoding, der: &[u8]) -> Result<KeyInfo, String> {
+    // PKCS#1 `RSAPrivateKey`: version, n, e, d, p, q, d mod (p-1), d mod (q-1), q^-1 mod p.
+    let pkcs1 = match encoding {
+        KeyEncoding::Pkcs8 => PrivateKeyInfoRef::from_der(der)
+            .map_err(|_| not_valid(encoding))?
+            .private_key
+            .as_bytes(),
+        KeyEncoding::Pkcs1 | KeyEncoding::Sec1 => der,
     };
-    let pair = KeyPair::try_from(&key).map_err(|_| {
-        format!(
-            "`{}` block is not a valid RSA or ECDSA key",
+    let integers = Vec::<UintRef<'_>>::from_der(pkcs1).map_err(|_| not_valid(encoding))?;
+    let [version, modulus, ..] = integers.as_slice() else {
+        return Err(not_valid(encoding));
+    };
+    if integers.len() != 9 || version.as_bytes() != [0] {
+        return Err(format!(
+            "`{}` block is not a two-prime RSA key as kubeadm writes",
             encoding.label()
+        ));
+    }
+    let modulus_bits = modulus.as_bytes().len().saturating_mul(8);
+    let parsed = match encoding {
+        KeyEncoding::Pkcs8 => RsaKeyPair::from_pkcs8(der),
+        KeyEncoding::Pkcs1 | KeyEncoding::Sec1 => RsaKeyPair::from_der(der),
+    };
+    let pair = parsed.map_err(|err| match err.description_() {
+        "TooSmall" | "TooLarge" => format!(
+            "an RSA-{modulus_bits} key: kubecred validates and signs with RSA keys of 2048 to 8192 bits only \
+             (kubeadm writes 2048, 3072 or 4096; smaller keys are weak, and Go's TLS refuses larger ones)"
+        ),
+        _ => inconsistent(
+            encoding,
+            "its modulus, exponents, primes and CRT values do not agree",
+        ),
+    })?;
+    let bits = u32::try_from(pair.public_modulus_len().saturating_mul(8)).unwrap_or(u32::MAX);
+    Ok(KeyInfo {
+        algorithm: KeyAlgorithm::Rsa(bits),
+        encoding,
+        public_key_raw: pair.public_key().as_ref().to_vec(),
+    })
+}
+
+/// An ECDSA key on `curve` (SEC1 DER, or PKCS#8 around one).
+fn ec(encoding: KeyEncoding, curve: Curve, der: &[u8]) -> Result<KeyInfo, String> {
+    let (signing, algorithm) = match curve {
+        Curve::P256 => (&ECDSA_P256_SHA256_ASN1_SIGNING, KeyAlgorithm::EcdsaP256),
+        Curve::P384 => (&ECDSA_P384_SHA384_ASN1_SIGNING, KeyAlgorithm::EcdsaP384),
+    };
+    let parsed = match encoding {
+        KeyEncoding::Pkcs8 => EcdsaKeyPair::from_pkcs8(signing, der),
+        KeyEncoding::Sec1 | KeyEncoding::Pkcs1 => EcdsaKeyPair::from_private_key_der(signing, der),
+    };
+    // The structure was read already: a refusal is about the numbers.
+    let pair = parsed.map_err(|_| {
+        inconsistent(
+            encoding,
+            "its private scalar is out of range or its public point is not that scalar's",
         )
     })?;
-    let algorithm = if pair.algorithm() == &PKCS_RSA_SHA256 {
-        KeyAlgorithm::Rsa(rsa_bits(pair.public_key_raw()))
-    } else if pair.algorithm() == &PKCS_ECDSA_P256_SHA256 {
-        KeyAlgorithm::EcdsaP256
-    } else if pair.algorithm() == &PKCS_ECDSA_P384_SHA384 {
-        KeyAlgorithm::EcdsaP384
-    } else if pair.algorithm() == &rcgen::PKCS_ECDSA_P521_SHA512 {
-        return Err(
-            "unsupported key type ECDSA P-521 (kubeadm uses RSA, ECDSA P-256 or P-384)".into(),
-        );
-    } else if pair.algorithm() == &rcgen::PKCS_ED25519 {
-        return Err("unsupported key type Ed25519 (kubeadm uses RSA or ECDSA)".into());
-    } else {
-        return Err("unsupported key type (kubeadm uses RSA or ECDSA)".into());
-    };
     Ok(KeyInfo {
         algorithm,
         encoding,
-        public_key_raw: pair.public_key_raw().to_vec(),
+        public_key_raw: pair.public_key().as_ref().to_vec(),
     })
 }
 
-fn rsa_bits(public_key_raw: &[u8]) -> u32 {
-    RSAPublicKey::from_der(public_key_raw).map_or(0, |(_, key)| {
-        u32::try_from(key.key_size()).unwrap_or(u32::MAX)
-    })
-}
-
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-
-/// The public half stored in a PKCS#1, SEC1 or PKCS#8 key, if it is there.
-fn embedded_public_half(block: &Block) -> Option<KeyInfo> {
-    let (encoding, (algorithm, public_key_raw)) = match block.kind {
-        BlockKind::RsaPrivateKey => (KeyEncoding::Pkcs1, pkcs1_public(&block.der)?),
-        BlockKind::EcPrivateKey => (KeyEncoding::Sec1, sec1_public(&block.der, None)?),
-        BlockKind::Pkcs8PrivateKey => (KeyEncoding::Pkcs8, pkcs8_public(&block.der)?),
-        BlockKind::Certificate | BlockKind::PublicKey => return None,
-    };
-    Some(KeyInfo {
-        algorithm,
-        encoding,
-        public_key_raw,
-    })
-}
-
-/// A DER element: tag, whole encoding, contents, and the input after it.
-type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-/// The first DER element of `input`.
-fn element(input: &[u8]) -> Option<Element<'_>> {
-    let (&tag, after_tag) = input.split_first()?;
-    let (&first, after_length) = after_tag.split_first()?;
-    let (length, body) = if first < 0x80 {
-        (usize::from(first), after_length)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 {
-            return None;
+/// The named curve of a SEC1 `ECPrivateKey` (or `outer`, PKCS#8's, when it has none).
+fn sec1_curve(der: &[u8], outer: Option<Curve>) -> Result<Curve, String> {
+    match EcPrivateKey::from_der(der) {
+        // Hybrid points (0x06, 0x07) are an X9.62 form Go and kubeadm never write;
+        // aws-lc reads them, so one flipped bit of an uncompressed point would pass.
+        Ok(key) if key.public_key.is_some_and(|point| matches!(point.first(), Some(0x06 | 0x07))) => {
+            Err("the EC key's public point is in hybrid form, which kubeadm and Go never write (corrupted?)".into())
         }
-        let (bytes, body) = after_length.split_at_checked(count)?;
-        (
-            bytes
-                .iter()
-                .fold(0usize, |acc, byte| (acc << 8) | usize::from(*byte)),
-            body,
-        )
-    };
-    let (contents, rest) = body.split_at_checked(length)?;
-    let whole = input.get(..input.len() - rest.len())?;
-    Some((tag, whole, contents, rest))
-}
-
-/// PKCS#1 `RSAPrivateKey`: the `RSAPublicKey` of its modulus and exponent.
-fn pkcs1_public(der: &[u8]) -> Option<(KeyAlgorithm, Vec<u8>)> {
-    let (0x30, _, body, []) = element(der)? else {
-        return None;
-    };
-    let (0x02, _, _, rest) = element(body)? else {
-        return None;
-    };
-    let (0x02, modulus, modulus_value, rest) = element(rest)? else {
-        return None;
-    };
-    let (0x02, exponent, _, _) = element(rest)? else {
-        return None;
-    };
-    let significant = modulus_value.iter().skip_while(|byte| **byte == 0).count();
-    let bits = u32::try_from(significant * 8).ok()?;
-    let mut contents = modulus.to_vec();
-    contents.extend_from_slice(exponent);
-    Some((KeyAlgorithm::Rsa(bits), sequence(&contents)))
-}
-
-/// SEC1 `ECPrivateKey`: its `[1] publicKey` point, on the curve of `[0]` (or `curve`).
-fn sec1_public(der: &[u8], curve: Option<&[u8]>) -> Option<(KeyAlgorithm, Vec<u8>)> {
-    let (0x30, _, body, []) = element(der)? else {
-        return None;
-    };
-    let (0x02, _, _, rest) = element(body)? else {
-        return None;
-    };
-    let (0x04, _, _, mut rest) = element(rest)? else {
-        return None;
-    };
-    let mut named = curve;
-    let mut point = None;
-    while !rest.is_empty() {
-        let (tag, _, contents, next) = element(rest)?;
-        match tag {
-            0xa0 => match element(contents)? {
-                (0x06, _, oid, _) => named = Some(oid),
-                _ => return None,
-            },
-            0xa1 => match element(contents)? {
-                (0x03, _, [0, point_bytes @ ..], _) => point = Some(point_bytes.to_vec()),
-                _ => return None,
-            },
-            _ => {}
-        }
-        rest = next;
-    }
-    let algorithm = match named? {
-        OID_P256 => KeyAlgorithm::EcdsaP256,
-        OID_P384 => KeyAlgorithm::EcdsaP384,
-        _ => return None,
-    };
-    Some((algorithm, point?))
-}
-
-/// PKCS#8 `PrivateKeyInfo` around an RSA or EC key.
-fn pkcs8_public(der: &[u8]) -> Option<(KeyAlgorithm, Vec<u8>)> {
-    let (0x30, _, body, []) = element(der)? else {
-        return None;
-    };
-    let (0x02, _, _, rest) = element(body)? else {
-        return None;
-    };
-    let (0x30, _, algorithm, rest) = element(rest)? else {
-        return None;
-    };
-    let (0x04, _, inner, _) = element(rest)? else {
-        return None;
-    };
-    let (0x06, _, oid, params) = element(algorithm)? else {
-        return None;
-    };
-    match oid {
-        OID_RSA => pkcs1_public(inner),
-        OID_EC => match element(params)? {
-            (0x06, _, curve, _) => sec1_public(inner, Some(curve)),
-            _ => None,
+        Ok(key) => match key.parameters {
+            Some(EcParameters::NamedCurve(oid)) => {
+                let curve = named_curve(oid)?;
+                if outer.is_some_and(|outer| outer != curve) {
+                    return Err(
+                        "the EC key's curve differs from the one its PKCS#8 wrapper names".into(),
+                    );
+                }
+                Ok(curve)
+            }
+            None => outer.ok_or_else(|| not_valid(KeyEncoding::Sec1)),
         },
-        _ => None,
+        Err(_) if sec1_has_explicit_parameters(der) => Err(EXPLICIT_CURVE.into()),
+        Err(_) => Err(not_valid(if outer.is_some() {
+            KeyEncoding::Pkcs8
+        } else {
+            KeyEncoding::Sec1
+        })),
     }
 }
 
-/// A DER SEQUENCE of `contents`.
-fn sequence(contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
-    let length = contents.len();
-    if length < 0x80 {
-        out.push(u8::try_from(length).unwrap_or(0));
+/// Whether a SEC1 `ECPrivateKey`'s `[0]` parameters are a SEQUENCE (explicit
+/// `SpecifiedECDomain`) rather than a curve's OID.
+fn sec1_has_explicit_parameters(der: &[u8]) -> bool {
+    Vec::<AnyRef<'_>>::from_der(der).is_ok_and(|fields| {
+        fields.iter().any(|field| {
+            field.tag().is_context_specific()
+                && field.tag().number() == TagNumber(0)
+                && field.value().first() == Some(&0x30)
+        })
+    })
+}
+
+fn named_curve(oid: ObjectIdentifier) -> Result<Curve, String> {
+    if oid == OID_P256 {
+        Ok(Curve::P256)
+    } else if oid == OID_P384 {
+        Ok(Curve::P384)
+    } else if oid == OID_P521 {
+        Err("unsupported key type ECDSA P-521 (kubeadm uses RSA, ECDSA P-256 or P-384)".into())
     } else {
-        let bytes: Vec<u8> = length
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|byte| *byte == 0)
-            .collect();
-        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or(0));
-        out.extend(bytes);
+        Err(format!(
+            "unsupported EC curve {oid} (kubeadm uses ECDSA P-256 or P-384)"
+        ))
     }
-    out.extend_from_slice(contents);
-    out
+}
+
+/// A PKCS#8 `PrivateKeyInfo` around an RSA or EC key.
+fn pkcs8_key(der: &[u8]) -> Result<KeyInfo, String> {
+    let info = PrivateKeyInfoRef::from_der(der).map_err(|_| not_valid(KeyEncoding::Pkcs8))?;
+    let algorithm = info.algorithm.oid;
+    if algorithm == OID_RSA {
+        rsa(KeyEncoding::Pkcs8, der)
+    } else if algorithm == OID_EC {
+        let parameters = info.algorithm.parameters;
+        let curve = match parameters.map(AnyRef::decode_as::<ObjectIdentifier>) {
+            Some(Ok(oid)) => Some(named_curve(oid)?),
+            Some(Err(_)) if parameters.is_some_and(|any| any.tag() == Tag::Sequence) => {
+                return Err(EXPLICIT_CURVE.into());
+            }
+            Some(Err(_)) => return Err(not_valid(KeyEncoding::Pkcs8)),
+            None => None,
+        };
+        let curve = sec1_curve(info.private_key.as_bytes(), curve)?;
+        ec(KeyEncoding::Pkcs8, curve, der)
+    } else if algorithm == OID_ED25519 {
+        Err("unsupported key type Ed25519 (kubeadm uses RSA or ECDSA)".into())
+    } else if algorithm == OID_DSA {
+        Err(not_valid(KeyEncoding::Pkcs8))
+    } else {
+        Err(format!(
+            "unsupported key type {algorithm} (kubeadm uses RSA or ECDSA)"
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -280,29 +276,145 @@ mod tests {
     use super::*;
     use crate::issue::{self, KeyAlgorithm as New};
 
-    /// The fast path and the full parse agree on every key kubeadm writes, and on PKCS#8.
+    fn blocks_of(key: &issue::NewKey) -> Vec<Block> {
+        let native = crate::pem::parse(key.pem.as_bytes()).unwrap();
+        let pkcs8 = Block {
+            kind: BlockKind::Pkcs8PrivateKey,
+            der: key.pair.serialize_der(),
+        };
+        native.into_iter().chain([pkcs8]).collect()
+    }
+
+    /// Every key kubeadm writes (and its PKCS#8 form) reads as the public key rcgen derived.
     #[test]
-    fn embedded_public_half_equals_the_derived_one() {
+    fn valid_keys_read_as_their_public_half() {
         for algorithm in [New::EcdsaP256, New::EcdsaP384, New::Rsa2048] {
             let key = issue::generate_key(algorithm).unwrap();
-            let pkcs8 = crate::pem::Block {
-                kind: BlockKind::Pkcs8PrivateKey,
-                der: key.pair.serialize_der(),
+            for block in blocks_of(&key) {
+                let info = from_block(&block).unwrap();
+                assert_eq!(info.public_key_raw, key.pair.public_key_raw());
+                let expected = match algorithm {
+                    New::EcdsaP256 => KeyAlgorithm::EcdsaP256,
+                    New::EcdsaP384 => KeyAlgorithm::EcdsaP384,
+                    _ => KeyAlgorithm::Rsa(2048),
+                };
+                assert_eq!(info.algorithm, expected, "{algorithm:?} {:?}", block.kind);
+            }
+        }
+    }
+
+    /// The key in aws-lc's own PKCS#8 encoding, if aws-lc reads `block` at all.
+    fn canonical(block: &Block) -> Option<Vec<u8>> {
+        use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
+        let rsa = |der: &[u8], pkcs8: bool| {
+            let pair = if pkcs8 {
+                RsaKeyPair::from_pkcs8(der)
+            } else {
+                RsaKeyPair::from_der(der)
             };
-            for block in crate::pem::parse(key.pem.as_bytes())
-                .unwrap()
-                .into_iter()
-                .chain([pkcs8])
-            {
-                let fast =
-                    embedded_public_half(&block).expect("kubeadm's keys carry their public half");
-                assert_eq!(
-                    fast,
-                    parsed(&block).unwrap(),
-                    "{algorithm:?} {:?}",
+            let encoded: Pkcs8V1Der<'static> = pair.ok()?.as_der().ok()?;
+            Some(encoded.as_ref().to_vec())
+        };
+        let ec = |der: &[u8], pkcs8: bool| {
+            [
+                &ECDSA_P256_SHA256_ASN1_SIGNING,
+                &ECDSA_P384_SHA384_ASN1_SIGNING,
+            ]
+            .into_iter()
+            .find_map(|signing| {
+                let pair = if pkcs8 {
+                    EcdsaKeyPair::from_pkcs8(signing, der)
+                } else {
+                    EcdsaKeyPair::from_private_key_der(signing, der)
+                };
+                Some(pair.ok()?.to_pkcs8v1().ok()?.as_ref().to_vec())
+            })
+        };
+        match block.kind {
+            BlockKind::RsaPrivateKey => rsa(&block.der, false),
+            BlockKind::EcPrivateKey => ec(&block.der, false),
+            BlockKind::Pkcs8PrivateKey => rsa(&block.der, true).or_else(|| ec(&block.der, true)),
+            BlockKind::Certificate | BlockKind::PublicKey => None,
+        }
+    }
+
+    /// Flipping any single bit anywhere in a key's DER never yields a key that
+    /// passes for the original: it is refused, or it reads as another key
+    /// (which `check` calls `key-mismatch`). The only flip read as the
+    /// original is one that leaves the key itself unchanged: the PKCS#8
+    /// version (v1 to v2), which aws-lc re-encodes to the very same key.
+    #[test]
+    fn no_single_bit_flip_passes_for_the_original_key() {
+        for algorithm in [New::EcdsaP256, New::EcdsaP384, New::Rsa2048] {
+            let key = issue::generate_key(algorithm).unwrap();
+            let public = key.pair.public_key_raw().to_vec();
+            for block in blocks_of(&key) {
+                let original = canonical(&block).unwrap();
+                let (mut refused, mut same_key, mut flips) = (0, 0, 0);
+                for index in 0..block.der.len() {
+                    for bit in 0..8 {
+                        let mut der = block.der.clone();
+                        der[index] ^= 1 << bit;
+                        let flipped = Block {
+                            kind: block.kind,
+                            der,
+                        };
+                        flips += 1;
+                        match from_block(&flipped) {
+                            Err(reason) => {
+                                assert!(!reason.is_empty());
+                                refused += 1;
+                            }
+                            Ok(info) if info.public_key_raw != public => {}
+                            Ok(_) => {
+                                assert_eq!(
+                                    canonical(&flipped).as_ref(),
+                                    Some(&original),
+                                    "{algorithm:?} {:?}: bit {bit} of byte {index} flipped \
+                                     reads as the original key but is another",
+                                    block.kind
+                                );
+                                same_key += 1;
+                            }
+                        }
+                    }
+                }
+                assert_eq!(flips, block.der.len() * 8);
+                assert!(same_key <= 1, "{algorithm:?} {:?}: {same_key}", block.kind);
+                assert!(
+                    refused >= flips - 1,
+                    "{algorithm:?} {:?}: {refused} of {flips}",
                     block.kind
                 );
             }
         }
+    }
+
+    /// aws-lc reads EC keys with explicit curve parameters (matching them to a
+    /// named curve); Go does not, so kubecred refuses them by structure.
+    #[test]
+    fn explicit_curve_parameters_are_refused() {
+        let explicit = include_str!("../testdata/malformed/ec-explicit-parameters.key");
+        let err = from_pem(explicit.as_bytes()).unwrap_err();
+        assert!(err.contains("explicit curve parameters"), "{err}");
+        let block = crate::pem::parse(explicit.as_bytes()).unwrap().remove(0);
+        assert!(
+            EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &block.der).is_ok(),
+            "aws-lc now refuses explicit parameters itself"
+        );
+    }
+
+    /// A corrupted private part is named as such, not as a parse failure.
+    #[test]
+    fn corrupted_private_part_is_named() {
+        let key = issue::generate_key(New::EcdsaP256).unwrap();
+        let mut block = crate::pem::parse(key.pem.as_bytes()).unwrap().remove(0);
+        // SEC1: SEQUENCE, INTEGER 1, OCTET STRING of the 32-byte scalar at offset 7.
+        block.der[7 + 10] ^= 0x01;
+        let err = from_block(&block).unwrap_err();
+        assert!(
+            err.contains("public point is not that scalar's (corrupted?)"),
+            "{err}"
+        );
     }
 }

@@ -339,6 +339,7 @@ impl Kubeconfig {
                 )
             })?;
         let auth = &user.user;
+        refused_by_client_go(&user.name, auth, &cluster.name, &cluster.cluster)?;
         Ok(CurrentCredentials {
             context: name.to_owned(),
             user: user.name.clone(),
@@ -367,6 +368,41 @@ impl Kubeconfig {
             )?,
         })
     }
+}
+
+/// client-go's own validation (`clientcmd/validation.go`) of the current
+/// context's user and cluster, as `ConfirmUsable` runs it: kubectl and every
+/// component refuse a kubeconfig that names both the data and the file of one
+/// credential, with these words.
+fn refused_by_client_go(
+    user_name: &str,
+    auth: &AuthInfo,
+    cluster_name: &str,
+    cluster: &Cluster,
+) -> Result<(), String> {
+    let set = |value: &Option<String>| value.as_deref().is_some_and(|value| !value.is_empty());
+    let uses_certificate = set(&auth.client_certificate) || set(&auth.client_certificate_data);
+    let problem = if uses_certificate
+        && set(&auth.client_certificate)
+        && set(&auth.client_certificate_data)
+    {
+        format!(
+            "client-cert-data and client-cert are both specified for {user_name}. client-cert-data will override."
+        )
+    } else if uses_certificate && set(&auth.client_key) && set(&auth.client_key_data) {
+        format!(
+            "client-key-data and client-key are both specified for {user_name}; client-key-data will override"
+        )
+    } else if set(&cluster.certificate_authority) && set(&cluster.certificate_authority_data) {
+        format!(
+            "certificate-authority-data and certificate-authority are both specified for {cluster_name}. certificate-authority-data will override."
+        )
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "client-go (kubectl, every component) refuses it: `{problem}`"
+    ))
 }
 
 /// The embedded data if present (client-go prefers it), else the file path.

@@ -588,6 +588,7 @@ pub(crate) fn load_ca(
     };
     let ca_pem = read_pem(&crt).map_err(|reason| unusable(&crt, reason))?;
     let key_pem = read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?;
+    crate::key::from_pem(&key_pem).map_err(|reason| unusable(&key_path, reason))?;
     let key_text = String::from_utf8_lossy(&key_pem);
     let pair = KeyPair::from_pem(&key_text).map_err(|_| {
         unusable(
@@ -606,6 +607,15 @@ pub(crate) fn load_ca(
         .and_then(|block| {
             Certificate::from_der(&block.der).map_err(|reason| unusable(&crt, reason))
         })?;
+    // A CA that Go refuses to chain through would only sign more refused certificates.
+    if let Some(why) = ca_cert
+        .cannot_sign
+        .iter()
+        .chain(&ca_cert.go_refusals)
+        .next()
+    {
+        return Err(unusable(&crt, why.clone()));
+    }
     if pair.public_key_raw() != ca_cert.public_key_raw.as_slice() {
         return Err(unusable(
             &key_path,
@@ -646,6 +656,7 @@ fn existing_key(item: &Item) -> Result<(KeyPair, Vec<u8>), RenewError> {
         let key_path = item.path.with_extension("key");
         read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?
     };
+    crate::key::from_pem(&pem_bytes).map_err(|reason| unusable(&item.path, reason))?;
     let pair = KeyPair::from_pem(&String::from_utf8_lossy(&pem_bytes))
         .map_err(|_| unusable(&item.path, "the existing key cannot be loaded".into()))?;
     Ok((pair, pem_bytes))

@@ -48,6 +48,9 @@ enum Inspect {
     MalformedAt(&'static str, &'static str),
     /// One credential read fine: its `keyAlgorithm`.
     Present(&'static str),
+    /// Read (JSON `"state": "present"`, this `keyAlgorithm`), but Go refuses
+    /// it: the table's STATUS says `malformed`.
+    Refused(&'static str),
     /// No credential at all: inspect reads a lone key (or public key) only as
     /// part of a certificate's pair, and a folder by its contents.
     Skipped,
@@ -64,6 +67,9 @@ enum Check {
     Accepted(&'static [&'static str]),
     /// A valid key (algorithm, PEM label): no `malformed` finding; exactly these codes.
     AcceptedKey(&'static str, &'static str, &'static [&'static str]),
+    /// Read (state present), but what Go refuses: one `malformed` finding whose
+    /// message is `PLACED PATH: ...` containing this; exactly these codes.
+    Refused(&'static str, &'static [&'static str]),
 }
 
 struct Case {
@@ -87,6 +93,8 @@ const NO_CERT: &str = "no certificate in the file";
 const NO_KEY: &str = "no private key in the file";
 const VALID_CERT_ELSEWHERE: Check = Check::Accepted(&["key-mismatch", "not-signed-by-ca"]);
 const VALID_CONF_ELSEWHERE: Check = Check::Accepted(&["ca-data-mismatch", "not-signed-by-ca"]);
+/// A certificate of another pair, from another CA, that Go also refuses.
+const REFUSED_CERT: &[&str] = &["key-mismatch", "malformed", "not-signed-by-ca"];
 #[rustfmt::skip]
 const CASES: &[Case] = &[
     // --- certificates: .crt -> pki/apiserver.crt --------------------------------
@@ -131,7 +139,43 @@ const CASES: &[Case] = &[
     case("latin1-comment-before-pem.crt",
         Inspect::Present("ECDSA-P256"),
         VALID_CERT_ELSEWHERE),
+    // --- what Go parses but refuses (gen-hostile.sh): present, one malformed finding
+    case("sha1-signed-leaf.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("`x509: cannot verify signature: insecure algorithm SHA1-RSA`", REFUSED_CERT)),
+    case("md5-signed-leaf.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("`x509: cannot verify signature: insecure algorithm MD5-RSA`", REFUSED_CERT)),
+    case("unknown-critical-extension.crt", Inspect::Refused("ECDSA-P256"),
+        Check::Refused("critical extension 1.3.6.1.4.1.55555.1 that Go does not handle: Go components refuse the certificate (`x509: unhandled critical extension`)", REFUSED_CERT)),
+    case("rsa-16384-leaf.crt", Inspect::Refused("RSA-16384"),
+        Check::Refused("an RSA-16384 key: Go's TLS refuses it in a handshake (`tls: server sent certificate containing RSA key larger than 8192 bits`)", REFUSED_CERT)),
+    // Go never verifies a root's own signature: a SHA-1 self-signed root is not refused.
+    // (Its CN is the CA's, `kubernetes`, hence unexpected-identity at apiserver.)
+    case("sha1-self-signed-root.crt", Inspect::Present("RSA-2048"),
+        Check::Accepted(&["key-mismatch", "not-signed-by-ca", "unexpected-identity"])),
+    // --- what Go's parser refuses: unreadable
+    case("negative-serial.crt",
+        Inspect::Malformed("negative serial number: Go refuses to parse it (`x509: negative serial number`)"),
+        Check::Malformed("negative serial number: Go refuses to parse it (`x509: negative serial number`)")),
+    case("ec-explicit-parameters-cert.crt",
+        Inspect::Malformed("an EC key with explicit curve parameters: Go refuses to parse the certificate (`x509: invalid ECDSA parameters`)"),
+        Check::Malformed("an EC key with explicit curve parameters: Go refuses to parse the certificate (`x509: invalid ECDSA parameters`)")),
+    // --- odd but accepted, as Go accepts them
+    // RFC 5280 allows 20 octets; Go and OpenSSL read 40.
+    case("serial-40-bytes.crt", Inspect::Present("ECDSA-P256"), VALID_CERT_ELSEWHERE),
+    // A weak key Go still accepts in a certificate: the key file is what is refused.
+    case("rsa-1024-leaf.crt", Inspect::Present("RSA-1024"), VALID_CERT_ELSEWHERE),
+    // No subject at all: kubeadm's identity for apiserver is CN=kube-apiserver.
+    case("empty-subject.crt", Inspect::Present("ECDSA-P256"),
+        Check::Accepted(&["key-mismatch", "not-signed-by-ca", "unexpected-identity"])),
+    // 10,000 SANs in 530 KB: read in full, within the time limit.
+    case("sans-10000.crt", Inspect::Present("ECDSA-P256"), VALID_CERT_ELSEWHERE),
     // --- private keys: .key -> pki/apiserver.key ---------------------------------
+    case("ec-explicit-parameters.key", Inspect::Skipped,
+        Check::Malformed("an EC key with explicit curve parameters (kubeadm and Go read only named curves)")),
+    case("ec-explicit-parameters-pkcs8.key", Inspect::Skipped,
+        Check::Malformed("an EC key with explicit curve parameters (kubeadm and Go read only named curves)")),
+    case("rsa-1024.key", Inspect::Skipped,
+        Check::Malformed("an RSA-1024 key: kubecred validates and signs with RSA keys of 2048 to 8192 bits only")),
     case("empty-key.key", Inspect::Malformed("file is empty"), Check::Malformed("file is empty")),
     case("der-binary-key.key", Inspect::Malformed(NOT_TEXT), Check::Malformed(NOT_TEXT)),
     case("bad-base64-key.key",
@@ -224,6 +268,28 @@ const CASES: &[Case] = &[
     case("key-data-not-base64.conf",
         Inspect::Malformed("`client-key-data` of `kubernetes-admin` is not valid base64"),
         Check::Malformed("`client-key-data` of `kubernetes-admin` is not valid base64")),
+    // client-go's validation (clientcmd/validation.go), word for word.
+    case("both-client-certificate-fields.conf",
+        Inspect::Malformed("client-go (kubectl, every component) refuses it: `client-cert-data and client-cert are both specified for kubernetes-admin. client-cert-data will override.`"),
+        Check::Malformed("client-go (kubectl, every component) refuses it: `client-cert-data and client-cert are both specified for kubernetes-admin. client-cert-data will override.`")),
+    case("both-client-key-fields.conf",
+        Inspect::Malformed("`client-key-data and client-key are both specified for kubernetes-admin; client-key-data will override`"),
+        Check::Malformed("`client-key-data and client-key are both specified for kubernetes-admin; client-key-data will override`")),
+    case("both-certificate-authority-fields.conf",
+        Inspect::Malformed("`certificate-authority-data and certificate-authority are both specified for kubernetes. certificate-authority-data will override.`"),
+        Check::Malformed("`certificate-authority-data and certificate-authority are both specified for kubernetes. certificate-authority-data will override.`")),
+    // 5,000 users before the current one: read, in bounded time.
+    case("users-5000.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
+    // YAML tags: `!!binary` turns the base64 into raw PEM, which is then not
+    // base64 (kubectl's YAML reader fails the same way); an unknown
+    // `!!python/object` tag on a field kubecred does not read is kept as text,
+    // never run.
+    case("yaml-binary-tag.conf",
+        Inspect::Malformed("`client-certificate-data` of `kubernetes-admin` is not valid base64"),
+        Check::Malformed("`client-certificate-data` of `kubernetes-admin` is not valid base64")),
+    case("yaml-python-object-tag.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
+    // Merge keys (`<<: *anchor`), which kubectl's YAML 1.1 reader resolves too.
+    case("yaml-merge-keys.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
     // Valid YAML: JSON is YAML, and a UTF-8 BOM is allowed. Both are read.
     case("json-not-yaml.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
     case("utf8-bom.conf", Inspect::Present("ECDSA-P256"), VALID_CONF_ELSEWHERE),
@@ -445,6 +511,382 @@ fn check_reports_runtime_cases_and_changes_nothing() {
     report(&failures);
 }
 
+/// Corrupted keys and swapped files, made at run time from the host's own files.
+const HOSTILE_CHECKS: &[RuntimeCheck] = &[
+    RuntimeCheck {
+        name: "one bit of pki/apiserver.key's private scalar flipped",
+        // SEC1: SEQUENCE, INTEGER 1, OCTET STRING: the scalar starts at byte 7.
+        setup: |root| flip_der_bit(&root.join("pki/apiserver.key"), 7 + 20, 3),
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed(
+            "`EC PRIVATE KEY` block holds an invalid key: its private scalar is out of range or its public point is not that scalar's (corrupted?)",
+        ),
+    },
+    RuntimeCheck {
+        name: "one bit of pki/apiserver.key's public point flipped",
+        setup: |root| flip_der_bit(&root.join("pki/apiserver.key"), 100, 0),
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed("(corrupted?)"),
+    },
+    RuntimeCheck {
+        name: "a kubeadm RSA-2048 key with one bit of its private exponent flipped",
+        setup: |root| {
+            let key = root.join("pki/apiserver.key");
+            fs::copy(kubeadm_rsa_key(), &key).expect("cp");
+            // PKCS#1: version, n (257 bytes), e, then d from about byte 276.
+            flip_der_bit(&key, 400, 5);
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed(
+            "`RSA PRIVATE KEY` block holds an invalid key: its modulus, exponents, primes and CRT values do not agree (corrupted?)",
+        ),
+    },
+    RuntimeCheck {
+        name: "a kubeadm RSA-2048 key with one bit of a CRT value flipped",
+        setup: |root| {
+            let key = root.join("pki/apiserver.key");
+            fs::copy(kubeadm_rsa_key(), &key).expect("cp");
+            let len = fs::read_to_string(&key).map_or(0, |pem| pem_der(&pem).len());
+            flip_der_bit(&key, len - 10, 1);
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.key",
+        check: Check::Malformed("do not agree (corrupted?)"),
+    },
+    RuntimeCheck {
+        name: "pki/apiserver.crt and pki/apiserver.key swapped",
+        setup: |root| {
+            let crt = root.join("pki/apiserver.crt");
+            let key = root.join("pki/apiserver.key");
+            let (cert, private) = (fs::read(&crt).expect("read"), fs::read(&key).expect("read"));
+            fs::write(&crt, private).expect("write");
+            fs::write(&key, cert).expect("write");
+        },
+        credential: "apiserver",
+        target: "pki/apiserver.crt",
+        check: Check::Malformed(NO_CERT),
+    },
+];
+
+#[test]
+fn check_reports_corrupted_keys_and_changes_nothing() {
+    let failures = parallel(HOSTILE_CHECKS, |case| {
+        label(
+            case.name,
+            check_case(case.setup, case.credential, case.target, case.check),
+        )
+    });
+    report(&failures);
+}
+
+/// `ca.crt` may hold a bundle (a CA rotation in progress): like kubeadm's
+/// `TryLoadCertFromDisk`, kubecred takes the first certificate as the CA.
+#[test]
+fn ca_bundle_is_read_by_its_first_certificate() {
+    let host = base_host();
+    let other_ca = corpus_ca();
+    // The CA first, another after: nothing changes.
+    let (run, _, unchanged) = run_on_copy(
+        |root| {
+            let ca = root.join("pki/ca.crt");
+            let mut bundle = fs::read(&ca).expect("read");
+            bundle.extend_from_slice(&other_ca);
+            fs::write(&ca, bundle).expect("write");
+        },
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(host.baseline_exit), "{}", run.stderr);
+    assert_eq!(findings_of(&run), host.baseline);
+    // Another CA first: ca.key is not its key, and nothing chains to it.
+    let (run, _, unchanged) = run_on_copy(
+        |root| {
+            let ca = root.join("pki/ca.crt");
+            let mut bundle = other_ca.clone();
+            bundle.extend_from_slice(&fs::read(&ca).expect("read"));
+            fs::write(&ca, bundle).expect("write");
+        },
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let findings = findings_of(&run);
+    assert!(
+        findings.contains(&("ca".into(), "key-mismatch".into())),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&("apiserver".into(), "not-signed-by-ca".into())),
+        "{findings:?}"
+    );
+}
+
+/// Go refuses to chain through a CA certificate without basicConstraints
+/// CA:TRUE: check names it, and renew refuses to sign with it.
+#[test]
+fn ca_without_basic_constraints_is_named() {
+    let (run, _, unchanged) = run_on_copy(
+        ca_without_basic_constraints,
+        &["renew", "apiserver", "--yes"],
+    );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("without basicConstraints CA:TRUE"),
+        "{}",
+        run.stderr
+    );
+    let (run, tmp, unchanged) = run_on_copy(ca_without_basic_constraints, &["check", "-o", "json"]);
+
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_ca: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "ca" && f["code"] == "malformed")
+        .collect();
+    let [finding] = on_ca.as_slice() else {
+        panic!("expected one malformed finding on ca: {on_ca:?}");
+    };
+    let message = text(&finding["message"]);
+    let problems = expect_message(
+        "message",
+        &message,
+        &tmp.path().join("host/pki/ca.crt"),
+        "a CA certificate without basicConstraints CA:TRUE (no basicConstraints extension): Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)",
+    );
+    report(&problems);
+}
+
+/// Replaces `pki/ca.crt` by a certificate of the same key and CN, without basicConstraints.
+fn ca_without_basic_constraints(root: &Path) {
+    let ca = root.join("pki/ca.crt");
+    let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
+    let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
+    params.is_ca = rcgen::IsCa::NoCa;
+    let cert = params.self_signed(&key).expect("sign");
+    fs::write(&ca, cert.pem()).expect("write");
+}
+
+/// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
+#[test]
+fn pki_missing_entirely() {
+    let (run, _, unchanged) = run_on_copy(
+        |root| fs::remove_dir_all(root.join("pki")).expect("rm -r pki"),
+        &["check", "-o", "json"],
+    );
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let findings = findings_of(&run);
+    for name in [
+        "ca",
+        "apiserver",
+        "front-proxy-ca",
+        "front-proxy-client",
+        "sa",
+    ] {
+        assert!(
+            findings.contains(&(name.into(), "missing".into())),
+            "{name}: {findings:?}"
+        );
+    }
+    let (run, _, unchanged) = run_on_copy(
+        |root| fs::remove_dir_all(root.join("pki")).expect("rm -r pki"),
+        &["renew", "all", "--yes"],
+    );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("ca.crt"), "{}", run.stderr);
+}
+
+/// renew never signs with a CA key that aws-lc refuses, and changes nothing.
+#[test]
+fn renew_refuses_a_corrupted_ca_key() {
+    let (run, tmp, unchanged) = run_on_copy(
+        |root| flip_der_bit(&root.join("pki/ca.key"), 7 + 5, 0),
+        &["renew", "apiserver", "--yes"],
+    );
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("(corrupted?)"), "{first}");
+    assert!(
+        first.ends_with(&format!(
+            "({})",
+            tmp.path().join("host/pki/ca.key").display()
+        )),
+        "{first}"
+    );
+}
+
+/// An independent judge: for single-bit flips spread across an RSA-2048 key
+/// (kubeadm's) and an ECDSA P-256 key (the host's), kubecred and
+/// `openssl pkey -check` both refuse every flipped key and accept both originals.
+#[test]
+fn openssl_refuses_the_keys_kubecred_calls_corrupted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let host = tmp.path().join("host");
+    base_host().copy_to(&host);
+    let originals = [kubeadm_rsa_key(), host.join("pki/apiserver.key")];
+    let mut problems = Vec::new();
+    for (number, original) in originals.iter().enumerate() {
+        if !openssl_check(original) {
+            problems.push(format!(
+                "openssl refuses the original {}",
+                original.display()
+            ));
+        }
+        if let Err(reason) = key_verdict(original) {
+            problems.push(format!(
+                "kubecred refuses the original {}: {reason}",
+                original.display()
+            ));
+        }
+        let der_len = pem_der(&fs::read_to_string(original).expect("read")).len();
+        // About 24 positions from the first byte to the last, a different bit each.
+        let positions: Vec<usize> = (0..der_len).step_by(der_len / 24 + 1).collect();
+        for (step, index) in positions.iter().enumerate() {
+            let bit = u8::try_from(step % 8).expect("bit");
+            let flipped = tmp.path().join(format!("key-{number}-{index}-{bit}.key"));
+            fs::copy(original, &flipped).expect("cp");
+            flip_der_bit(&flipped, *index, bit);
+            let ours = key_verdict(&flipped);
+            let theirs = openssl_check(&flipped);
+            if ours.is_ok() {
+                problems.push(format!(
+                    "{}: byte {index} bit {bit} flipped is read as a key",
+                    original.display()
+                ));
+            }
+            if theirs {
+                problems.push(format!(
+                    "{}: byte {index} bit {bit} flipped: openssl accepts what kubecred refuses ({ours:?})",
+                    original.display()
+                ));
+            }
+        }
+    }
+    report(&problems);
+}
+
+/// kubecred's verdict on a key file, through `inspect` of a certificate
+/// beside it (in a folder of its own): the key's state and error.
+fn key_verdict(key: &Path) -> Result<(), String> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let crt = dir.join("pair.crt");
+    fs::copy(corpus_dir().join("crlf-line-endings-cert.crt"), &crt).expect("cp");
+    fs::copy(key, dir.join("pair.key")).expect("cp");
+    let run = kubecred(&[
+        "--no-copies".as_ref(),
+        "inspect".as_ref(),
+        crt.as_os_str(),
+        "-o".as_ref(),
+        "json".as_ref(),
+    ]);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("inspect JSON");
+    let state = &doc["credentials"][0]["key"];
+    if state["state"] == "malformed" {
+        Err(text(&state["error"]))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `openssl pkey -check` accepts the key file.
+fn openssl_check(key: &Path) -> bool {
+    Command::new("openssl")
+        .args(["pkey", "-check", "-noout", "-in"])
+        .arg(key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl")
+        .success()
+}
+
+/// Copies the host, breaks it with `setup`, runs kubecred `args` on it: the
+/// run, the copy's folder (`host` in it), and whether it is unchanged on disk.
+fn run_on_copy(setup: impl FnOnce(&Path), args: &[&str]) -> (Run, tempfile::TempDir, bool) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("host");
+    let state = tmp.path().join("state");
+    base_host().copy_to(&root);
+    setup(&root);
+    let before = snapshot(&root);
+    let mut all: Vec<&OsStr> = vec![
+        "--kubernetes-dir".as_ref(),
+        root.as_os_str(),
+        "--state-dir".as_ref(),
+        state.as_os_str(),
+        "--no-copies".as_ref(),
+    ];
+    all.extend(args.iter().map(OsStr::new));
+    let run = kubecred(&all);
+    let unchanged = snapshot(&root) == before;
+    (run, tmp, unchanged)
+}
+
+fn findings_of(run: &Run) -> Vec<(String, String)> {
+    let doc: Value = serde_json::from_str(&run.stdout).expect("check JSON");
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| (text(&f["credential"]), text(&f["code"])))
+        .collect()
+}
+
+/// A certificate that is not the host's CA: the corpus's self-signed Ed25519 one.
+fn corpus_ca() -> Vec<u8> {
+    fs::read(corpus_dir().join("ed25519-cert.crt")).expect("read")
+}
+
+fn kubeadm_rsa_key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kubeadm-1.28.7/rsa/etc-kubernetes/pki/apiserver.key")
+}
+
+/// The DER of the first PEM block of `pem`.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64")
+}
+
+/// Flips one bit of the DER inside a one-block PEM file, keeping its label.
+fn flip_der_bit(path: &Path, index: usize, bit: u8) {
+    use base64::Engine as _;
+    let pem = fs::read_to_string(path).expect("read");
+    let label = pem.lines().next().expect("BEGIN line").to_owned();
+    let end = label.replace("BEGIN", "END");
+    let mut der = pem_der(&pem);
+    der[index] ^= 1 << bit;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("{label}\n");
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&end);
+    out.push('\n');
+    fs::write(path, out).expect("write");
+}
+
 /// A case made at run time for `inspect`: what to create, what inspect must say.
 struct RuntimeInspect {
     name: &'static str,
@@ -583,7 +1025,7 @@ fn inspect_json(path: &Path, expected: Inspect) -> Vec<String> {
                 problems.push(format!("expected no credential, got {credentials:?}"));
             }
         }
-        Inspect::Present(algorithm) => {
+        Inspect::Present(algorithm) | Inspect::Refused(algorithm) => {
             if let [cred] = credentials.as_slice() {
                 expect_eq(&mut problems, "state", &cred["state"], "present");
                 expect_eq(&mut problems, "name", &cred["name"], &shown);
@@ -647,6 +1089,13 @@ fn inspect_table(path: &Path, expected: Inspect) -> Vec<String> {
             if rows.len() != 1 || !rows[0].starts_with(&shown) || status == Some("malformed") {
                 problems.push(format!(
                     "expected one readable row for {shown}, got {rows:?}"
+                ));
+            }
+        }
+        Inspect::Refused(_) => {
+            if rows.len() != 1 || !rows[0].starts_with(&shown) || !rows[0].ends_with("malformed") {
+                problems.push(format!(
+                    "expected one `malformed` row for {shown}, got {rows:?}"
                 ));
             }
         }
@@ -786,6 +1235,29 @@ fn check_case(
                 _ => problems.push(format!(
                     "expected exactly one `malformed` finding, on {credential}; got {pairs:?}"
                 )),
+            }
+        }
+        Check::Refused(reason, want) => {
+            expect_eq(&mut problems, "state", &entry["state"], "present");
+            let malformed: Vec<&&Value> =
+                mine.iter().filter(|f| f["code"] == "malformed").collect();
+            match malformed.as_slice() {
+                [finding] => {
+                    expect_eq(&mut problems, "severity", &finding["severity"], "critical");
+                    let message = finding["message"].as_str().unwrap_or_default();
+                    problems.extend(expect_message(
+                        "message",
+                        message,
+                        &root.join(target),
+                        reason,
+                    ));
+                }
+                _ => problems.push(format!(
+                    "expected exactly one `malformed` finding, on {credential}; got {pairs:?}"
+                )),
+            }
+            if codes != want {
+                problems.push(format!("codes on {credential}: {codes:?} != {want:?}"));
             }
         }
         Check::Accepted(want) => {

@@ -3,7 +3,8 @@
 #
 #   testdata/malformed/gen.sh        # rewrites every *.crt, *.key, *.conf here
 #
-# Needs only bash, openssl (tested with 3.0) and python3 (standard library).
+# Needs only bash, openssl (tested with 3.0) and python3 (standard library);
+# its last step, gen-hostile.sh, also needs faketime.
 # Each file is named for what is wrong with it; the extension says where the
 # test puts it in a kubeadm host: `.crt` -> pki/apiserver.crt,
 # `.key` -> pki/apiserver.key, `.conf` -> admin.conf.
@@ -307,3 +308,6 @@ doc = {
 write("json-not-yaml.conf", json.dumps(doc, indent=2) + "\n")
 write("utf8-bom.conf", b"\xef\xbb\xbf" + kubeconfig(GOOD_USER).encode())
 EOF
+
+# --- hostile input: what Go, kubeadm or client-go refuse (its own script) -------
+"$out/gen-hostile.sh"
