@@ -422,9 +422,28 @@ impl Client {
             if interrupted() {
                 return Err(ApiError::Interrupted);
             }
+            // No attempt may outlast the total timeout.
+            let left = self
+                .total_timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(100));
             let attempt = match body {
-                Some(body) => self.agent.post(&url).send_json(body),
-                None => self.agent.get(&url).call(),
+                Some(body) => self
+                    .agent
+                    .post(&url)
+                    .config()
+                    .timeout_global(Some(REQUEST_TIMEOUT.min(left)))
+                    .timeout_connect(Some(CONNECT_TIMEOUT.min(left)))
+                    .build()
+                    .send_json(body),
+                None => self
+                    .agent
+                    .get(&url)
+                    .config()
+                    .timeout_global(Some(REQUEST_TIMEOUT.min(left)))
+                    .timeout_connect(Some(CONNECT_TIMEOUT.min(left)))
+                    .build()
+                    .call(),
             };
             let last = match attempt {
                 Ok(mut response) => {
@@ -473,7 +492,10 @@ impl Client {
                     Failure::Transient => err.to_string(),
                 },
             };
-            if started.elapsed() + RETRY_EVERY >= self.total_timeout {
+            if started.elapsed() + RETRY_EVERY >= self.total_timeout || interrupted() {
+                if interrupted() {
+                    return Err(ApiError::Interrupted);
+                }
                 return Err(ApiError::Unreachable {
                     server: self.server.clone(),
                     why: Unreachable::Timeout(self.total_timeout),

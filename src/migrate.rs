@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use time::{Duration, OffsetDateTime};
 
+use crate::apply::atomic::Ownership;
+use crate::apply::transaction::{Action, Change};
 use crate::cert::Certificate;
 use crate::clock;
 use crate::inventory::{Inventory, KeyState, State};
@@ -530,4 +532,49 @@ mod mark_tests {
                 .is_err()
         );
     }
+}
+
+/// Every file the migration writes, in order: super-admin.conf; offline, the
+/// binding manifest and the mark (`unverified`); then admin.conf, which must
+/// never be replaced before them; then the copies.
+pub fn writes(
+    plan: &Plan,
+    material: &Material,
+    unverified: Option<&Unverified>,
+    state_dir: &Path,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
+        changes.push(Change {
+            path: path.clone(),
+            action: Action::Write(bytes.clone(), Ownership::Keep(0o600)),
+            kubeconfig: true,
+        });
+    }
+    if let Some(bytes) = &material.admin {
+        if let Some(mark) = unverified {
+            changes.push(Change::write(
+                mark.manifest.clone(),
+                manifest_yaml().into_bytes(),
+                0o600,
+                false,
+            ));
+            changes.push(Change::write(
+                mark_path(state_dir),
+                mark.to_bytes(),
+                0o600,
+                false,
+            ));
+        }
+        changes.push(Change::write(
+            plan.admin_path.clone(),
+            bytes.clone(),
+            0o600,
+            true,
+        ));
+    }
+    for (path, bytes) in &material.copies {
+        changes.push(Change::write(path.clone(), bytes.clone(), 0o600, true));
+    }
+    changes
 }

@@ -108,9 +108,13 @@ pub enum BindingState {
 pub struct Probe {
     /// The binding.
     pub state: BindingState,
-    /// admin.conf's refusal (401) when super-admin.conf answered instead.
-    pub admin_refused: Option<String>,
+    /// The credentials the API server did not accept (401), in the order tried.
+    pub refused: Vec<&'static str>,
 }
+
+/// Why a credential is refused with 401.
+pub const REFUSED: &str =
+    "401 Unauthorized: its certificate is expired, or not signed by the CA the API server trusts";
 
 /// Reads the binding with admin.conf, falling back to super-admin.conf when
 /// admin.conf is Forbidden (403) or not accepted (401).
@@ -122,14 +126,10 @@ pub fn binding_state(
     probe(inventory, server, timeout).state
 }
 
-/// As [`binding_state`], also saying whether admin.conf was refused.
+/// As [`binding_state`], also naming the credentials refused with 401.
 pub fn probe(inventory: &Inventory, server: Option<&str>, timeout: Duration) -> Probe {
     let mut forbidden = None;
-    let mut refused: Vec<String> = Vec::new();
-    let answer = |state| Probe {
-        state,
-        admin_refused: None,
-    };
+    let mut refused = Vec::new();
     for name in ["admin.conf", "super-admin.conf"] {
         let Some(credential) = inventory
             .credential(name)
@@ -156,29 +156,23 @@ pub fn probe(inventory: &Inventory, server: Option<&str>, timeout: Duration) -> 
                 continue;
             }
             Err(err) if err.code() == Some(401) => {
-                refused.push(format!(
-                    "the API server does not accept {name} (401 Unauthorized: its certificate is expired, or not signed by the CA the API server trusts)"
-                ));
+                refused.push(name);
                 continue;
             }
             Err(err) if err.is_unreachable() => BindingState::Unreachable(err.to_string()),
             Err(err) => BindingState::Failed(err.to_string()),
         };
-        return Probe {
-            state,
-            admin_refused: refused.first().cloned(),
-        };
+        return Probe { state, refused };
     }
-    if !refused.is_empty() && forbidden.is_none() {
-        return answer(BindingState::Failed(refused.join("; ")));
-    }
-    Probe {
-        state: forbidden.map_or_else(
-            || BindingState::Failed("neither admin.conf nor super-admin.conf can be used".into()),
-            BindingState::Forbidden,
-        ),
-        admin_refused: refused.first().cloned(),
-    }
+    let state = match forbidden {
+        Some(reason) => BindingState::Forbidden(reason),
+        None if !refused.is_empty() => BindingState::Failed(format!(
+            "the API server does not accept {} ({REFUSED})",
+            refused.join(" nor ")
+        )),
+        None => BindingState::Failed("neither admin.conf nor super-admin.conf can be used".into()),
+    };
+    Probe { state, refused }
 }
 
 /// The `--online` findings for `state`.

@@ -13,7 +13,6 @@ use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
-use crate::apply::atomic::Ownership;
 use crate::apply::hook::Proceed;
 use crate::apply::transaction::{Change, Transaction};
 use crate::cli::{Global, MigrateArgs, Output};
@@ -118,26 +117,31 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     // From here on a SIGINT or SIGTERM stops at the next step and restores the backup.
     // (Under the wizard, which owns the signals, the change runs to its end.)
     let _ = ctrlc::set_handler(api::interrupt);
-    let offline_mark = args.offline && plan.reissue_admin;
-    let mut paths = plan.paths();
-    if offline_mark {
-        paths.push(migrate::manifest_path(&global.state_dir));
-        paths.push(migrate::mark_path(&global.state_dir));
-    }
+    let unverified =
+        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
+    let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
+    let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
 
     // Step 2: back up every file it will touch.
     let mut transaction =
         Transaction::begin(&global.state_dir, "migrate", &paths, ctx.now, &Proceed)
             .map_err(|err| apply_error(&err))?;
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        old_admin_copy: unverified
+            .as_ref()
+            .filter(|mark| mark.kubeconfig.is_none())
+            .and_then(|_| old_admin_copy(&plan, &transaction)),
+        mark: unverified,
+        ..Outcome::default()
+    };
     let steps = online::waiting(
         "kubecred: migrating (the API server is asked at each step)",
         || {
             apply_steps(
                 &plan,
                 &material,
-                args,
-                &global.state_dir,
+                &changes,
+                args.offline,
                 server,
                 timeout,
                 &mut transaction,
@@ -207,18 +211,29 @@ fn preflight(
         exit: 1,
     };
     let probe = online::probe(inventory, server, timeout);
-    if let Some(refused) = probe.admin_refused {
-        let told = match &probe.state {
+    if probe.refused.contains(&"admin.conf") {
+        let hint = "renew admin.conf (`kubecred check` shows whether it expired), or make sure ca.crt is the CA the API server trusts, then migrate again; nothing was changed";
+        let message = match &probe.state {
+            _ if probe.refused.contains(&"super-admin.conf") => format!(
+                "the API server accepts neither admin.conf nor super-admin.conf ({})",
+                online::REFUSED
+            ),
+            _ if inventory.material("super-admin.conf").is_none() => format!(
+                "the API server does not accept admin.conf ({}), and there is no super-admin.conf to try",
+                online::REFUSED
+            ),
             online::BindingState::Failed(reason) | online::BindingState::Unreachable(reason) => {
-                format!("super-admin.conf could not ask either: {reason}")
+                format!(
+                    "the API server does not accept admin.conf ({}); super-admin.conf could not ask either: {reason}",
+                    online::REFUSED
+                )
             }
-            _ => "super-admin.conf is accepted, but a migration needs admin.conf to be".into(),
+            _ => format!(
+                "the API server does not accept admin.conf ({}); super-admin.conf is accepted, but kubecred stops: a migration must start from a working admin.conf",
+                online::REFUSED
+            ),
         };
-        return Err(fail(
-            format!("{refused}; {told}"),
-            "renew admin.conf (`kubecred check` shows whether it expired) or make sure ca.crt is the CA the API server trusts, then migrate again; nothing was changed",
-        )
-        .into());
+        return Err(fail(message, hint).into());
     }
     match probe.state {
         online::BindingState::Bound => Ok(true),
@@ -264,13 +279,15 @@ fn preflight(
     }
 }
 
-/// Steps 3 to 6, inside the transaction. An `Err` is the reason to abort.
+/// Steps 3 to 6, inside the transaction: the binding (online), then
+/// `changes` in order, the new admin.conf proven (from memory: no copy of its
+/// key on disk) just before it replaces the old one. An `Err` is the reason to abort.
 #[expect(clippy::too_many_arguments, reason = "the steps' inputs, passed once")]
 fn apply_steps(
     plan: &Plan,
     material: &Material,
-    args: &MigrateArgs,
-    state_dir: &Path,
+    changes: &[Change],
+    offline: bool,
     server: Option<&str>,
     timeout: Duration,
     transaction: &mut Transaction<'_>,
@@ -284,9 +301,7 @@ fn apply_steps(
         }
     };
     // Step 3: the binding.
-    if !args.offline
-        && let Some((name, path)) = &plan.binding_via
-    {
+    if !offline && let Some((name, path)) = &plan.binding_via {
         let client = online::credentials(path, name, server)
             .map_err(|reason| format!("cannot use {name}: {reason}"))
             .and_then(|creds| Client::new(&creds, timeout).map_err(|err| err.to_string()))?;
@@ -308,99 +323,49 @@ fn apply_steps(
         }
         outcome.binding = Some(created);
     }
-    stop_if_interrupted()?;
-    // Step 4: super-admin.conf.
-    if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
-        transaction
-            .write(&Change {
-                path: path.clone(),
-                action: crate::apply::transaction::Action::Write(
-                    bytes.clone(),
-                    Ownership::Keep(0o600),
-                ),
-                kubeconfig: true,
-            })
-            .map_err(|err| err.to_string())?;
-    }
-    stop_if_interrupted()?;
-    // Step 5: the new admin.conf, proven (from memory: no copy of its key on disk)
-    // before it replaces the old one; offline, the binding manifest and the mark
-    // that `check` reports until the binding is seen are written first.
-    if let Some(bytes) = &material.admin {
-        if args.offline {
-            let mark = offline_mark(plan, state_dir, transaction, outcome);
-            transaction
-                .write(&Change::write(
-                    mark.manifest.clone(),
-                    migrate::manifest_yaml().into_bytes(),
-                    0o600,
-                    false,
-                ))
-                .map_err(|err| err.to_string())?;
-            transaction
-                .write(&Change::write(
-                    migrate::mark_path(state_dir),
-                    mark.to_bytes(),
-                    0o600,
-                    false,
-                ))
-                .map_err(|err| err.to_string())?;
-            outcome.mark = Some(mark);
-        } else {
+    // Steps 4 to 6: super-admin.conf, (offline) the manifest and the mark, admin.conf, the copies.
+    for change in changes {
+        stop_if_interrupted()?;
+        if change.path == plan.admin_path
+            && !offline
+            && let Some(bytes) = &material.admin
+        {
             let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
             outcome.verified = Some(prove(bytes, dir, server, timeout)?);
+            stop_if_interrupted()?;
         }
-        stop_if_interrupted()?;
-        transaction
-            .write(&Change::write(
-                plan.admin_path.clone(),
-                bytes.clone(),
-                0o600,
-                true,
-            ))
-            .map_err(|err| err.to_string())?;
-    }
-    // Step 6: the copies.
-    for (path, bytes) in &material.copies {
-        stop_if_interrupted()?;
-        transaction
-            .write(&Change::write(path.clone(), bytes.clone(), 0o600, true))
-            .map_err(|err| err.to_string())?;
+        transaction.write(change).map_err(|err| err.to_string())?;
     }
     stop_if_interrupted()
 }
 
 /// What the offline migration leaves to do, with the real path of the
-/// system:masters kubeconfig to do it with.
-fn offline_mark(
-    plan: &Plan,
-    state_dir: &Path,
-    transaction: &Transaction<'_>,
-    outcome: &mut Outcome,
-) -> Unverified {
-    let kubeconfig = match &plan.super_admin {
-        SuperAdmin::Write(path) | SuperAdmin::Existing(path) => Some(path.clone()),
-        SuperAdmin::Skip => {
-            // --i-have-another-break-glass-credential: theirs is named by KUBECONFIG;
-            // the old admin.conf, still in system:masters, is kept in the backup.
-            if plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-                let backup = transaction.backup();
-                outcome.old_admin_copy = backup
-                    .manifest
-                    .files
-                    .iter()
-                    .find(|entry| entry.path == plan.admin_path)
-                    .and_then(|entry| entry.stored.as_ref())
-                    .map(|stored| backup.dir.join("files").join(stored));
-            }
-            None
-        }
-    };
+/// system:masters kubeconfig to do it with when kubecred writes or keeps one.
+fn offline_mark(plan: &Plan, state_dir: &Path) -> Unverified {
     Unverified {
         admin: plan.admin_path.clone(),
         manifest: migrate::manifest_path(state_dir),
-        kubeconfig,
+        kubeconfig: match &plan.super_admin {
+            SuperAdmin::Write(path) | SuperAdmin::Existing(path) => Some(path.clone()),
+            SuperAdmin::Skip => None,
+        },
     }
+}
+
+/// With --i-have-another-break-glass-credential: the old admin.conf, still in
+/// system:masters, as kept in the backup.
+fn old_admin_copy(plan: &Plan, transaction: &Transaction<'_>) -> Option<PathBuf> {
+    if !plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+        return None;
+    }
+    let backup = transaction.backup();
+    backup
+        .manifest
+        .files
+        .iter()
+        .find(|entry| entry.path == plan.admin_path)
+        .and_then(|entry| entry.stored.as_ref())
+        .map(|stored| backup.dir.join("files").join(stored))
 }
 
 /// SelfSubjectReview must show `kubeadm:cluster-admins` and not `system:masters`;
