@@ -506,34 +506,6 @@ pub fn manifest_yaml() -> String {
     )
 }
 
-#[cfg(test)]
-mod mark_tests {
-    use super::*;
-
-    #[test]
-    fn a_mark_round_trips_and_its_line_can_be_pasted() {
-        let mark = Unverified {
-            admin: "/etc/kubernetes/admin.conf".into(),
-            manifest: "/var/lib/it's here/kubeadm-cluster-admins.yaml".into(),
-            kubeconfig: Some("/etc/kubernetes/super-admin.conf".into()),
-        };
-        assert_eq!(Unverified::parse(&mark.to_bytes()).unwrap(), mark);
-        assert_eq!(
-            mark.apply_line(),
-            r"kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f '/var/lib/it'\''s here/kubeadm-cluster-admins.yaml'"
-        );
-    }
-
-    #[test]
-    fn anything_else_is_refused() {
-        assert!(Unverified::parse(b"root:x:0:0").is_err());
-        assert!(
-            Unverified::parse(br#"{"admin":"admin.conf","manifest":"/m","kubeconfig":null}"#)
-                .is_err()
-        );
-    }
-}
-
 /// Every file the migration writes, in order: super-admin.conf; offline, the
 /// binding manifest and the mark (`unverified`); then admin.conf, which must
 /// never be replaced before them; then the copies.
@@ -577,4 +549,32 @@ pub fn writes(
         changes.push(Change::write(path.clone(), bytes.clone(), 0o600, true));
     }
     changes
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_round_trips_and_its_line_can_be_pasted() {
+        let mark = Unverified {
+            admin: "/etc/kubernetes/admin.conf".into(),
+            manifest: "/var/lib/it's here/kubeadm-cluster-admins.yaml".into(),
+            kubeconfig: Some("/etc/kubernetes/super-admin.conf".into()),
+        };
+        assert_eq!(Unverified::parse(&mark.to_bytes()).unwrap(), mark);
+        assert_eq!(
+            mark.apply_line(),
+            r"kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f '/var/lib/it'\''s here/kubeadm-cluster-admins.yaml'"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        assert!(Unverified::parse(b"root:x:0:0").is_err());
+        assert!(
+            Unverified::parse(br#"{"admin":"admin.conf","manifest":"/m","kubeconfig":null}"#)
+                .is_err()
+        );
+    }
 }

@@ -341,12 +341,14 @@ fn apply_steps(
 
 /// What the offline migration leaves to do, with the real path of the
 /// system:masters kubeconfig to do it with when kubecred writes or keeps one.
+/// Its paths are absolute: the command must work from any folder.
 fn offline_mark(plan: &Plan, state_dir: &Path) -> Unverified {
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Unverified {
-        admin: plan.admin_path.clone(),
-        manifest: migrate::manifest_path(state_dir),
+        admin: absolute(&plan.admin_path),
+        manifest: absolute(&migrate::manifest_path(state_dir)),
         kubeconfig: match &plan.super_admin {
-            SuperAdmin::Write(path) | SuperAdmin::Existing(path) => Some(path.clone()),
+            SuperAdmin::Write(path) | SuperAdmin::Existing(path) => Some(absolute(path)),
             SuperAdmin::Skip => None,
         },
     }
@@ -557,7 +559,9 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
             shell::line(&[
                 "kubecred",
                 "--state-dir",
-                &state_dir.to_string_lossy(),
+                &std::path::absolute(state_dir)
+                    .unwrap_or_else(|_| state_dir.to_path_buf())
+                    .to_string_lossy(),
                 "rollback",
                 id,
             ])
