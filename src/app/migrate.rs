@@ -116,7 +116,14 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
 
     // From here on a SIGINT or SIGTERM stops at the next step and restores the backup.
     // (Under the wizard, which owns the signals, the change runs to its end.)
-    let _ = ctrlc::set_handler(api::interrupt);
+    let _ = ctrlc::set_handler(|| {
+        if !api::interrupted() {
+            eprintln!(
+                "\nkubecred: interrupted: restoring the backup once the step in progress ends"
+            );
+        }
+        api::interrupt();
+    });
     let unverified =
         (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
     let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
