@@ -492,10 +492,10 @@ impl Client {
                     Failure::Transient => err.to_string(),
                 },
             };
-            if started.elapsed() + RETRY_EVERY >= self.total_timeout || interrupted() {
-                if interrupted() {
-                    return Err(ApiError::Interrupted);
-                }
+            if interrupted() {
+                return Err(ApiError::Interrupted);
+            }
+            if started.elapsed() + RETRY_EVERY >= self.total_timeout {
                 return Err(ApiError::Unreachable {
                     server: self.server.clone(),
                     why: Unreachable::Timeout(self.total_timeout),

@@ -897,6 +897,40 @@ fn check_online_against_a_silent_listener_is_bounded_by_the_timeout() {
     let json = run.json();
     let message = common::message(&json, "admin.conf", "api-unreachable");
     assert!(message.contains("did not answer within 4s"), "{message}");
+    assert!(
+        !run.stderr.contains("asking the API server"),
+        "no progress line without a terminal: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pty_a_wait_of_more_than_a_second_shows_a_progress_line() {
+    let node = Node::new(AdminLayout::Joined129);
+    let url = silent_url();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(node.host.path())
+        .arg("--state-dir")
+        .arg(node.state.path())
+        .args(["--no-copies", "check", "--online", "--server", &url])
+        .args(["--api-timeout", "3s"])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm");
+    let started = std::time::Instant::now();
+    let mut session = rexpect::session::spawn_command(command, Some(10_000)).unwrap();
+    session
+        .exp_string("kubecred: asking the API server")
+        .unwrap();
+    let shown = started.elapsed();
+    eprintln!("progress line after {shown:?}");
+    assert!(
+        shown >= Duration::from_millis(900) && shown < Duration::from_millis(2500),
+        "{shown:?}"
+    );
+    session.exp_string("did not answer within 3s").unwrap();
+    session.exp_eof().unwrap();
 }
 
 #[test]

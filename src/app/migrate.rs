@@ -141,21 +141,18 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         mark: unverified,
         ..Outcome::default()
     };
-    let steps = online::waiting(
-        "kubecred: migrating (the API server is asked at each step)",
-        || {
-            apply_steps(
-                &plan,
-                &material,
-                &changes,
-                args.offline,
-                server,
-                timeout,
-                &mut transaction,
-                &mut outcome,
-            )
-        },
-    );
+    let steps = online::waiting("kubecred: migrating", || {
+        apply_steps(
+            &plan,
+            &material,
+            &changes,
+            args.offline,
+            server,
+            timeout,
+            &mut transaction,
+            &mut outcome,
+        )
+    });
     if let Err(cause) = steps {
         let interrupted = api::interrupted();
         let error = apply_error(&transaction.abort(cause));

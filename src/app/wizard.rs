@@ -124,7 +124,14 @@ fn gather(
     };
     let asking = inventory.material("admin.conf").is_some().then(|| {
         std::thread::spawn(move || {
-            match online::binding_state(&inventory, server.as_deref(), timeout) {
+            let probe = online::probe(&inventory, server.as_deref(), timeout);
+            if probe.refused.contains(&"admin.conf") {
+                return Binding::Failed(format!(
+                    "the API server does not accept admin.conf: {}",
+                    online::REFUSED
+                ));
+            }
+            match probe.state {
                 BindingState::Bound => Binding::Bound,
                 BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
                 BindingState::Wrong(_) | BindingState::TooBroad(_) => Binding::Wrong,
