@@ -1,8 +1,12 @@
 //! A small Kubernetes API client over mutual TLS, for the four calls kubecred
 //! needs: create and get a ClusterRoleBinding, SelfSubjectReview and
-//! SelfSubjectAccessReview. Timeouts and retries as kubeadm's.
+//! SelfSubjectAccessReview. Timeouts and retries as kubeadm's, except that an
+//! answer no retry can change (a name that does not resolve, a refused
+//! connection, a server that fails TLS verification) is final at once.
 
-use std::sync::Arc;
+use std::net::ToSocketAddrs as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,7 +24,24 @@ const RBAC: &str = "rbac.authorization.k8s.io";
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to keep retrying, as kubeadm's.
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting (TCP and the TLS handshake) may take, per attempt.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long resolving the server's name may take.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 const RETRY_EVERY: Duration = Duration::from_millis(500);
+
+/// Set by a SIGINT or SIGTERM handler: calls in flight stop at their next retry.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks every call in flight (and every later one) to stop with [`ApiError::Interrupted`].
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// Where and as whom to connect.
 #[derive(Clone)]
@@ -46,6 +67,17 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Why the API server could not be reached at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Its host name does not resolve (final: asking again does not help).
+    Dns(String),
+    /// Nothing listens at its address (final).
+    Refused(String),
+    /// No answer within the total timeout.
+    Timeout(Duration),
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -57,15 +89,24 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
-    /// No answer within the total timeout.
-    #[error("the API server at {server} did not answer within {}s: {last}", timeout.as_secs())]
+    /// The server could not be reached.
+    #[error("{}", unreachable_message(server, why, last))]
     Unreachable {
         /// The server.
         server: String,
-        /// The total timeout.
-        timeout: Duration,
+        /// Why.
+        why: Unreachable,
         /// The last error seen.
         last: String,
+    },
+    /// The server answered, but TLS failed: its certificate does not verify
+    /// against the kubeconfig's CA or does not name the host, or it refused ours.
+    #[error("the API server at {server} failed TLS verification: {reason}")]
+    Identity {
+        /// The server.
+        server: String,
+        /// What TLS said.
+        reason: String,
     },
     /// An answer that is an error.
     #[error("{method} {path}: HTTP {code} {reason}: {message}")]
@@ -91,6 +132,24 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
+    /// Interrupted (SIGINT or SIGTERM) while waiting.
+    #[error("interrupted while waiting for the API server")]
+    Interrupted,
+}
+
+fn unreachable_message(server: &str, why: &Unreachable, last: &str) -> String {
+    match why {
+        Unreachable::Dns(host) => {
+            format!("the API server's host name `{host}` ({server}) does not resolve: {last}")
+        }
+        Unreachable::Refused(_) => {
+            format!("nothing listens at {server}: the connection was refused")
+        }
+        Unreachable::Timeout(timeout) => format!(
+            "the API server at {server} did not answer within {}: {last}",
+            crate::span::exact(time::Duration::try_from(*timeout).unwrap_or(time::Duration::ZERO))
+        ),
+    }
 }
 
 impl ApiError {
@@ -102,7 +161,8 @@ impl ApiError {
         }
     }
 
-    /// Whether the server could not be reached at all.
+    /// Whether the server could not be reached at all (the only case in which
+    /// working offline is the answer).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Unreachable { .. })
     }
@@ -164,12 +224,39 @@ impl Binding {
 
     /// Whether it grants `cluster-admin` to Group `kubeadm:cluster-admins`.
     pub fn grants_cluster_admins(&self) -> bool {
+        self.verdict() != Verdict::Wrong
+    }
+
+    /// How it compares with kubeadm's.
+    pub fn verdict(&self) -> Verdict {
         let wanted = Self::kubeadm();
-        self.role_ref == wanted.role_ref
-            && self
+        if self.role_ref != wanted.role_ref
+            || !self
                 .subjects
                 .iter()
                 .any(|subject| wanted.subjects.contains(subject))
+        {
+            return Verdict::Wrong;
+        }
+        if self
+            .subjects
+            .iter()
+            .all(|subject| wanted.subjects.contains(subject))
+        {
+            Verdict::Exact
+        } else {
+            Verdict::TooBroad
+        }
+    }
+
+    /// The subjects beyond kubeadm's group, as `Kind/name`.
+    pub fn extra_subjects(&self) -> Vec<String> {
+        let wanted = Self::kubeadm();
+        self.subjects
+            .iter()
+            .filter(|subject| !wanted.subjects.contains(subject))
+            .map(|subject| format!("{}/{}", subject.kind, subject.name))
+            .collect()
     }
 
     /// The binding as the API and `kubectl apply` take it.
@@ -182,6 +269,17 @@ impl Binding {
             "subjects": self.subjects,
         })
     }
+}
+
+/// A binding compared with kubeadm's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exactly kubeadm's roleRef and subject.
+    Exact,
+    /// kubeadm's roleRef and subject, and more subjects: cluster-admin for them too.
+    TooBroad,
+    /// Another roleRef, or without kubeadm's subject.
+    Wrong,
 }
 
 /// What creating the binding found.
@@ -245,6 +343,7 @@ impl Client {
             .tls_config(tls)
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT.min(total_timeout)))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(total_timeout)))
             .max_redirects(0)
             .build()
             .into();
@@ -307,7 +406,9 @@ impl Client {
         Ok(answer["status"]["allowed"].as_bool().unwrap_or(false))
     }
 
-    /// One call, retried every 500 ms on connection errors and 5xx until the total timeout.
+    /// One call, retried every 500 ms on timeouts, resets and 5xx until the
+    /// total timeout; final at once on a name that does not resolve, a refused
+    /// connection, a TLS failure and any other 4xx.
     fn call(
         &self,
         method: &'static str,
@@ -316,10 +417,33 @@ impl Client {
     ) -> Result<Value, ApiError> {
         let url = format!("{}{path}", self.server);
         let started = Instant::now();
+        resolve(&self.server, RESOLVE_TIMEOUT.min(self.total_timeout))?;
         loop {
+            if interrupted() {
+                return Err(ApiError::Interrupted);
+            }
+            // No attempt may outlast the total timeout.
+            let left = self
+                .total_timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(100));
             let attempt = match body {
-                Some(body) => self.agent.post(&url).send_json(body),
-                None => self.agent.get(&url).call(),
+                Some(body) => self
+                    .agent
+                    .post(&url)
+                    .config()
+                    .timeout_global(Some(REQUEST_TIMEOUT.min(left)))
+                    .timeout_connect(Some(CONNECT_TIMEOUT.min(left)))
+                    .build()
+                    .send_json(body),
+                None => self
+                    .agent
+                    .get(&url)
+                    .config()
+                    .timeout_global(Some(REQUEST_TIMEOUT.min(left)))
+                    .timeout_connect(Some(CONNECT_TIMEOUT.min(left)))
+                    .build()
+                    .call(),
             };
             let last = match attempt {
                 Ok(mut response) => {
@@ -344,17 +468,133 @@ impl Client {
                     }
                     error.to_string()
                 }
-                Err(err) => err.to_string(),
+                Err(err) => match classify(&err) {
+                    Failure::Refused => {
+                        return Err(ApiError::Unreachable {
+                            server: self.server.clone(),
+                            why: Unreachable::Refused(err.to_string()),
+                            last: err.to_string(),
+                        });
+                    }
+                    Failure::Dns => {
+                        return Err(ApiError::Unreachable {
+                            server: self.server.clone(),
+                            why: Unreachable::Dns(host_of(&self.server).to_owned()),
+                            last: err.to_string(),
+                        });
+                    }
+                    Failure::Tls(reason) => {
+                        return Err(ApiError::Identity {
+                            server: self.server.clone(),
+                            reason,
+                        });
+                    }
+                    Failure::Transient => err.to_string(),
+                },
             };
+            if interrupted() {
+                return Err(ApiError::Interrupted);
+            }
             if started.elapsed() + RETRY_EVERY >= self.total_timeout {
                 return Err(ApiError::Unreachable {
                     server: self.server.clone(),
-                    timeout: self.total_timeout,
+                    why: Unreachable::Timeout(self.total_timeout),
                     last,
                 });
             }
-            thread::sleep(RETRY_EVERY);
+            pause(RETRY_EVERY);
         }
+    }
+}
+
+/// Sleeps `time`, in short steps so that an interruption is seen at once.
+pub fn pause(time: Duration) {
+    let step = Duration::from_millis(50);
+    let started = Instant::now();
+    while !interrupted() && started.elapsed() < time {
+        thread::sleep(step.min(time.saturating_sub(started.elapsed())));
+    }
+}
+
+/// What a failed attempt means for the next one.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// The name does not resolve: final.
+    Dns,
+    /// Connection refused: final.
+    Refused,
+    /// TLS verification failed (either side): final.
+    Tls(String),
+    /// A timeout, a reset, a broken answer: worth another try.
+    Transient,
+}
+
+fn classify(err: &ureq::Error) -> Failure {
+    match err {
+        ureq::Error::HostNotFound => Failure::Dns,
+        ureq::Error::Rustls(tls) => Failure::Tls(tls.to_string()),
+        ureq::Error::Tls(reason) => Failure::Tls((*reason).to_owned()),
+        ureq::Error::Io(io) => {
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return Failure::Tls(tls.to_string());
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+                _ if io
+                    .to_string()
+                    .starts_with("failed to lookup address information") =>
+                {
+                    Failure::Dns
+                }
+                _ => Failure::Transient,
+            }
+        }
+        _ => Failure::Transient,
+    }
+}
+
+/// The host of an `https://host:port/...` URL (brackets kept off IPv6 literals).
+fn host_of(server: &str) -> &str {
+    let rest = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+/// Resolves the server's host name once, within `timeout`: a name that does
+/// not resolve is reported at once, never retried as if the server were slow.
+fn resolve(server: &str, timeout: Duration) -> Result<(), ApiError> {
+    let host = host_of(server);
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let fail = |last: String| ApiError::Unreachable {
+        server: server.to_owned(),
+        why: Unreachable::Dns(host.to_owned()),
+        last,
+    };
+    let (tx, rx) = mpsc::channel();
+    let name = host.to_owned();
+    thread::spawn(move || {
+        let answer = (name.as_str(), 443)
+            .to_socket_addrs()
+            .map(|mut addrs| addrs.next().is_some());
+        let _ = tx.send(answer);
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(fail("no address".into())),
+        Ok(Err(err)) => Err(fail(err.to_string())),
+        Err(_) => Err(fail(format!(
+            "no answer from the resolver within {}s",
+            timeout.as_secs()
+        ))),
     }
 }
 
@@ -378,4 +618,71 @@ fn decode<T: serde::de::DeserializeOwned>(
         path: path.to_owned(),
         reason: err.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(host_of("https://10.0.0.1:6443"), "10.0.0.1");
+        assert_eq!(host_of("https://cp.example:6443/x"), "cp.example");
+        assert_eq!(host_of("https://[::1]:6443"), "::1");
+        assert_eq!(host_of("https://cp.example"), "cp.example");
+    }
+
+    #[test]
+    fn failures_no_retry_can_change_are_final() {
+        let io = |kind| ureq::Error::Io(std::io::Error::from(kind));
+        assert_eq!(classify(&ureq::Error::HostNotFound), Failure::Dns);
+        assert_eq!(
+            classify(&io(std::io::ErrorKind::ConnectionRefused)),
+            Failure::Refused
+        );
+        assert_eq!(
+            classify(&io(std::io::ErrorKind::ConnectionReset)),
+            Failure::Transient
+        );
+        assert_eq!(
+            classify(&ureq::Error::Timeout(ureq::Timeout::Connect)),
+            Failure::Transient
+        );
+        let tls = ureq::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert!(matches!(classify(&tls), Failure::Tls(_)));
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_reported_at_once() {
+        let started = Instant::now();
+        let err = resolve("https://kubecred-test.invalid:6443", RESOLVE_TIMEOUT).unwrap_err();
+        assert!(started.elapsed() <= RESOLVE_TIMEOUT);
+        assert!(
+            matches!(&err, ApiError::Unreachable { why: Unreachable::Dns(host), .. } if host == "kubecred-test.invalid"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("does not resolve"), "{err}");
+        assert!(resolve("https://127.0.0.1:6443", RESOLVE_TIMEOUT).is_ok());
+    }
+
+    #[test]
+    fn bindings_are_judged_against_kubeadms() {
+        let mut binding = Binding::kubeadm();
+        assert_eq!(binding.verdict(), Verdict::Exact);
+        binding.subjects.push(Subject {
+            api_group: RBAC.into(),
+            kind: "Group".into(),
+            name: "system:authenticated".into(),
+        });
+        assert_eq!(binding.verdict(), Verdict::TooBroad);
+        assert_eq!(binding.extra_subjects(), ["Group/system:authenticated"]);
+        binding.role_ref.name = "view".into();
+        assert_eq!(binding.verdict(), Verdict::Wrong);
+        let mut other = Binding::kubeadm();
+        other.subjects[0].name = "system:authenticated".into();
+        assert_eq!(other.verdict(), Verdict::Wrong);
+    }
 }

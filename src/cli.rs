@@ -171,6 +171,9 @@ pub struct MigrateArgs {
     /// Write no super-admin.conf (normal on joined nodes: break-glass access then needs another node's)
     #[arg(long)]
     pub no_super_admin: bool,
+    /// With --offline --no-super-admin: you hold a system:masters credential to apply the binding with
+    #[arg(long, requires = "no_super_admin")]
+    pub i_have_another_break_glass_credential: bool,
     /// Rewrite the stale copies found (root's and users' ~/.kube/config) with the new admin credential
     #[arg(long)]
     pub update_copies: bool,

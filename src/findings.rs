@@ -53,6 +53,10 @@ pub enum Code {
     ClockImplausible,
     /// (`--online`) admin.conf relies on a binding that does not exist.
     ClusterAdminsBindingMissing,
+    /// (`--online`) the binding grants cluster-admin to more than kubeadm's group.
+    ClusterAdminsBindingTooBroad,
+    /// An offline migration's binding has not been seen by the API server yet.
+    ClusterAdminsBindingUnverified,
     /// Not-after has passed.
     Expired,
     /// A leaf expires inside its thresholds.
@@ -91,6 +95,8 @@ impl Code {
             Self::CaOutlived => "ca-outlived",
             Self::ClockImplausible => "clock-implausible",
             Self::ClusterAdminsBindingMissing => "cluster-admins-binding-missing",
+            Self::ClusterAdminsBindingTooBroad => "cluster-admins-binding-too-broad",
+            Self::ClusterAdminsBindingUnverified => "cluster-admins-binding-unverified",
             Self::Expired => "expired",
             Self::ExpiresSoon => "expires-soon",
             Self::ExternalCa => "external-ca",
@@ -797,4 +803,36 @@ fn same_groups(actual: &[String], expected: &[&str]) -> bool {
     actual.sort_unstable();
     expected.sort_unstable();
     actual == expected
+}
+
+/// (`--online`) The `kubeadm:cluster-admins` binding grants cluster-admin to
+/// `extra` subjects besides kubeadm's group. Critical: every one of them can do
+/// anything in the cluster, and nothing on this node shows it.
+pub fn binding_too_broad(admin_path: PathBuf, extra: &[String]) -> Finding {
+    Finding {
+        code: Code::ClusterAdminsBindingTooBroad,
+        severity: Severity::Critical,
+        credential: "admin.conf".into(),
+        path: admin_path,
+        message: format!(
+            "the ClusterRoleBinding kubeadm:cluster-admins also grants cluster-admin to {}",
+            extra.join(", ")
+        ),
+        remedy: "remove every subject but Group kubeadm:cluster-admins from the binding (kubectl edit clusterrolebinding kubeadm:cluster-admins)".into(),
+    }
+}
+
+/// An offline migration moved admin.conf to `kubeadm:cluster-admins`, and no
+/// online check has seen the binding since: admin.conf may have no rights.
+pub fn binding_unverified(admin_path: PathBuf, manifest: &str, apply: &str) -> Finding {
+    Finding {
+        code: Code::ClusterAdminsBindingUnverified,
+        severity: Severity::Warning,
+        credential: "admin.conf".into(),
+        path: admin_path,
+        message: format!(
+            "admin.conf was migrated offline: it has no rights until the binding manifest {manifest} is applied"
+        ),
+        remedy: format!("run `{apply}`, then `kubecred check --online`"),
+    }
 }

@@ -29,5 +29,6 @@ pub mod pem;
 pub mod render;
 pub mod renew;
 pub mod report;
+pub mod shell;
 pub mod span;
 pub mod wizard;

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use time::{Duration, OffsetDateTime};
 
+use crate::apply::atomic::Ownership;
+use crate::apply::transaction::{Action, Change};
 use crate::cert::Certificate;
 use crate::clock;
 use crate::inventory::{Inventory, KeyState, State};
@@ -426,4 +428,153 @@ fn verified(
         return Err(reason);
     }
     Ok(cert)
+}
+
+/// The file an offline migration leaves in the state dir until the binding is seen.
+pub fn mark_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("binding-unverified.json")
+}
+
+/// Where an offline migration writes the binding manifest.
+pub fn manifest_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("kubeadm-cluster-admins.yaml")
+}
+
+/// What an offline migration left to do: apply the binding manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unverified {
+    /// The migrated admin.conf.
+    pub admin: PathBuf,
+    /// The binding manifest.
+    pub manifest: PathBuf,
+    /// The system:masters kubeconfig to apply it with, when kubecred knows one.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl Unverified {
+    /// The mark's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    /// Reads a mark; anything but kubecred's own is refused.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        let mark: Self = serde_json::from_slice(bytes)
+            .map_err(|_| "not an offline migration's mark".to_owned())?;
+        if !(mark.admin.is_absolute() && mark.manifest.is_absolute())
+            || mark.kubeconfig.as_ref().is_some_and(|k| !k.is_absolute())
+        {
+            return Err("its paths are not absolute".into());
+        }
+        Ok(mark)
+    }
+
+    /// The command that applies the manifest, ready to paste.
+    pub fn apply_line(&self) -> String {
+        let manifest = self.manifest.to_string_lossy();
+        match &self.kubeconfig {
+            Some(kubeconfig) => crate::shell::line(&[
+                "kubectl",
+                "--kubeconfig",
+                &kubeconfig.to_string_lossy(),
+                "apply",
+                "-f",
+                &manifest,
+            ]),
+            None => crate::shell::line(&["kubectl", "apply", "-f", &manifest]),
+        }
+    }
+}
+
+/// kubeadm's binding as a manifest `kubectl apply` takes.
+pub fn manifest_yaml() -> String {
+    let binding = crate::api::Binding::kubeadm();
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {}\nroleRef:\n  apiGroup: {}\n  kind: {}\n  name: {}\nsubjects:\n- apiGroup: {}\n  kind: Group\n  name: {}\n",
+        crate::api::BINDING,
+        binding.role_ref.api_group,
+        binding.role_ref.kind,
+        binding.role_ref.name,
+        binding
+            .subjects
+            .first()
+            .map_or("", |s| s.api_group.as_str()),
+        KUBEADM_CLUSTER_ADMINS,
+    )
+}
+
+/// Every file the migration writes, in order: super-admin.conf; offline, the
+/// binding manifest and the mark (`unverified`); then admin.conf, which must
+/// never be replaced before them; then the copies.
+pub fn writes(
+    plan: &Plan,
+    material: &Material,
+    unverified: Option<&Unverified>,
+    state_dir: &Path,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
+        changes.push(Change {
+            path: path.clone(),
+            action: Action::Write(bytes.clone(), Ownership::Keep(0o600)),
+            kubeconfig: true,
+        });
+    }
+    if let Some(bytes) = &material.admin {
+        if let Some(mark) = unverified {
+            changes.push(Change::write(
+                mark.manifest.clone(),
+                manifest_yaml().into_bytes(),
+                0o600,
+                false,
+            ));
+            changes.push(Change::write(
+                mark_path(state_dir),
+                mark.to_bytes(),
+                0o600,
+                false,
+            ));
+        }
+        changes.push(Change::write(
+            plan.admin_path.clone(),
+            bytes.clone(),
+            0o600,
+            true,
+        ));
+    }
+    for (path, bytes) in &material.copies {
+        changes.push(Change::write(path.clone(), bytes.clone(), 0o600, true));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_round_trips_and_its_line_can_be_pasted() {
+        let mark = Unverified {
+            admin: "/etc/kubernetes/admin.conf".into(),
+            manifest: "/var/lib/it's here/kubeadm-cluster-admins.yaml".into(),
+            kubeconfig: Some("/etc/kubernetes/super-admin.conf".into()),
+        };
+        assert_eq!(Unverified::parse(&mark.to_bytes()).unwrap(), mark);
+        assert_eq!(
+            mark.apply_line(),
+            r"kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f '/var/lib/it'\''s here/kubeadm-cluster-admins.yaml'"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        assert!(Unverified::parse(b"root:x:0:0").is_err());
+        assert!(
+            Unverified::parse(br#"{"admin":"admin.conf","manifest":"/m","kubeconfig":null}"#)
+                .is_err()
+        );
+    }
 }

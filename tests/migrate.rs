@@ -772,3 +772,699 @@ fn validity_is_checked_before_anything_is_issued() {
         time::Duration::days(1) + time::Duration::minutes(5)
     );
 }
+
+// ---- failure classes, offline safety, pasteable commands --------------------
+
+/// A loopback port with nothing listening.
+fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    )
+}
+
+/// A loopback listener that accepts connections and never says a word.
+fn silent_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+/// A TLS server for 127.0.0.1 whose certificate no kubeconfig of the host trusts.
+fn foreign_tls_url() -> String {
+    use std::sync::Arc;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certified.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        for mut tcp in listener.incoming().flatten() {
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut tcp).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    url
+}
+
+fn serial_of(path: &Path) -> String {
+    let pem = client_certificate(path);
+    kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der)
+        .unwrap()
+        .serial
+}
+
+fn timed(run: impl FnOnce() -> Run) -> (Run, Duration) {
+    let started = std::time::Instant::now();
+    let run = run();
+    (run, started.elapsed())
+}
+
+impl Node {
+    fn check_online(&self, url: &str, extra: &[&str]) -> (Run, Duration) {
+        let mut args = vec!["check", "-o", "json", "--online", "--server", url];
+        args.extend_from_slice(extra);
+        timed(|| self.run(&args))
+    }
+}
+
+#[test]
+fn check_online_against_a_name_that_does_not_resolve_answers_at_once() {
+    let node = Node::new(AdminLayout::Joined129);
+    // `.invalid` never resolves (RFC 6761) and never leaves the machine; the default timeout is 60 s.
+    let (run, took) = node.check_online("https://kubecred-test.invalid:6443", &[]);
+    eprintln!("check --online, unresolvable name: {took:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json = run.json();
+    let message = common::message(&json, "admin.conf", "api-unreachable");
+    assert!(
+        message.contains("host name `kubecred-test.invalid`")
+            && message.contains("does not resolve"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_online_against_a_refused_port_answers_at_once() {
+    let node = Node::new(AdminLayout::Joined129);
+    let (run, took) = node.check_online(&refused_url(), &[]);
+    eprintln!("check --online, refused port: {took:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json = run.json();
+    let message = common::message(&json, "admin.conf", "api-unreachable");
+    assert!(message.contains("the connection was refused"), "{message}");
+}
+
+#[test]
+fn check_online_against_a_silent_listener_is_bounded_by_the_timeout() {
+    let node = Node::new(AdminLayout::Joined129);
+    let (run, took) = node.check_online(&silent_url(), &["--api-timeout", "4s"]);
+    eprintln!("check --online, silent listener, --api-timeout 4s: {took:?}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "took {took:?}"
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json = run.json();
+    let message = common::message(&json, "admin.conf", "api-unreachable");
+    assert!(message.contains("did not answer within 4s"), "{message}");
+    assert!(
+        !run.stderr.contains("asking the API server"),
+        "no progress line without a terminal: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pty_a_wait_of_more_than_a_second_shows_a_progress_line() {
+    let node = Node::new(AdminLayout::Joined129);
+    let url = silent_url();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(node.host.path())
+        .arg("--state-dir")
+        .arg(node.state.path())
+        .args(["--no-copies", "check", "--online", "--server", &url])
+        .args(["--api-timeout", "3s"])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm");
+    let started = std::time::Instant::now();
+    let mut session = rexpect::session::spawn_command(command, Some(10_000)).unwrap();
+    session
+        .exp_string("kubecred: asking the API server")
+        .unwrap();
+    let shown = started.elapsed();
+    eprintln!("progress line after {shown:?}");
+    assert!(
+        shown >= Duration::from_millis(900) && shown < Duration::from_millis(2500),
+        "{shown:?}"
+    );
+    session.exp_string("did not answer within 3s").unwrap();
+    session.exp_eof().unwrap();
+}
+
+#[test]
+fn each_api_failure_says_what_it_is_only_unreachability_suggests_offline_nothing_changes() {
+    struct Case {
+        name: &'static str,
+        layout: AdminLayout,
+        url: Option<String>,
+        unauthorized: &'static [&'static str],
+        says: &'static str,
+        offline: bool,
+    }
+    let cases = [
+        Case {
+            name: "dns",
+            layout: AdminLayout::Pre129,
+            url: Some("https://kubecred-test.invalid:6443".into()),
+            unauthorized: &[],
+            says: "host name `kubecred-test.invalid`",
+            offline: true,
+        },
+        Case {
+            name: "refused",
+            layout: AdminLayout::Pre129,
+            url: Some(refused_url()),
+            unauthorized: &[],
+            says: "the connection was refused",
+            offline: true,
+        },
+        Case {
+            name: "timeout",
+            layout: AdminLayout::Pre129,
+            url: Some(silent_url()),
+            unauthorized: &[],
+            says: "did not answer within 2s",
+            offline: true,
+        },
+        Case {
+            name: "tls",
+            layout: AdminLayout::Pre129,
+            url: Some(foreign_tls_url()),
+            unauthorized: &[],
+            says: "failed TLS verification",
+            offline: false,
+        },
+        Case {
+            name: "401, super-admin.conf works",
+            layout: AdminLayout::Init129,
+            url: None,
+            unauthorized: &["admin.conf"],
+            says: "does not accept admin.conf (401 Unauthorized",
+            offline: false,
+        },
+        Case {
+            name: "401 for both",
+            layout: AdminLayout::Init129,
+            url: None,
+            unauthorized: &["admin.conf", "super-admin.conf"],
+            says: "accepts neither admin.conf nor super-admin.conf (401 Unauthorized",
+            offline: false,
+        },
+        Case {
+            name: "401, no super-admin.conf",
+            layout: AdminLayout::Pre129,
+            url: None,
+            unauthorized: &["admin.conf"],
+            says: "and there is no super-admin.conf to try",
+            offline: false,
+        },
+    ];
+    let mut first_lines = Vec::new();
+    for case in cases {
+        let node = Node::new(case.layout);
+        node.api.faults(Faults {
+            unauthorized: case
+                .unauthorized
+                .iter()
+                .map(|file| serial_of(&node.host.file(file)))
+                .collect(),
+            ..Faults::default()
+        });
+        let url = case.url.clone().unwrap_or_else(|| node.api.url.clone());
+        let before = snapshot(node.host.path());
+        let (run, took) =
+            timed(|| node.run(&["migrate", "--server", &url, "--api-timeout", "2s", "--yes"]));
+        let name = case.name;
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(took < Duration::from_secs(5), "{name}: took {took:?}");
+        assert!(run.stderr.contains(case.says), "{name}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.contains("--offline"),
+            case.offline,
+            "{name}: only unreachability suggests --offline: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("nothing was changed"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert_eq!(snapshot(node.host.path()), before, "{name}");
+        assert!(!node.state.path().join("backups").exists(), "{name}");
+        first_lines.push(run.stderr.lines().next().unwrap().to_owned());
+    }
+    let mut distinct = first_lines.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), first_lines.len(), "{first_lines:#?}");
+}
+
+fn too_broad_binding() -> serde_json::Value {
+    let mut binding = kubeadm_binding();
+    binding["subjects"].as_array_mut().unwrap().push(json!({
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"
+    }));
+    binding
+}
+
+#[test]
+fn a_binding_with_an_extra_subject_stops_migrate_and_check_online_flags_it() {
+    let node = Node::new(AdminLayout::Pre129);
+    node.api
+        .put_binding("kubeadm:cluster-admins", too_broad_binding());
+    let before = snapshot(node.host.path());
+    let run = node.migrate(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("also grants cluster-admin to Group/system:authenticated"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(r#""name":"system:authenticated""#),
+        "prints the binding: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("--offline"), "{}", run.stderr);
+    assert_eq!(snapshot(node.host.path()), before);
+    assert!(!node.state.path().join("backups").exists());
+    let creates = node
+        .api
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST")
+        .count();
+    assert_eq!(creates, 0, "no API write either");
+    // check --online: critical, on a node that relies on the binding and on one that does not.
+    for layout in [AdminLayout::Pre129, AdminLayout::Joined129] {
+        let node = Node::new(layout);
+        node.api
+            .put_binding("kubeadm:cluster-admins", too_broad_binding());
+        let (run, _) = node.check_online(&node.api.url, &["--api-timeout", "3s"]);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        let json = run.json();
+        let finding = common::finding(&json, "admin.conf", "cluster-admins-binding-too-broad");
+        assert_eq!(finding["severity"], "critical");
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("Group/system:authenticated"),
+            "{finding}"
+        );
+    }
+}
+
+#[test]
+fn offline_without_super_admin_is_refused_unless_another_break_glass_credential_is_declared() {
+    let node = Node::new(AdminLayout::Pre129);
+    let before = snapshot(node.host.path());
+    let original_admin = fs::read(node.host.file("admin.conf")).unwrap();
+    let run = node.run(&["migrate", "--offline", "--no-super-admin", "--yes"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refusing --offline --no-super-admin"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("--i-have-another-break-glass-credential"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+    assert!(!node.state.path().join("backups").exists());
+    let run = node.run(&[
+        "migrate",
+        "--offline",
+        "--no-super-admin",
+        "--i-have-another-break-glass-credential",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!node.host.file("super-admin.conf").exists());
+    let manifest = node.state.path().join("kubeadm-cluster-admins.yaml");
+    let apply = format!("  kubectl apply -f {}", manifest.display());
+    assert!(
+        run.stdout.lines().any(|l| l == apply),
+        "no placeholder, the real manifest: {}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains('<'),
+        "no placeholder path: {}",
+        run.stdout
+    );
+    // The old admin.conf, still in system:masters, is named by its real path in the backup.
+    let kept = run
+        .stdout
+        .lines()
+        .find_map(|l| l.split_once("is kept in the backup: "))
+        .map(|(_, path)| path.to_owned())
+        .unwrap();
+    assert_eq!(fs::read(&kept).unwrap(), original_admin);
+}
+
+#[test]
+fn an_offline_migration_is_reported_unverified_until_the_binding_is_seen() {
+    let node = Node::new(AdminLayout::Pre129);
+    let run = node.run(&["migrate", "--offline", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let manifest = node.state.path().join("kubeadm-cluster-admins.yaml");
+    let super_admin = node.host.file("super-admin.conf");
+    let line = format!(
+        "kubectl --kubeconfig {} apply -f {}",
+        super_admin.display(),
+        manifest.display()
+    );
+    let check = node.run(&["check", "-o", "json"]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    let json = check.json();
+    let finding = common::finding(&json, "admin.conf", "cluster-admins-binding-unverified");
+    assert_eq!(finding["severity"], "warning");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains(&manifest.display().to_string()),
+        "{finding}"
+    );
+    assert!(
+        finding["remedy"].as_str().unwrap().contains(&line),
+        "{finding}"
+    );
+    // The server does not have the binding yet: still unverified after an online check.
+    let (run, _) = node.check_online(&node.api.url, &["--api-timeout", "3s"]);
+    assert!(
+        common::codes(&run.json()).contains(&(
+            "admin.conf".into(),
+            "cluster-admins-binding-unverified".into()
+        )),
+        "{}",
+        run.stdout
+    );
+    // Applied: the online check sees it, and from then on the offline check is clean.
+    let yaml: serde_json::Value =
+        serde_saphyr::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    node.api.put_binding("kubeadm:cluster-admins", yaml);
+    let (run, _) = node.check_online(&node.api.url, &["--api-timeout", "3s"]);
+    assert_eq!(codes(&run.json()), pairs(&[]), "{}", run.stderr);
+    let run = node.run(&["check", "-o", "json"]);
+    assert_eq!(codes(&run.json()), pairs(&[]));
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn a_mark_kubecred_did_not_write_is_refused() {
+    let node = Node::new(AdminLayout::Init129);
+    let mark = node.state.path().join("binding-unverified.json");
+    std::os::unix::fs::symlink(node.host.file("pki/ca.key"), &mark).unwrap();
+    let run = node.run(&["check", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(!run.stderr.contains("PRIVATE KEY"), "{}", run.stderr);
+    fs::remove_file(&mark).unwrap();
+    fs::write(
+        &mark,
+        r#"{"admin":"/etc/kubernetes/admin.conf","manifest":"/m","kubeconfig":null}"#,
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&mark, Some(1000), Some(1000)).unwrap();
+    let run = node.run(&["check", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not owned by root or the running user"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// What `sh -c` passes to a command given `line` with its first word replaced by `printf '%s\n'`.
+fn words_seen_by_sh(line: &str, command: &str) -> Vec<String> {
+    let rest = line.trim().strip_prefix(command).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\n'{rest}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn printed_commands_paste_into_a_shell_whatever_the_paths_hold() {
+    let node = Node::new(AdminLayout::Pre129);
+    let outer = tempfile::tempdir().unwrap();
+    let kubernetes = outer.path().join("it's k8s");
+    common::copy_tree(node.host.path(), &kubernetes);
+    let state = outer.path().join("state dir's");
+    let run = kubecred(&[
+        "--kubernetes-dir",
+        &kubernetes.display().to_string(),
+        "--state-dir",
+        &state.display().to_string(),
+        "--no-copies",
+        "migrate",
+        "--offline",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let apply = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("kubectl "))
+        .unwrap();
+    let manifest = state.join("kubeadm-cluster-admins.yaml");
+    assert_eq!(
+        words_seen_by_sh(apply, "kubectl"),
+        [
+            "--kubeconfig".to_owned(),
+            kubernetes.join("super-admin.conf").display().to_string(),
+            "apply".into(),
+            "-f".into(),
+            manifest.display().to_string(),
+        ]
+    );
+    assert!(manifest.is_file());
+    let rollback = run
+        .stdout
+        .lines()
+        .find_map(|l| l.split_once("undo with: "))
+        .map(|(_, command)| command.to_owned())
+        .unwrap();
+    let words = words_seen_by_sh(&rollback, "kubecred");
+    assert_eq!(
+        words[..3],
+        [
+            "--state-dir".to_owned(),
+            state.display().to_string(),
+            "rollback".into()
+        ]
+    );
+    assert!(state.join("backups").join(&words[3]).is_dir(), "{words:?}");
+    // The check's remedy names the same command, quoted the same way.
+    let check = kubecred(&[
+        "--kubernetes-dir",
+        &kubernetes.display().to_string(),
+        "--state-dir",
+        &state.display().to_string(),
+        "--no-copies",
+        "check",
+        "-o",
+        "json",
+    ]);
+    let json = check.json();
+    let remedy =
+        common::finding(&json, "admin.conf", "cluster-admins-binding-unverified")["remedy"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert!(remedy.contains(apply.trim()), "{remedy}");
+}
+
+#[test]
+fn an_offline_manifest_that_cannot_be_written_leaves_admin_conf_as_it_was() {
+    let node = Node::new(AdminLayout::Pre129);
+    // Something that is not a regular file where the manifest goes.
+    fs::create_dir_all(node.state.path().join("kubeadm-cluster-admins.yaml")).unwrap();
+    let before = snapshot(node.host.path());
+    let run = node.run(&["migrate", "--offline", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("kubeadm-cluster-admins.yaml"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(node.host.path()), before);
+    assert!(!node.state.path().join("journal").exists());
+    assert!(!node.state.path().join("binding-unverified.json").exists());
+}
+
+/// Fails the rename of one file: the write itself, inside the transaction.
+struct FailRename(std::path::PathBuf);
+
+impl kubecred::apply::hook::Hook for FailRename {
+    fn before(&self, step: kubecred::apply::hook::Step, path: &Path) -> std::io::Result<()> {
+        if step == kubecred::apply::hook::Step::Rename && path == self.0 {
+            return Err(std::io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_everything() {
+    use kubecred::apply::transaction::{ApplyError, apply};
+    use kubecred::migrate::{self, Options, SuperAdminTarget, Unverified};
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let inventory = kubecred::inventory::Inventory::scan(&kubecred::inventory::Scope {
+        kubernetes_dir: host.path().to_path_buf(),
+        cert_dir: host.file("pki"),
+        copies: Vec::new(),
+        expected_owner: 0,
+    });
+    let options = Options {
+        super_admin: SuperAdminTarget::Default,
+        update_copies: false,
+        validity: time::Duration::days(365),
+        trust_clock: false,
+    };
+    let plan = migrate::plan(&inventory, &options, common::now()).unwrap();
+    let material = migrate::prepare(&plan, &inventory).unwrap();
+    let mark = Unverified {
+        admin: plan.admin_path.clone(),
+        manifest: migrate::manifest_path(state.path()),
+        kubeconfig: Some(host.file("super-admin.conf")),
+    };
+    let changes = migrate::writes(&plan, &material, Some(&mark), state.path());
+    let at = |path: &Path| changes.iter().position(|c| c.path == path).unwrap();
+    assert!(at(&mark.manifest) < at(&plan.admin_path));
+    assert!(at(&migrate::mark_path(state.path())) < at(&plan.admin_path));
+    let before = snapshot(host.path());
+    for failing in [mark.manifest.clone(), migrate::mark_path(state.path())] {
+        let result = apply(
+            state.path(),
+            "migrate",
+            &changes,
+            common::now(),
+            &FailRename(failing.clone()),
+        );
+        assert!(
+            matches!(result, Err(ApplyError::RolledBack { .. })),
+            "{failing:?}: {result:?}"
+        );
+        assert_eq!(snapshot(host.path()), before, "{failing:?}");
+        assert!(!mark.manifest.exists() && !migrate::mark_path(state.path()).exists());
+    }
+}
+
+#[test]
+fn sigint_or_sigterm_during_the_migration_restores_everything_and_leaves_no_key_behind() {
+    for signal in ["INT", "TERM"] {
+        let node = Node::new(AdminLayout::Pre129);
+        node.api.faults(Faults {
+            delay: Some(Duration::from_millis(1500)),
+            ..Faults::default()
+        });
+        let before = snapshot(node.host.path());
+        let child = Command::new(env!("CARGO_BIN_EXE_kubecred"))
+            .arg("--kubernetes-dir")
+            .arg(node.host.path())
+            .arg("--state-dir")
+            .arg(node.state.path())
+            .args(["--no-copies", "migrate", "--server", &node.api.url])
+            .args(["--api-timeout", "10s", "--yes"])
+            .env("KUBECRED_TEST_NOW", common::NOW)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the transaction has begun (the backup set exists), then signal.
+        let backups = node.state.path().join("backups");
+        let started = std::time::Instant::now();
+        while !fs::read_dir(&backups).is_ok_and(|mut d| d.next().is_some()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{signal}: no backup"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let killed = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{signal}: {stderr}");
+        assert!(
+            stderr.contains("every file was restored"),
+            "{signal}: {stderr}"
+        );
+        assert_eq!(snapshot(node.host.path()), before, "{signal}");
+        assert!(!node.state.path().join("journal").exists(), "{signal}");
+        // Nothing but the backed-up files (old versions) under the state dir: no new key anywhere.
+        let set = fs::read_dir(&backups)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let stored: Vec<String> = fs::read_dir(set.join("files"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
+        let listed: Vec<String> = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["stored"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(stored.len(), listed.len(), "{signal}: {stored:?}");
+        let everything = snapshot(node.state.path());
+        assert!(
+            everything.keys().all(|p| {
+                let p = p.display().to_string();
+                p == "lock" || p.ends_with("/manifest.json") || p.contains("/files/")
+            }),
+            "{signal}: {everything:#?}"
+        );
+    }
+}

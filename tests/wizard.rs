@@ -15,6 +15,7 @@ use kubecred::wizard::flow::{Binding, Facts, Intent, Offer, offers};
 use kubecred::wizard::prompt::{Reply, Scripted};
 use kubecred::wizard::{self, Executor, Outcome};
 use rexpect::process::WaitStatus;
+use std::time::Instant;
 use time::Duration;
 
 /// Records plans shown and intents run; runs nothing.
@@ -361,6 +362,15 @@ fn every_cancel_point_changes_nothing_and_exits_130() {
 // ---- the real binary on a pseudo-terminal -----------------------------------
 
 fn spawn_wizard(host: &Host, state: &std::path::Path) -> rexpect::session::PtySession {
+    spawn_wizard_at(host, state, "https://127.0.0.1:9", "1s")
+}
+
+fn spawn_wizard_at(
+    host: &Host,
+    state: &std::path::Path,
+    server: &str,
+    timeout: &str,
+) -> rexpect::session::PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
     command
         .arg("--kubernetes-dir")
@@ -371,9 +381,9 @@ fn spawn_wizard(host: &Host, state: &std::path::Path) -> rexpect::session::PtySe
             "--no-copies",
             "wizard",
             "--server",
-            "https://127.0.0.1:9",
+            server,
             "--api-timeout",
-            "1s",
+            timeout,
         ])
         .env("KUBECRED_TEST_NOW", common::NOW)
         .env("TERM", "xterm")
@@ -530,4 +540,105 @@ fn pty_moving_super_admin_off_the_node() {
         std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
         0o600
     );
+}
+
+#[test]
+fn offline_migration_is_offered_only_when_the_api_server_cannot_be_reached() {
+    let unreachable = Facts {
+        binding: Some(Binding::Unreachable("connection refused".into())),
+        ..facts()
+    };
+    assert!(offers(&unreachable).contains(&Offer::MigrateOffline));
+    let failed = Facts {
+        binding: Some(Binding::Failed("failed TLS verification".into())),
+        ..facts()
+    };
+    let offered = offers(&failed);
+    assert!(
+        !offered.contains(&Offer::MigrateOffline) && !offered.contains(&Offer::Migrate),
+        "{offered:?}"
+    );
+    let (_, _, prompter) = drive(&failed, vec![pick("Quit")]);
+    let screen = prompter.transcript.join("\n");
+    assert!(
+        screen.contains("could not be asked (failed TLS verification)")
+            && screen.contains("migrating offline would not help"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_node_is_shown_before_the_api_servers_answer_is_awaited() {
+    let mut prompter = Scripted::new(vec![pick("Quit")]);
+    let mut fake = Fake::default();
+    let node_lines = facts().describe_node().len();
+    let seen = std::cell::Cell::new(0);
+    let outcome = wizard::run_pending(
+        Facts {
+            binding: None,
+            ..facts()
+        },
+        || {
+            seen.set(seen.get() + 1);
+            Some(Binding::Unreachable("down".into()))
+        },
+        &mut prompter,
+        &mut fake,
+    );
+    assert_eq!(outcome, Outcome::Quit);
+    assert_eq!(seen.get(), 1);
+    let transcript = &prompter.transcript;
+    let binding_at = transcript
+        .iter()
+        .position(|l| l.contains("Binding kubeadm:cluster-admins: unknown, the API server could not be reached (down)"))
+        .unwrap();
+    assert_eq!(
+        binding_at,
+        node_lines + 1,
+        "after \"This node:\" and every node line: {transcript:#?}"
+    );
+    assert_eq!(transcript[binding_at + 1], "? What do you want to do?");
+}
+
+#[test]
+fn pty_the_first_screen_appears_at_once_while_the_api_server_keeps_silent() {
+    // A loopback listener that accepts and never answers: the API server's answer takes the whole timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut session = spawn_wizard_at(&host, state.path(), &url, "4s");
+    session
+        .exp_string("admin.conf: group system:masters")
+        .unwrap();
+    let first_screen = started.elapsed();
+    eprintln!("wizard first screen, silent API server: {first_screen:?}");
+    assert!(
+        first_screen < std::time::Duration::from_secs(1),
+        "{first_screen:?}"
+    );
+    session
+        .exp_string("the API server could not be reached")
+        .unwrap();
+    let answer = started.elapsed();
+    eprintln!("wizard binding line, silent API server, --api-timeout 4s: {answer:?}");
+    assert!(answer >= std::time::Duration::from_secs(3), "{answer:?}");
+    session.exp_string("What do you want to do?").unwrap();
+    session.exp_string("Migrate offline").unwrap();
+    session.send_control('c').unwrap();
+    session
+        .exp_string("cancelled: nothing was changed")
+        .unwrap();
+    assert_eq!(exit_code(&session), 130);
+    assert!(!state.path().join("backups").exists());
 }

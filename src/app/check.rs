@@ -7,7 +7,7 @@ use crate::app::{PathError, describe_scan, paint, print, scan_host, scope};
 use crate::apply::atomic;
 use crate::cli::{CheckArgs, Global, Output};
 use crate::context::Context;
-use crate::findings::Thresholds;
+use crate::findings::{self, Thresholds};
 use crate::online;
 use crate::render;
 use crate::report::{Report, Status};
@@ -32,11 +32,33 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         ca_crit: args.ca_crit,
     };
     let mut report = Report::new(&inventory, ctx.now, thresholds);
+    // The state dir is read for one thing only: an offline migration's mark.
+    let mut mark = online::read_mark(&global.state_dir).map_err(|message| PathError {
+        message,
+        path: global.state_dir.clone(),
+        hint: Some("remove it if kubecred did not write it".into()),
+        exit: unknown,
+    })?;
     if args.online {
         let timeout = std::time::Duration::try_from(args.api_timeout)
             .unwrap_or(crate::api::DEFAULT_TOTAL_TIMEOUT);
-        let state = online::binding_state(&inventory, args.server.as_deref(), timeout);
+        let state = online::waiting("kubecred: asking the API server", || {
+            online::binding_state(&inventory, args.server.as_deref(), timeout)
+        });
+        if mark.is_some() && online::binding_seen(&state) {
+            match online::clear_mark(&global.state_dir) {
+                Ok(()) => mark = None,
+                Err(message) => eprintln!("kubecred: {}", crate::render::text::printable(&message)),
+            }
+        }
         report.extend(online::findings(&inventory, &state));
+    }
+    if let Some(mark) = mark {
+        report.extend(vec![findings::binding_unverified(
+            mark.admin.clone(),
+            &mark.manifest.display().to_string(),
+            &mark.apply_line(),
+        )]);
     }
     if let Some(path) = &args.textfile {
         atomic::write(path, render::prometheus::check(&report).as_bytes(), 0o644).map_err(

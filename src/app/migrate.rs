@@ -1,33 +1,44 @@
 //! `kubecred migrate`: SPEC.md's six steps, in order, each journaled; any
-//! failure after the backup restores it.
+//! failure after the backup restores it, and so does SIGINT or SIGTERM.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::api::{self, BINDING, Binding, Client, Created};
+use crate::api::{self, BINDING, Binding, Client, Created, Verdict};
 use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
-use crate::apply::atomic::{self, Ownership};
 use crate::apply::hook::Proceed;
 use crate::apply::transaction::{Change, Transaction};
 use crate::cli::{Global, MigrateArgs, Output};
 use crate::context::Context;
 use crate::inventory::Inventory;
-use crate::layout::KUBEADM_CLUSTER_ADMINS;
-use crate::migrate::{self, Material, Options, Plan, SuperAdmin, SuperAdminTarget};
+use crate::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
+use crate::migrate::{self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified};
 use crate::online;
 use crate::render::json::{SCHEMA_VERSION, path as json_path};
 use crate::render::plan::algorithm_name;
+use crate::shell;
 use crate::span::date;
 
+/// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
+const INTERRUPTED_EXIT: u8 = 130;
+
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
+    if args.offline && args.no_super_admin && !args.i_have_another_break_glass_credential {
+        return Err(PathError {
+            message: "refusing --offline --no-super-admin: the binding manifest must be applied with a system:masters credential, and after this migration the only one left on this node would be inside the backup".into(),
+            path: PathBuf::new(),
+            hint: Some("keep super-admin.conf (drop --no-super-admin, or write it elsewhere with --super-admin-out PATH), or pass --i-have-another-break-glass-credential if you hold one; nothing was changed".into()),
+            exit: 2,
+        }
+        .into());
+    }
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
     let inventory = scan_host(&scope(global, ctx), 1)?;
     describe_scan(global, &inventory);
@@ -54,8 +65,14 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     let bound = if args.offline {
         None
     } else {
-        Some(preflight(&plan, &inventory, server, timeout)?)
+        Some(online::waiting(
+            "kubecred: asking the API server about the kubeadm:cluster-admins binding",
+            || preflight(&plan, &inventory, server, timeout),
+        )?)
     };
+    if bound == Some(true) && !args.write.dry_run {
+        forget_mark(global);
+    }
     let copies_to_update = args.update_copies && !plan.copies.is_empty();
     if !plan.reissue_admin && bound == Some(true) && !copies_to_update {
         if !global.quiet {
@@ -82,7 +99,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         let text = if global.output == Output::Json {
             plan_json(&plan, args)
         } else {
-            plan_table(&plan, args)
+            plan_table(&plan, args, &global.state_dir)
         };
         print(&text)?;
     }
@@ -97,35 +114,62 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         exit: 1,
     })?;
 
+    // From here on a SIGINT or SIGTERM stops at the next step and restores the backup.
+    // (Under the wizard, which owns the signals, the change runs to its end.)
+    let _ = ctrlc::set_handler(|| {
+        if !api::interrupted() {
+            eprintln!(
+                "\nkubecred: interrupted: restoring the backup once the step in progress ends"
+            );
+        }
+        api::interrupt();
+    });
+    let unverified =
+        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
+    let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
+    let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
+
     // Step 2: back up every file it will touch.
-    let mut transaction = Transaction::begin(
-        &global.state_dir,
-        "migrate",
-        &plan.paths(),
-        ctx.now,
-        &Proceed,
-    )
-    .map_err(|err| apply_error(&err))?;
-    let mut outcome = Outcome::default();
-    match apply_steps(
-        &plan,
-        &material,
-        args,
-        server,
-        timeout,
-        &mut transaction,
-        &mut outcome,
-    ) {
-        Ok(()) => {}
-        Err(cause) => return Err(apply_error(&transaction.abort(cause))),
+    let mut transaction =
+        Transaction::begin(&global.state_dir, "migrate", &paths, ctx.now, &Proceed)
+            .map_err(|err| apply_error(&err))?;
+    let mut outcome = Outcome {
+        old_admin_copy: unverified
+            .as_ref()
+            .filter(|mark| mark.kubeconfig.is_none())
+            .and_then(|_| old_admin_copy(&plan, &transaction)),
+        mark: unverified,
+        ..Outcome::default()
+    };
+    let steps = online::waiting("kubecred: migrating", || {
+        apply_steps(
+            &plan,
+            &material,
+            &changes,
+            args.offline,
+            server,
+            timeout,
+            &mut transaction,
+            &mut outcome,
+        )
+    });
+    if let Err(cause) = steps {
+        let interrupted = api::interrupted();
+        let error = apply_error(&transaction.abort(cause));
+        return Err(match error.downcast::<PathError>() {
+            Ok(mut path_error) if interrupted && path_error.exit == 1 => {
+                path_error.exit = INTERRUPTED_EXIT;
+                path_error.into()
+            }
+            Ok(path_error) => path_error.into(),
+            Err(other) => other,
+        });
     }
     let backup = transaction.commit().map_err(|err| apply_error(&err))?;
     describe_backup(global, &backup);
     outcome.backup = Some((backup.manifest.id.clone(), backup.dir.clone()));
-    if let Some(manifest) = &outcome.manifest_pending {
-        let path = backup.dir.join("kubeadm-cluster-admins.yaml");
-        atomic::write(&path, manifest.as_bytes(), 0o600)?;
-        outcome.manifest = Some(path);
+    if outcome.binding.is_some() {
+        forget_mark(global);
     }
     let text = match global.output {
         Output::Json => summary_json(&plan, &material, &outcome),
@@ -135,18 +179,29 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     Ok(0)
 }
 
+/// The binding was seen: an offline migration's mark can go.
+fn forget_mark(global: &Global) {
+    if let Err(message) = online::clear_mark(&global.state_dir) {
+        eprintln!("kubecred: {}", crate::render::text::printable(&message));
+    }
+}
+
 /// What happened, for the summary.
 #[derive(Debug, Default)]
 struct Outcome {
     binding: Option<Created>,
-    manifest_pending: Option<String>,
-    manifest: Option<PathBuf>,
+    /// The offline migration's manifest, and how to apply it.
+    mark: Option<Unverified>,
+    /// Where the old admin.conf is kept, when it is the only system:masters credential named.
+    old_admin_copy: Option<PathBuf>,
     verified: Option<Vec<String>>,
     backup: Option<(String, PathBuf)>,
 }
 
-/// Reads the binding before anything changes: an unreachable server or a
-/// wrong binding stops the migration with nothing touched.
+/// Reads the binding before anything changes: an unreachable server, a
+/// refused credential, a failed TLS verification or a binding that is not
+/// kubeadm's stops the migration with nothing touched. Only an unreachable
+/// server points at `--offline`.
 fn preflight(
     plan: &Plan,
     inventory: &Inventory,
@@ -159,7 +214,32 @@ fn preflight(
         hint: Some(hint.into()),
         exit: 1,
     };
-    match online::binding_state(inventory, server, timeout) {
+    let probe = online::probe(inventory, server, timeout);
+    if probe.refused.contains(&"admin.conf") {
+        let hint = "renew admin.conf (`kubecred check` shows whether it expired), or make sure ca.crt is the CA the API server trusts, then migrate again; nothing was changed";
+        let message = match &probe.state {
+            _ if probe.refused.contains(&"super-admin.conf") => format!(
+                "the API server accepts neither admin.conf nor super-admin.conf ({})",
+                online::REFUSED
+            ),
+            _ if inventory.material("super-admin.conf").is_none() => format!(
+                "the API server does not accept admin.conf ({}), and there is no super-admin.conf to try",
+                online::REFUSED
+            ),
+            online::BindingState::Failed(reason) | online::BindingState::Unreachable(reason) => {
+                format!(
+                    "the API server does not accept admin.conf ({}); super-admin.conf could not ask either: {reason}",
+                    online::REFUSED
+                )
+            }
+            _ => format!(
+                "the API server does not accept admin.conf ({}); super-admin.conf is accepted, but kubecred stops: a migration must start from a working admin.conf",
+                online::REFUSED
+            ),
+        };
+        return Err(fail(message, hint).into());
+    }
+    match probe.state {
         online::BindingState::Bound => Ok(true),
         online::BindingState::Missing | online::BindingState::Forbidden(_) => {
             if plan.binding_via.is_none() {
@@ -180,28 +260,52 @@ fn preflight(
             "fix or delete the binding first; nothing was changed",
         )
         .into()),
-        online::BindingState::Unknown(reason) => Err(fail(
+        online::BindingState::TooBroad(binding) => Err(fail(
+            format!(
+                "the {BINDING} binding also grants cluster-admin to {}: has {}, kubeadm's is {}",
+                binding.extra_subjects().join(", "),
+                serde_json::to_string(&binding).unwrap_or_default(),
+                serde_json::to_string(&Binding::kubeadm()).unwrap_or_default()
+            ),
+            "remove every subject but Group kubeadm:cluster-admins from the binding, then migrate again; nothing was changed",
+        )
+        .into()),
+        online::BindingState::Unreachable(reason) => Err(fail(
             format!("cannot reach the API server: {reason}"),
             "nothing was changed; without the API server, `kubecred migrate --offline` writes the binding manifest to apply later",
+        )
+        .into()),
+        online::BindingState::Failed(reason) => Err(fail(
+            format!("the API server could not be asked: {reason}"),
+            "check that --server (or admin.conf's server) is this cluster's API server and that admin.conf's certificate-authority-data is its CA; nothing was changed",
         )
         .into()),
     }
 }
 
-/// Steps 3 to 6, inside the transaction. An `Err` is the reason to abort.
+/// Steps 3 to 6, inside the transaction: the binding (online), then
+/// `changes` in order, the new admin.conf proven (from memory: no copy of its
+/// key on disk) just before it replaces the old one. An `Err` is the reason to abort.
+#[expect(clippy::too_many_arguments, reason = "the steps' inputs, passed once")]
 fn apply_steps(
     plan: &Plan,
     material: &Material,
-    args: &MigrateArgs,
+    changes: &[Change],
+    offline: bool,
     server: Option<&str>,
     timeout: Duration,
     transaction: &mut Transaction<'_>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
+    let stop_if_interrupted = || {
+        if api::interrupted() {
+            Err("interrupted (SIGINT or SIGTERM)".to_owned())
+        } else {
+            Ok(())
+        }
+    };
     // Step 3: the binding.
-    if args.offline {
-        outcome.manifest_pending = Some(manifest_yaml());
-    } else if let Some((name, path)) = &plan.binding_via {
+    if !offline && let Some((name, path)) = &plan.binding_via {
         let client = online::credentials(path, name, server)
             .map_err(|reason| format!("cannot use {name}: {reason}"))
             .and_then(|creds| Client::new(&creds, timeout).map_err(|err| err.to_string()))?;
@@ -212,7 +316,7 @@ fn apply_steps(
             .get_binding(BINDING)
             .map_err(|err| format!("reading the {BINDING} binding back failed: {err}"))?;
         match read_back {
-            Some(binding) if binding.grants_cluster_admins() => {}
+            Some(binding) if binding.verdict() == Verdict::Exact => {}
             Some(binding) => {
                 return Err(format!(
                     "the {BINDING} binding differs from kubeadm's after creation: {}",
@@ -223,56 +327,68 @@ fn apply_steps(
         }
         outcome.binding = Some(created);
     }
-    // Step 4: super-admin.conf.
-    if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
-        transaction
-            .write(&Change {
-                path: path.clone(),
-                action: crate::apply::transaction::Action::Write(
-                    bytes.clone(),
-                    Ownership::Keep(0o600),
-                ),
-                kubeconfig: true,
-            })
-            .map_err(|err| err.to_string())?;
-    }
-    // Step 5: the new admin.conf, proven from a temporary file before it replaces the old one.
-    if let Some(bytes) = &material.admin {
-        if !args.offline {
-            let pending = transaction.backup().dir.join("new-admin.conf");
-            atomic::write(&pending, bytes, 0o600).map_err(|err| err.to_string())?;
-            let proof = prove(&pending, server, timeout);
-            let _ = fs::remove_file(&pending);
-            outcome.verified = Some(proof?);
+    // Steps 4 to 6: super-admin.conf, (offline) the manifest and the mark, admin.conf, the copies.
+    for change in changes {
+        stop_if_interrupted()?;
+        if change.path == plan.admin_path
+            && !offline
+            && let Some(bytes) = &material.admin
+        {
+            let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
+            outcome.verified = Some(prove(bytes, dir, server, timeout)?);
+            stop_if_interrupted()?;
         }
-        transaction
-            .write(&Change::write(
-                plan.admin_path.clone(),
-                bytes.clone(),
-                0o600,
-                true,
-            ))
-            .map_err(|err| err.to_string())?;
+        transaction.write(change).map_err(|err| err.to_string())?;
     }
-    // Step 6: the copies.
-    for (path, bytes) in &material.copies {
-        transaction
-            .write(&Change::write(path.clone(), bytes.clone(), 0o600, true))
-            .map_err(|err| err.to_string())?;
+    stop_if_interrupted()
+}
+
+/// What the offline migration leaves to do, with the real path of the
+/// system:masters kubeconfig to do it with when kubecred writes or keeps one.
+/// Its paths are absolute: the command must work from any folder.
+fn offline_mark(plan: &Plan, state_dir: &Path) -> Unverified {
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Unverified {
+        admin: absolute(&plan.admin_path),
+        manifest: absolute(&migrate::manifest_path(state_dir)),
+        kubeconfig: match &plan.super_admin {
+            SuperAdmin::Write(path) | SuperAdmin::Existing(path) => Some(absolute(path)),
+            SuperAdmin::Skip => None,
+        },
     }
-    Ok(())
+}
+
+/// With --i-have-another-break-glass-credential: the old admin.conf, still in
+/// system:masters, as kept in the backup.
+fn old_admin_copy(plan: &Plan, transaction: &Transaction<'_>) -> Option<PathBuf> {
+    if !plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+        return None;
+    }
+    let backup = transaction.backup();
+    backup
+        .manifest
+        .files
+        .iter()
+        .find(|entry| entry.path == plan.admin_path)
+        .and_then(|entry| entry.stored.as_ref())
+        .map(|stored| backup.dir.join("files").join(stored))
 }
 
 /// SelfSubjectReview must show `kubeadm:cluster-admins` and not `system:masters`;
 /// SelfSubjectAccessReview must allow `*` on `*`.
-fn prove(pending: &Path, server: Option<&str>, timeout: Duration) -> Result<Vec<String>, String> {
-    let creds = online::credentials(pending, "the new admin.conf", server)?;
+fn prove(
+    admin: &[u8],
+    dir: &Path,
+    server: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let creds = online::credentials_from_bytes(admin, dir, "the new admin.conf", server)?;
     let client = Client::new(&creds, timeout).map_err(|err| err.to_string())?;
     let who = client.self_subject_review().map_err(|err| {
         format!("the new admin.conf failed verification: SelfSubjectReview: {err}")
     })?;
     if !who.groups.iter().any(|g| g == KUBEADM_CLUSTER_ADMINS)
-        || who.groups.iter().any(|g| g == "system:masters")
+        || who.groups.iter().any(|g| g == SYSTEM_MASTERS)
     {
         return Err(format!(
             "the new admin.conf failed verification: the API server sees groups [{}]",
@@ -291,26 +407,14 @@ fn prove(pending: &Path, server: Option<&str>, timeout: Duration) -> Result<Vec<
         if started.elapsed() >= timeout {
             return Err("the new admin.conf failed verification: it may not do `*` on `*` (is the binding effective?)".into());
         }
-        std::thread::sleep(Duration::from_millis(500));
+        if api::interrupted() {
+            return Err("interrupted (SIGINT or SIGTERM)".into());
+        }
+        api::pause(Duration::from_millis(500));
     }
 }
 
-fn manifest_yaml() -> String {
-    let binding = Binding::kubeadm();
-    format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {BINDING}\nroleRef:\n  apiGroup: {}\n  kind: {}\n  name: {}\nsubjects:\n- apiGroup: {}\n  kind: Group\n  name: {}\n",
-        binding.role_ref.api_group,
-        binding.role_ref.kind,
-        binding.role_ref.name,
-        binding
-            .subjects
-            .first()
-            .map_or("", |s| s.api_group.as_str()),
-        KUBEADM_CLUSTER_ADMINS,
-    )
-}
-
-pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs) -> String {
+pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> String {
     let mut steps: Vec<String> = Vec::new();
     let files: Vec<String> = plan
         .paths()
@@ -319,7 +423,10 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs) -> String {
         .collect();
     steps.push(format!("back up {}", files.join(", ")));
     steps.push(if args.offline {
-        format!("write the {BINDING} binding manifest next to the backup (offline: no API call)")
+        format!(
+            "write the {BINDING} binding manifest to {} (offline: no API call)",
+            migrate::manifest_path(state_dir).display()
+        )
     } else {
         match &plan.binding_via {
             Some((name, _)) => format!("ensure ClusterRoleBinding {BINDING} (ClusterRole cluster-admin, Group {KUBEADM_CLUSTER_ADMINS}) with {name}, read it back"),
@@ -390,28 +497,28 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         out.push('\n');
     };
     line(String::new());
-    match (&outcome.binding, &outcome.manifest) {
+    match (&outcome.binding, &outcome.mark) {
         (Some(Created::Created), _) => line(format!("binding: {BINDING} created and read back")),
         (Some(Created::AlreadyExists), _) => {
             line(format!("binding: {BINDING} already existed; read back"));
         }
-        (None, Some(path)) => {
-            let via = match &plan.super_admin {
-                SuperAdmin::Write(p) | SuperAdmin::Existing(p) => p.display().to_string(),
-                SuperAdmin::Skip => outcome
-                    .backup
-                    .as_ref()
-                    .map(|(_, dir)| format!("{}/files/<the old admin.conf>", dir.display()))
-                    .unwrap_or_default(),
-            };
+        (None, Some(mark)) => {
             line(format!(
                 "binding: manifest written to {}; apply it with:",
-                path.display()
+                mark.manifest.display()
             ));
-            line(format!(
-                "  kubectl --kubeconfig {via} apply -f {}",
-                path.display()
-            ));
+            line(format!("  {}", mark.apply_line()));
+            if mark.kubeconfig.is_none() {
+                line("  (with your own system:masters credential, named by KUBECONFIG)".into());
+                if let Some(copy) = &outcome.old_admin_copy {
+                    line(format!(
+                        "  the old admin.conf, in system:masters until {}, is kept in the backup: {}",
+                        date(plan.old_admin.not_after),
+                        shell::quote_path(copy)
+                    ));
+                }
+            }
+            line("  until then `kubecred check` reports cluster-admins-binding-unverified".into());
         }
         (None, None) => line(format!("binding: {BINDING} already grants cluster-admin")),
     }
@@ -451,12 +558,20 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
     }
     if let Some((id, dir)) = &outcome.backup {
         line(format!(
-            "backup: {id} ({}); undo with `kubecred --state-dir {} rollback {id}`",
+            "backup: {id} ({}); undo with: {}",
             dir.display(),
-            state_dir.display()
+            shell::line(&[
+                "kubecred",
+                "--state-dir",
+                &std::path::absolute(state_dir)
+                    .unwrap_or_else(|_| state_dir.to_path_buf())
+                    .to_string_lossy(),
+                "rollback",
+                id,
+            ])
         ));
     }
-    if plan.reissue_admin && plan.old_admin.groups.iter().any(|g| g == "system:masters") {
+    if plan.reissue_admin && plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
         line(format!(
             "The old system:masters certificate (serial {}) stays valid until {}: wherever a copy of it survives, it grants cluster-admin that cannot be revoked.",
             plan.old_admin.serial,
@@ -473,13 +588,14 @@ fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
         "changed": true,
         "backup": outcome.backup.as_ref().map(|(id, _)| id),
         "backupPath": outcome.backup.as_ref().map(|(_, dir)| json_path(dir)),
-        "binding": match (&outcome.binding, &outcome.manifest) {
+        "binding": match (&outcome.binding, &outcome.mark) {
             (Some(Created::Created), _) => "created",
             (Some(Created::AlreadyExists), _) => "existed",
             (None, Some(_)) => "manifest",
             (None, None) => "unchanged",
         },
-        "bindingManifest": outcome.manifest.as_deref().map(json_path),
+        "bindingManifest": outcome.mark.as_ref().map(|mark| json_path(&mark.manifest)),
+        "applyCommand": outcome.mark.as_ref().map(Unverified::apply_line),
         "superAdmin": super_admin_json(&plan.super_admin),
         "admin": material.admin_certificate.as_ref().map(|cert| json!({
             "serial": cert.serial,

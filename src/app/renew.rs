@@ -202,11 +202,22 @@ pub(super) fn apply_error(err: &ApplyError) -> anyhow::Error {
             message: format!("{cause}; restoring failed too ({restore})"),
             path: backup.clone(),
             hint: Some(format!(
-                "restore by hand: kubecred rollback {}",
-                backup
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
+                "restore by hand: {}",
+                crate::shell::line(&[
+                    "kubecred",
+                    "--state-dir",
+                    // <state-dir>/backups/<id>
+                    &backup
+                        .parent()
+                        .and_then(std::path::Path::parent)
+                        .map(|dir| dir.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    "rollback",
+                    &backup
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ])
             )),
             exit: 4,
         },

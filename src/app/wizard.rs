@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -58,9 +59,18 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
         std::process::exit(130);
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
-    let facts = gather(global, args.server.as_deref(), timeout, ctx);
+    let (facts, asking) = gather(global, args.server.clone(), timeout, ctx);
     let mut executor = RealExecutor { global, args, ctx };
-    let outcome = wizard::run(&facts, &mut Terminal::default(), &mut executor);
+    let binding = move || {
+        asking.map(|asking| {
+            online::waiting("kubecred: asking the API server", || {
+                asking
+                    .join()
+                    .unwrap_or_else(|_| Binding::Failed("asking the API server failed".into()))
+            })
+        })
+    };
+    let outcome = wizard::run_pending(facts, binding, &mut Terminal::default(), &mut executor);
     match &outcome {
         wizard::Outcome::Cancelled => eprintln!("cancelled: nothing was changed"),
         wizard::Outcome::Quit => eprintln!("nothing was changed"),
@@ -69,8 +79,14 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
     Ok(outcome.exit())
 }
 
-/// The facts of the opening screen.
-fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Context) -> Facts {
+/// The facts of the opening screen, read from the node at once; the API
+/// server's answer about the binding comes from the thread returned.
+fn gather(
+    global: &Global,
+    server: Option<String>,
+    timeout: Duration,
+    ctx: &Context,
+) -> (Facts, Option<JoinHandle<Binding>>) {
     let inventory = Inventory::scan(&scope(global, ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
@@ -83,17 +99,7 @@ fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Contex
         })
         .collect();
     expiries.sort_by_key(|(_, not_after)| *not_after);
-    let binding = if inventory.material("admin.conf").is_some() {
-        Some(match online::binding_state(&inventory, server, timeout) {
-            BindingState::Bound => Binding::Bound,
-            BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
-            BindingState::Wrong(_) => Binding::Wrong,
-            BindingState::Unknown(why) => Binding::Unreachable(why),
-        })
-    } else {
-        None
-    };
-    Facts {
+    let facts = Facts {
         kubernetes_dir: inventory.kubernetes_dir.clone(),
         admin_groups: inventory
             .material("admin.conf")
@@ -110,12 +116,31 @@ fn gather(global: &Global, server: Option<&str>, timeout: Duration, ctx: &Contex
             .filter(|f| f.code == Code::StaleAdminCopy)
             .map(|f| f.path.clone())
             .collect(),
-        binding,
+        binding: None,
         backups: Backup::list(&global.state_dir)
             .into_iter()
             .map(|b| b.manifest.id)
             .collect(),
-    }
+    };
+    let asking = inventory.material("admin.conf").is_some().then(|| {
+        std::thread::spawn(move || {
+            let probe = online::probe(&inventory, server.as_deref(), timeout);
+            if probe.refused.contains(&"admin.conf") {
+                return Binding::Failed(format!(
+                    "the API server does not accept admin.conf: {}",
+                    online::REFUSED
+                ));
+            }
+            match probe.state {
+                BindingState::Bound => Binding::Bound,
+                BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
+                BindingState::Wrong(_) | BindingState::TooBroad(_) => Binding::Wrong,
+                BindingState::Unreachable(why) => Binding::Unreachable(why),
+                BindingState::Failed(why) => Binding::Failed(why),
+            }
+        })
+    });
+    (facts, asking)
 }
 
 struct RealExecutor<'a> {
@@ -135,6 +160,7 @@ impl RealExecutor<'_> {
             offline,
             super_admin_out: None,
             no_super_admin: false,
+            i_have_another_break_glass_credential: false,
             update_copies,
             server: self.args.server.clone(),
             api_timeout: self.args.api_timeout,
@@ -269,6 +295,7 @@ impl RealExecutor<'_> {
         Ok(migrate::plan_table(
             &plan,
             &self.migrate_args(offline, update_copies),
+            &self.global.state_dir,
         ))
     }
 }

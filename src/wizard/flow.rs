@@ -35,10 +35,13 @@ pub enum Binding {
     Bound,
     /// Missing (or Forbidden without a system:masters credential).
     Missing,
-    /// Present but granting something else.
+    /// Present but granting something else, or more subjects than kubeadm's group.
     Wrong,
-    /// The API server did not answer.
+    /// The API server could not be reached: the only case for an offline migration.
     Unreachable(String),
+    /// The API server answered but could not be asked (TLS verification
+    /// failed, admin.conf was refused): migrating offline would not help.
+    Failed(String),
 }
 
 impl Facts {
@@ -70,6 +73,13 @@ impl Facts {
 
     /// The opening screen: the node in plain words, one line of meaning each.
     pub fn describe(&self) -> Vec<String> {
+        let mut lines = self.describe_node();
+        lines.push(self.describe_binding());
+        lines
+    }
+
+    /// The opening screen but the binding's line: what the node's files say.
+    pub fn describe_node(&self) -> Vec<String> {
         let mut lines = Vec::new();
         let in_masters = self.admin_in_masters();
         lines.push(match (&self.super_admin, in_masters) {
@@ -112,14 +122,19 @@ impl Facts {
                 list.join(", ")
             ));
         }
-        lines.push(match &self.binding {
+        lines
+    }
+
+    /// The binding's line: what the API server said.
+    pub fn describe_binding(&self) -> String {
+        match &self.binding {
             Some(Binding::Bound) => "Binding kubeadm:cluster-admins: present, grants cluster-admin.".into(),
             Some(Binding::Missing) => "Binding kubeadm:cluster-admins: missing — a split admin.conf is Forbidden until it exists.".into(),
-            Some(Binding::Wrong) => "Binding kubeadm:cluster-admins: present but grants something else than cluster-admin — fix it by hand first.".into(),
-            Some(Binding::Unreachable(why)) => format!("Binding kubeadm:cluster-admins: unknown, the API server did not answer ({why})."),
+            Some(Binding::Wrong) => "Binding kubeadm:cluster-admins: present but not kubeadm's (another role, or more subjects than the group) — fix it by hand first.".into(),
+            Some(Binding::Unreachable(why)) => format!("Binding kubeadm:cluster-admins: unknown, the API server could not be reached ({why})."),
+            Some(Binding::Failed(why)) => format!("Binding kubeadm:cluster-admins: unknown, the API server could not be asked ({why}) — fix that first; migrating offline would not help."),
             None => "Binding kubeadm:cluster-admins: not asked.".into(),
-        });
-        lines
+        }
     }
 }
 
@@ -165,12 +180,11 @@ impl Offer {
 pub fn offers(facts: &Facts) -> Vec<Offer> {
     let mut offers = Vec::new();
     let needs_migration = facts.admin_in_masters() || facts.binding == Some(Binding::Missing);
-    if needs_migration && facts.binding != Some(Binding::Wrong) {
-        offers.push(if facts.api_reachable() {
-            Offer::Migrate
-        } else {
-            Offer::MigrateOffline
-        });
+    match &facts.binding {
+        _ if !needs_migration => {}
+        Some(Binding::Bound | Binding::Missing) => offers.push(Offer::Migrate),
+        Some(Binding::Unreachable(_)) | None => offers.push(Offer::MigrateOffline),
+        Some(Binding::Wrong | Binding::Failed(_)) => {}
     }
     if !facts.due_within(Duration::days(30)).is_empty() {
         offers.push(Offer::Renew);

@@ -5,7 +5,7 @@
 pub mod flow;
 pub mod prompt;
 
-use flow::{Answer, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
+use flow::{Answer, Binding, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
 use prompt::Prompter;
 
 /// Shows plans and carries out intents; the wizard never writes by itself.
@@ -40,10 +40,25 @@ impl Outcome {
 
 /// Runs the wizard over `facts` until an intent is carried out, or the operator leaves.
 pub fn run(facts: &Facts, prompter: &mut dyn Prompter, executor: &mut dyn Executor) -> Outcome {
+    let binding = facts.binding.clone();
+    run_pending(facts.clone(), move || binding, prompter, executor)
+}
+
+/// As [`run`], with the API server's answer still to come: the node's state
+/// is shown at once, the binding's line when `binding` returns, then the menu.
+pub fn run_pending(
+    mut facts: Facts,
+    binding: impl FnOnce() -> Option<Binding>,
+    prompter: &mut dyn Prompter,
+    executor: &mut dyn Executor,
+) -> Outcome {
     prompter.say("This node:");
-    for line in facts.describe() {
+    for line in facts.describe_node() {
         prompter.say(&format!("  • {line}"));
     }
+    facts.binding = binding();
+    prompter.say(&format!("  • {}", facts.describe_binding()));
+    let facts = &facts;
     let mut step = Step::Menu;
     loop {
         let answer = match ask(&step, facts, prompter, executor) {

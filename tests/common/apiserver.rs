@@ -40,6 +40,9 @@ pub struct Faults {
     pub fail_after: Option<usize>,
     /// Ignore bindings when authorizing (a binding that does not take effect).
     pub ignore_bindings: bool,
+    /// Client certificates (by serial) answered 401 Unauthorized, as an
+    /// expired or foreign-CA certificate is by kube-apiserver.
+    pub unauthorized: Vec<String>,
 }
 
 /// One request seen.
@@ -210,6 +213,10 @@ fn serve(
         .peer_certificates()
         .and_then(|certs| certs.first())
         .and_then(|der| Certificate::from_der(der).ok());
+    let serial = peer
+        .as_ref()
+        .map(|cert| cert.serial.clone())
+        .unwrap_or_default();
     let (user, groups) = peer.map_or_else(
         || (String::new(), vec![]),
         |cert| (cert.common_name, cert.groups),
@@ -227,6 +234,8 @@ fn serve(
         let (status, answer) = if state.faults.errors > 0 {
             state.faults.errors -= 1;
             status_body(500, "InternalError", "injected failure")
+        } else if state.faults.unauthorized.contains(&serial) {
+            status_body(401, "Unauthorized", "Unauthorized")
         } else if state.faults.fail_after.is_some_and(|after| count >= after) {
             status_body(
                 500,
