@@ -450,18 +450,62 @@ impl Rules<'_> {
         {
             files.push(file);
         }
-        for file in files {
+        let secret_severity = secret_severity(credential);
+        for file in &files {
             if let Some(problem) = self.permission_problem(file) {
                 let message = format!("{}: {problem}", file.path.display());
                 self.push(
                     credential,
                     Code::InsecurePermissions,
-                    Severity::Warning,
+                    secret_severity,
                     message,
                     PERMISSIONS_REMEDY.into(),
                 );
             }
         }
+        // A certificate file is public, but whoever can write it chooses what
+        // the components trust (a CA) or present (a leaf).
+        if matches!(credential.kind, Kind::Ca | Kind::Leaf)
+            && !files.iter().any(|seen| seen.path == material.file.path)
+            && let Some(problem) = self.public_file_problem(&material.file)
+        {
+            let (severity, what) = if credential.kind == Kind::Ca {
+                (
+                    Severity::Critical,
+                    "whoever can write it chooses which certificates the cluster trusts",
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    "whoever can write it chooses what the component presents",
+                )
+            };
+            self.push(
+                credential,
+                Code::InsecurePermissions,
+                severity,
+                format!("{}: {problem}: {what}", material.file.path.display()),
+                PERMISSIONS_REMEDY.into(),
+            );
+        }
+    }
+
+    /// A public file (a certificate, `sa.pub`) writable by others or not owned
+    /// by the expected owner.
+    fn public_file_problem(&self, file: &FileMeta) -> Option<String> {
+        let mut problems = Vec::new();
+        if file.mode & 0o022 != 0 {
+            let who = match (file.mode & 0o020 != 0, file.mode & 0o002 != 0) {
+                (true, true) => "its group and others",
+                (true, false) => "its group",
+                _ => "others",
+            };
+            problems.push(format!("mode {:04o} lets {who} rewrite it", file.mode));
+        }
+        if let Some(problem) = self.owner_problem(file) {
+            problems.push(problem);
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
     }
 
     fn permission_problem(&self, file: &FileMeta) -> Option<String> {
@@ -681,10 +725,22 @@ impl Rules<'_> {
                 format!("{}: {reason}", path.display()),
                 "restore sa.pub from a backup".into(),
             ),
-            FileRead::Present((der, _)) => {
+            FileRead::Present((der, meta)) => {
                 public_raw = SubjectPublicKeyInfo::from_der(der)
                     .ok()
                     .map(|(_, spki)| spki.subject_public_key.data.to_vec());
+                if let Some(problem) = self.public_file_problem(meta) {
+                    self.push(
+                        &cred,
+                        Code::InsecurePermissions,
+                        Severity::Critical,
+                        format!(
+                            "{}: {problem}: whoever can write it can add a key the API server accepts service-account tokens from",
+                            meta.path.display()
+                        ),
+                        PERMISSIONS_REMEDY.into(),
+                    );
+                }
             }
         }
         match &sa.key {
@@ -721,10 +777,11 @@ impl Rules<'_> {
                     );
                 }
                 if let Some(problem) = self.permission_problem(file) {
+                    // Whoever reads sa.key can mint a token for any service account.
                     self.push(
                         &cred,
                         Code::InsecurePermissions,
-                        Severity::Warning,
+                        Severity::Critical,
                         format!("{}: {problem}", file.path.display()),
                         PERMISSIONS_REMEDY.into(),
                     );
@@ -796,6 +853,19 @@ const PERMISSIONS_REMEDY: &str = "chown root:root <file> && chmod 0600 <file>";
 
 const FOLDER_REMEDY: &str =
     "chown root:root <folder> && chmod 0755 <folder>, then check that no file in it was replaced";
+
+/// How bad it is that others can read or rewrite a credential's secret: a CA
+/// key mints any identity and admin.conf or super-admin.conf is cluster-admin,
+/// so those are critical; any other component's key is a warning.
+fn secret_severity(credential: &Credential) -> Severity {
+    let cluster_admin = credential.spec.is_some()
+        && matches!(credential.name.as_str(), "admin.conf" | "super-admin.conf");
+    if credential.kind == Kind::Ca || cluster_admin {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
 
 fn same_groups(actual: &[String], expected: &[&str]) -> bool {
     let mut actual: Vec<&str> = actual.iter().map(String::as_str).collect();

@@ -519,7 +519,7 @@ pub fn writes(
     if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
         changes.push(Change {
             path: path.clone(),
-            action: Action::Write(bytes.clone(), Ownership::Keep(0o600)),
+            action: Action::Write(bytes.clone(), Ownership::Owned { allowed: 0o600 }),
             kubeconfig: true,
         });
     }
@@ -538,7 +538,7 @@ pub fn writes(
                 false,
             ));
         }
-        changes.push(Change::write(
+        changes.push(Change::credential(
             plan.admin_path.clone(),
             bytes.clone(),
             0o600,

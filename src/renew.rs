@@ -562,8 +562,8 @@ fn renew_one(
     let changes = match item.kind {
         Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
         _ => vec![
-            Change::write(item.path.with_extension("key"), key_pem, 0o600, false),
-            Change::write(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
+            Change::credential(item.path.with_extension("key"), key_pem, 0o600, false),
+            Change::credential(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
         ],
     };
     Ok(Renewed {
@@ -778,7 +778,7 @@ fn kubeconfig_change(
         .replace_credentials(cert_pem.as_bytes(), key_pem, ca_pem)
         .map_err(unusable)?;
     let yaml = config.to_yaml().map_err(unusable)?;
-    Ok(Change::write(
+    Ok(Change::credential(
         item.path.clone(),
         yaml.into_bytes(),
         0o600,

@@ -157,3 +157,53 @@ fn an_error_naming_a_hostile_path_is_one_line() {
     assert!(errors[0].starts_with("error: "), "{}", out.stderr);
     assert!(errors[0].contains("no\\x1b[2J\\nsuch"), "{}", out.stderr);
 }
+
+#[test]
+fn operator_paths_and_backup_names_print_escaped() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let planted = state.path().join("backups/evil\x1b[2J\nid");
+    fs::create_dir_all(&planted).unwrap();
+    let base = vec![
+        "--kubernetes-dir".to_owned(),
+        host.path().display().to_string(),
+        "--state-dir".to_owned(),
+        state.path().display().to_string(),
+        "--no-copies".to_owned(),
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.clone();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        kubecred(&args)
+    };
+    let list = with(&["rollback", "--list"]);
+    for (stream, text) in [("stdout", &list.stdout), ("stderr", &list.stderr)] {
+        assert!(!text.contains('\x1b'), "rollback --list {stream}: {text}");
+    }
+    assert!(list.stdout.contains("evil\\x1b[2J\\nid"), "{}", list.stdout);
+    let out = state.path().join("out\x1b]0;x\x07");
+    let plan = with(&[
+        "migrate",
+        "--offline",
+        "--dry-run",
+        "--super-admin-out",
+        &out.display().to_string(),
+    ]);
+    for (stream, text) in [("stdout", &plan.stdout), ("stderr", &plan.stderr)] {
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07'),
+            "migrate plan {stream}: {text}"
+        );
+    }
+    assert!(
+        plan.stdout.contains("out\\x1b]0;x\\x07") || plan.stderr.contains("out\\x1b]0;x\\x07"),
+        "{plan:?}"
+    );
+    let demo_dir = state.path().join("demo\x1b[2J");
+    let demo = kubecred(&["demo".to_owned(), demo_dir.display().to_string()]);
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    assert!(
+        !demo.stdout.contains('\x1b') && !demo.stderr.contains('\x1b'),
+        "{demo:?}"
+    );
+}

@@ -341,7 +341,16 @@ fn group_readable_key_and_kubeconfig() {
             .contains("mode 0640 gives its group access")
     );
     assert!(message(&json, "sa", "insecure-permissions").contains("others"));
-    assert_eq!(run.code, 1);
+    // Whoever reads sa.key mints any service-account token: critical.
+    assert_eq!(
+        finding(&json, "sa", "insecure-permissions")["severity"],
+        "critical"
+    );
+    assert_eq!(
+        finding(&json, "scheduler.conf", "insecure-permissions")["severity"],
+        "warning"
+    );
+    assert_eq!(run.code, 2);
 }
 
 /// Fails loudly unless the suite runs as root: chown needs it, and CI runs as root.
@@ -432,7 +441,8 @@ fn a_world_writable_kubernetes_dir_and_etcd_dir_are_flagged() {
     let host = Host::new(AdminLayout::Init129);
     host.chmod(".", 0o757);
     host.chmod("pki/etcd", 0o1777);
-    host.chmod("pki/etcd/ca.crt", 0o666); // a certificate is public; its folder is not
+    // A certificate is public to read, but whoever rewrites a CA's chooses what is trusted.
+    host.chmod("pki/etcd/ca.crt", 0o666);
     let dir = host.path().display().to_string();
     let etcd = host.file("pki/etcd").display().to_string();
     let run = host.check(&[]);
@@ -440,6 +450,7 @@ fn a_world_writable_kubernetes_dir_and_etcd_dir_are_flagged() {
     let mut expected = vec![
         (dir.as_str(), "insecure-permissions"),
         (etcd.as_str(), "insecure-permissions"),
+        ("etcd-ca", "insecure-permissions"),
     ];
     expected.sort_unstable();
     assert_eq!(codes(&json), pairs(&expected));
@@ -459,6 +470,7 @@ fn a_world_writable_kubernetes_dir_and_etcd_dir_are_flagged() {
     // A folder only readable by others is no finding: kubeadm makes them 0755.
     host.chmod(".", 0o755);
     host.chmod("pki/etcd", 0o711);
+    host.chmod("pki/etcd/ca.crt", 0o644);
     assert_eq!(codes(&host.check(&[]).json()), pairs(&[]));
 }
 

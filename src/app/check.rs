@@ -56,7 +56,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
     if let Some(mark) = mark {
         report.extend(vec![findings::binding_unverified(
             mark.admin.clone(),
-            &mark.manifest.display().to_string(),
+            &crate::render::text::path(&mark.manifest),
             &mark.apply_line(),
         )]);
     }

@@ -13,7 +13,7 @@ use crate::issue::KeyAlgorithm;
 
 pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8> {
     let dir = std::path::absolute(&args.dir)
-        .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
+        .with_context(|| format!("cannot resolve {}", crate::render::text::path(&args.dir)))?;
     if fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(PathError {
             message: "the demo folder exists and is not empty; refusing to write into it".into(),
@@ -34,7 +34,7 @@ pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8>
         eprintln!(
             "wrote a kubeadm 1.28-style control-plane node to {0}\n\
          try: kubecred --kubernetes-dir {0} --no-copies check",
-            dir.display()
+            crate::render::text::path(&dir)
         );
     }
     Ok(0)

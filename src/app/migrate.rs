@@ -419,13 +419,13 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
     let files: Vec<String> = plan
         .paths()
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| crate::render::text::path(p))
         .collect();
     steps.push(format!("back up {}", files.join(", ")));
     steps.push(if args.offline {
         format!(
             "write the {BINDING} binding manifest to {} (offline: no API call)",
-            migrate::manifest_path(state_dir).display()
+            crate::render::text::path(&migrate::manifest_path(state_dir))
         )
     } else {
         match &plan.binding_via {
@@ -434,8 +434,8 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
         }
     });
     steps.push(match &plan.super_admin {
-        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", path.display()),
-        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", path.display()),
+        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", crate::render::text::path(path)),
+        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", crate::render::text::path(path)),
         SuperAdmin::Skip => "write no super-admin.conf (--no-super-admin): break-glass access needs a system:masters credential from elsewhere".into(),
     });
     steps.push(if plan.reissue_admin {
@@ -456,7 +456,7 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
             } else {
                 "report"
             },
-            copy.path.display(),
+            crate::render::text::path(&copy.path),
             copy.user
         ));
     }
@@ -505,7 +505,7 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         (None, Some(mark)) => {
             line(format!(
                 "binding: manifest written to {}; apply it with:",
-                mark.manifest.display()
+                crate::render::text::path(&mark.manifest)
             ));
             line(format!("  {}", mark.apply_line()));
             if mark.kubeconfig.is_none() {
@@ -523,8 +523,8 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         (None, None) => line(format!("binding: {BINDING} already grants cluster-admin")),
     }
     match &plan.super_admin {
-        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", path.display())),
-        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", path.display())),
+        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", crate::render::text::path(path))),
+        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", crate::render::text::path(path))),
         SuperAdmin::Skip => line("super-admin.conf: not written; break-glass access needs a system:masters credential from another node".into()),
     }
     if let Some(cert) = &material.admin_certificate {
@@ -542,16 +542,19 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         ));
     }
     for (path, _) in &material.copies {
-        line(format!("copy updated: {}", path.display()));
+        line(format!("copy updated: {}", crate::render::text::path(path)));
     }
     for (path, reason) in &material.skipped_copies {
-        line(format!("copy NOT updated: {}: {reason}", path.display()));
+        line(format!(
+            "copy NOT updated: {}: {reason}",
+            crate::render::text::path(path)
+        ));
     }
     if !plan.update_copies {
         for copy in &plan.copies {
             line(format!(
                 "stale copy: {} (user {}); --update-copies rewrites it",
-                copy.path.display(),
+                crate::render::text::path(&copy.path),
                 copy.user
             ));
         }
@@ -559,7 +562,7 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
     if let Some((id, dir)) = &outcome.backup {
         line(format!(
             "backup: {id} ({}); undo with: {}",
-            dir.display(),
+            crate::render::text::path(dir),
             shell::line(&[
                 "kubecred",
                 "--state-dir",

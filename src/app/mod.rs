@@ -129,7 +129,11 @@ fn describe_scan(global: &Global, inventory: &Inventory) {
         inventory.copies.len()
     );
     for (path, reason) in &inventory.skipped_copies {
-        eprintln!("kubecred: not read as a copy: {}: {reason}", path.display());
+        eprintln!(
+            "kubecred: not read as a copy: {}: {}",
+            text::path(path),
+            text::printable(reason)
+        );
     }
 }
 

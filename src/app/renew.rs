@@ -103,7 +103,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             "renewed {} certificate(s); the previous files are in backup {} ({})",
             names.len(),
             backup.manifest.id,
-            backup.dir.display()
+            crate::render::text::path(&backup.dir)
         );
         let pods = renew::pods_to_restart(&names);
         if !pods.is_empty() {
@@ -133,7 +133,7 @@ fn skipped_faults(plan: &renew::Plan) -> u8 {
             eprintln!(
                 "error: {} not renewed: {reason} ({})",
                 skip.name,
-                path.display()
+                crate::render::text::path(path)
             );
         }
     }

@@ -204,19 +204,22 @@ impl Executor for RealExecutor<'_> {
             Intent::MoveSuperAdmin { to } => {
                 let from = self.global.kubernetes_dir.join("super-admin.conf");
                 if to.exists() {
-                    return Err(format!("{} exists already; name a new file", to.display()));
+                    return Err(format!(
+                        "{} exists already; name a new file",
+                        crate::render::text::path(to)
+                    ));
                 }
                 if !to.parent().is_some_and(Path::is_dir) {
                     return Err(format!(
                         "{} has no folder to go in (is the medium mounted?)",
-                        to.display()
+                        crate::render::text::path(to)
                     ));
                 }
                 Ok(format!(
                     "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
-                    from.display(),
-                    crate::apply::backup::root(&self.global.state_dir).display(),
-                    to.display()
+                    crate::render::text::path(&from),
+                    crate::render::text::path(&crate::apply::backup::root(&self.global.state_dir)),
+                    crate::render::text::path(to)
                 ))
             }
             Intent::Rollback { id } => Backup::load(&self.global.state_dir, id)
@@ -344,9 +347,14 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
             let copy = crate::inventory::read_file(to, crate::inventory::Links::Refuse)
                 .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
                 .map(|(copy, _)| copy)
-                .map_err(|err| format!("cannot re-read {}: {err}", to.display()))?;
+                .map_err(|err| {
+                    format!("cannot re-read {}: {err}", crate::render::text::path(to))
+                })?;
             if copy != bytes {
-                return Err(format!("{} does not read back as written", to.display()));
+                return Err(format!(
+                    "{} does not read back as written",
+                    crate::render::text::path(to)
+                ));
             }
             transaction
                 .write(&Change {
@@ -364,8 +372,8 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
         .map_err(|err| renew::apply_error(&err))?;
     eprintln!(
         "super-admin.conf moved to {} (0600) and removed from {}; backup {}",
-        to.display(),
-        global.kubernetes_dir.display(),
+        crate::render::text::path(to),
+        crate::render::text::path(&global.kubernetes_dir),
         backup.manifest.id
     );
     Ok(0)

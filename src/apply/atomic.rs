@@ -27,6 +27,14 @@ pub struct WriteError {
 pub enum Ownership {
     /// An existing file keeps its own; a new one gets this mode and the writer's owner.
     Keep(u32),
+    /// A credential file of the kubernetes dir: the writer's owner (root on a
+    /// node), and the existing file's mode without any bit outside `allowed`
+    /// (a new file gets `allowed`). A new private key never inherits a mode or
+    /// an owner that would let someone else read it.
+    Owned {
+        /// The most a mode may grant: `0600` for keys and kubeconfigs, `0644` for certificates.
+        allowed: u32,
+    },
     /// Exactly these (restoring a backup).
     Exact {
         /// Permission bits.
@@ -120,6 +128,8 @@ pub fn replace(
                 (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
             }
             (Ownership::Keep(new_mode), None) => (new_mode, None),
+            (Ownership::Owned { allowed }, Some(meta)) => (meta.mode() & allowed, None),
+            (Ownership::Owned { allowed }, None) => (allowed, None),
         };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(fail("chown", &temp))?;

@@ -44,6 +44,18 @@ impl Change {
     }
 }
 
+impl Change {
+    /// Writes a credential file kubeadm owns: `allowed` is `0600` for keys and
+    /// kubeconfigs, `0644` for certificates (see [`Ownership::Owned`]).
+    pub fn credential(path: PathBuf, bytes: Vec<u8>, allowed: u32, kubeconfig: bool) -> Self {
+        Self {
+            path,
+            action: Action::Write(bytes, Ownership::Owned { allowed }),
+            kubeconfig,
+        }
+    }
+}
+
 /// Why applying failed, and what the host looks like now.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

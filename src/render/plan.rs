@@ -106,8 +106,8 @@ pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
         let _ = writeln!(
             text,
             "unreadable backup {}: {}",
-            escaped(&set.dir),
-            set.reason
+            crate::render::text::path(&set.dir),
+            crate::render::text::printable(&set.reason)
         );
     }
     text

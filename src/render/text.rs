@@ -37,9 +37,9 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A path for people: lossy where it is not UTF-8, then [`printable`].
+/// A path for people: bytes that are not UTF-8 as `\xNN`, then [`printable`].
 pub fn path(path: &Path) -> String {
-    printable(&path.to_string_lossy()).into_owned()
+    printable(&crate::inventory::escaped(path)).into_owned()
 }
 
 fn needs_escape(ch: char) -> bool {
@@ -102,9 +102,6 @@ mod tests {
     fn paths_that_are_not_utf8_are_printable() {
         use std::os::unix::ffi::OsStrExt as _;
         let raw = std::ffi::OsStr::from_bytes(b"/etc/kubernetes/pki/ca\xff\x1b.crt");
-        assert_eq!(
-            path(Path::new(raw)),
-            "/etc/kubernetes/pki/ca\u{fffd}\\x1b.crt"
-        );
+        assert_eq!(path(Path::new(raw)), "/etc/kubernetes/pki/ca\\xff\\x1b.crt");
     }
 }
