@@ -30,6 +30,12 @@ pub fn now() -> OffsetDateTime {
     datetime!(2026-11-26 12:00 UTC)
 }
 
+/// The fixed clock as seconds since the epoch, for `openssl verify -attime`:
+/// every judge looks at the certificates at the time they were minted for.
+pub fn now_epoch() -> String {
+    now().unix_timestamp().to_string()
+}
+
 /// A finished run of the binary.
 #[derive(Debug)]
 pub struct Run {
