@@ -1,10 +1,12 @@
-//! Process state, read once at start: the clock, terminals and colour
-//! preferences. Nothing below `app` reads the environment or the clock.
+//! Process state, read once at start: the clock, terminals, colour
+//! preferences and (debug builds) a fault a test asked for. Nothing below `app`
+//! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
 
 use time::OffsetDateTime;
 
+use crate::apply::hook::{Fault, RunHook};
 use crate::span;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
@@ -21,6 +23,10 @@ pub struct Context {
     pub interactive: bool,
     /// Whether `NO_COLOR` is set (to anything non-empty).
     pub no_color: bool,
+    /// A fault for the writes to run into: always `None` in release builds;
+    /// debug builds read `KUBECRED_TEST_FAIL_UNDER` (and
+    /// `KUBECRED_TEST_FAIL_AFTER_RENAMES`) so tests can make a restore fail.
+    pub fault: Option<Fault>,
 }
 
 impl Context {
@@ -35,11 +41,40 @@ impl Context {
                 .replace_nanosecond(0)
                 .unwrap_or_else(|_| OffsetDateTime::now_utc()),
         };
+        #[cfg(debug_assertions)]
+        let fault = fault_from_env()?;
+        #[cfg(not(debug_assertions))]
+        let fault = None;
         Ok(Self {
             now,
+            fault,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
         })
     }
+
+    /// The hook for one command's writes: fresh, with the fault if any.
+    pub fn hook(&self) -> RunHook {
+        RunHook::new(self.fault.clone())
+    }
+}
+
+/// The fault a test asked for through the environment (debug builds only).
+#[cfg(debug_assertions)]
+fn fault_from_env() -> Result<Option<Fault>, String> {
+    use crate::apply::hook::{FAIL_AFTER_RENAMES_VAR, FAIL_UNDER_VAR};
+    let Some(dir) = std::env::var_os(FAIL_UNDER_VAR).filter(|dir| !dir.is_empty()) else {
+        return Ok(None);
+    };
+    let after_renames = match std::env::var(FAIL_AFTER_RENAMES_VAR) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| format!("{FAIL_AFTER_RENAMES_VAR}: `{text}` is not a count"))?,
+        Err(_) => 0,
+    };
+    Ok(Some(Fault {
+        dir: dir.into(),
+        after_renames,
+    }))
 }

@@ -57,8 +57,17 @@ impl Run {
 
 /// Runs the real kubecred binary with the fixed clock and a clean environment.
 pub fn kubecred<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    kubecred_with_env(args, &[])
+}
+
+/// As `kubecred`, with these variables set too (a fault to inject, say).
+pub fn kubecred_with_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    vars: &[(&str, &std::ffi::OsStr)],
+) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_kubecred"))
         .args(args)
+        .envs(vars.iter().copied())
         .env("KUBECRED_TEST_NOW", NOW)
         .env_remove("KUBECRED_KUBERNETES_DIR")
         .env_remove("KUBECRED_STATE_DIR")
