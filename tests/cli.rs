@@ -7,7 +7,7 @@ mod common;
 
 use std::fs;
 
-use common::{Host, codes, kubecred, kubecred_with_env, pairs, snapshot};
+use common::{Host, codes, judge, kubecred, kubecred_with_env, pairs, snapshot};
 use kubecred::demo::AdminLayout;
 
 #[test]
@@ -390,4 +390,60 @@ fn a_failed_restore_exits_4_names_the_backup_and_the_next_run_repairs() {
         pairs(&[]),
         "the host was clean to begin with"
     );
+}
+
+/// Each shell parses (without running) a script file; `Err` holds what it said.
+fn shell_parses(shell: &str, script: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("kubecred.{shell}"));
+    fs::write(&file, script).unwrap();
+    let path = file.display().to_string();
+    let args: Vec<&str> = match shell {
+        "fish" => vec!["--no-execute", &path],
+        _ => vec!["-n", &path],
+    };
+    let (ok, said) = judge(shell, &args, b"");
+    if ok && said.is_empty() {
+        Ok(())
+    } else {
+        Err(said)
+    }
+}
+
+#[test]
+fn every_shell_parses_its_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let broken = match shell {
+            "fish" => "complete -c kubecred -l \"unbalanced\n",
+            _ => "_kubecred() {\n  case $1 in\n}\n",
+        };
+        assert!(
+            shell_parses(shell, broken).is_err(),
+            "{shell} accepted a broken script"
+        );
+        let run = kubecred(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        if let Err(said) = shell_parses(shell, &run.stdout) {
+            panic!("{shell} rejects `kubecred completions {shell}`: {said}");
+        }
+    }
+}
+
+/// groff's verdict on a man page: every warning (`-ww`) on stderr, no output.
+fn groff_says(page: &str) -> String {
+    let (ok, said) = judge("groff", &["-z", "-man", "-ww"], page.as_bytes());
+    assert!(ok, "groff failed: {said}");
+    said
+}
+
+#[test]
+fn groff_finds_no_warning_in_the_man_page() {
+    assert!(
+        groff_says(".TH kubecred 1\n.NOSUCHMACRO\n").contains("warning"),
+        "groff -ww warns of an undefined macro"
+    );
+    let run = kubecred(&["man"]);
+    assert_eq!(run.code, 0);
+    let said = groff_says(&run.stdout);
+    assert!(said.is_empty(), "groff -z -man -ww: {said}");
 }

@@ -249,3 +249,30 @@ pub fn kubeadm_tree(variant: &str) -> TempDir {
     }
     dir
 }
+
+/// Runs an independent judge (a program kubecred does not ship) on `input`:
+/// whether it accepted, and what it said on stdout and stderr. A judge that is
+/// not installed fails the test: `.ci/run` installs every one.
+pub fn judge(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!("the judge {program} is needed by this test ({err}); .ci/run installs it")
+        });
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), said)
+}
