@@ -701,3 +701,7 @@ fn same_groups(actual: &[String], expected: &[&str]) -> bool {
     expected.sort_unstable();
     actual == expected
 }
+
+#[cfg(test)]
+#[path = "findings_tests.rs"]
+mod tests;
