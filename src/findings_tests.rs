@@ -19,21 +19,17 @@ const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 /// A clean 1.29 node generated at `NOW` and scanned (the scan reads files; the
 /// rules under test never do).
 fn clean() -> &'static Inventory {
-    static INVENTORY: OnceLock<(tempfile::TempDir, Inventory)> = OnceLock::new();
-    &INVENTORY
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let spec = HostSpec::new(NOW, KeyAlgorithm::EcdsaP256, AdminLayout::Init129);
-            crate::apply::tree::write(dir.path(), &crate::demo::generate(&spec).unwrap())
-                .unwrap();
-            let inventory = Inventory::scan(&Scope {
-                kubernetes_dir: dir.path().to_path_buf(),
-                cert_dir: dir.path().join("pki"),
-                copies: vec![],
-            });
-            (dir, inventory)
+    static INVENTORY: OnceLock<Inventory> = OnceLock::new();
+    INVENTORY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = HostSpec::new(NOW, KeyAlgorithm::EcdsaP256, AdminLayout::Init129);
+        crate::apply::tree::write(dir.path(), &crate::demo::generate(&spec).unwrap()).unwrap();
+        Inventory::scan(&Scope {
+            kubernetes_dir: dir.path().to_path_buf(),
+            cert_dir: dir.path().join("pki"),
+            copies: vec![],
         })
-        .1
+    })
 }
 
 fn credential<'a>(inventory: &'a mut Inventory, name: &str) -> &'a mut Credential {
@@ -234,8 +230,7 @@ fn rows() -> Vec<Row> {
         row(
             "etcd-ca expires a second after 365 days: nothing",
             |inv| {
-                cert(inv, "etcd-ca").not_after =
-                    NOW + Duration::days(365) + Duration::seconds(1);
+                cert(inv, "etcd-ca").not_after = NOW + Duration::days(365) + Duration::seconds(1);
             },
             &[],
         ),
@@ -401,11 +396,7 @@ fn rows() -> Vec<Row> {
         row(
             "a subject kubeadm never writes",
             |inv| cert(inv, "apiserver-kubelet-client").common_name = "mallory".into(),
-            &[(
-                "apiserver-kubelet-client",
-                C::UnexpectedIdentity,
-                Warning,
-            )],
+            &[("apiserver-kubelet-client", C::UnexpectedIdentity, Warning)],
         ),
         row(
             "an extra group on the scheduler",
@@ -565,7 +556,9 @@ fn findings_come_sorted_by_credential_then_code_and_worst_is_the_maximum() {
         assert!(!finding.remedy.is_empty());
     }
     assert!(
-        findings[1].message.contains("mode 0644 gives group and others access"),
+        findings[1]
+            .message
+            .contains("mode 0644 gives group and others access"),
         "{}",
         findings[1].message
     );

@@ -365,3 +365,7 @@ fn verified(
     }
     Ok(cert)
 }
+
+#[cfg(test)]
+#[path = "migrate_tests.rs"]
+mod tests;
