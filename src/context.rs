@@ -1,11 +1,13 @@
 //! Process state, read once at start: the clock, terminals, colour
-//! preferences and the owner credentials must have. Nothing below `app`
+//! preferences, the owner credentials must have and (debug builds) a fault a
+//! test asked for. Nothing below `app`
 //! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
 
 use time::OffsetDateTime;
 
+use crate::apply::hook::{Fault, RunHook};
 use crate::span;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
@@ -29,6 +31,10 @@ pub struct Context {
     /// The uid every credential file and folder must belong to: root (0),
     /// unless a test names another with `KUBECRED_TEST_OWNER`.
     pub expected_owner: u32,
+    /// A fault for the writes to run into: always `None` in release builds;
+    /// debug builds read `KUBECRED_TEST_FAIL_UNDER` (and
+    /// `KUBECRED_TEST_FAIL_AFTER_RENAMES`) so tests can make a restore fail.
+    pub fault: Option<Fault>,
 }
 
 impl Context {
@@ -50,12 +56,41 @@ impl Context {
                 .and_then(|text| text.parse::<u32>().ok())
                 .ok_or_else(|| format!("{TEST_OWNER_VAR}: not a uid (a number)"))?,
         };
+        #[cfg(debug_assertions)]
+        let fault = fault_from_env()?;
+        #[cfg(not(debug_assertions))]
+        let fault = None;
         Ok(Self {
             now,
             expected_owner,
+            fault,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
         })
     }
+
+    /// The hook for one command's writes: fresh, with the fault if any.
+    pub fn hook(&self) -> RunHook {
+        RunHook::new(self.fault.clone())
+    }
+}
+
+/// The fault a test asked for through the environment (debug builds only).
+#[cfg(debug_assertions)]
+fn fault_from_env() -> Result<Option<Fault>, String> {
+    use crate::apply::hook::{FAIL_AFTER_RENAMES_VAR, FAIL_UNDER_VAR};
+    let Some(dir) = std::env::var_os(FAIL_UNDER_VAR).filter(|dir| !dir.is_empty()) else {
+        return Ok(None);
+    };
+    let after_renames = match std::env::var(FAIL_AFTER_RENAMES_VAR) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| format!("{FAIL_AFTER_RENAMES_VAR}: `{text}` is not a count"))?,
+        Err(_) => 0,
+    };
+    Ok(Some(Fault {
+        dir: dir.into(),
+        after_renames,
+    }))
 }

@@ -906,3 +906,7 @@ pub fn binding_unverified(admin_path: PathBuf, manifest: &str, apply: &str) -> F
         remedy: format!("run `{apply}`, then `kubecred check --online`"),
     }
 }
+
+#[cfg(test)]
+#[path = "findings_tests.rs"]
+mod tests;

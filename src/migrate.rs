@@ -578,3 +578,7 @@ mod mark_tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "migrate_tests.rs"]
+mod tests;

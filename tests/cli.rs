@@ -7,7 +7,7 @@ mod common;
 
 use std::fs;
 
-use common::{Host, kubecred};
+use common::{Host, codes, judge, kubecred, kubecred_with_env, pairs, snapshot};
 use kubecred::demo::AdminLayout;
 
 #[test]
@@ -286,4 +286,165 @@ fn verbose_says_what_was_scanned_and_written_on_stderr_only() {
         !run.stdout.contains("kubecred:"),
         "progress never reaches stdout"
     );
+}
+
+/// Exit 4: a write fails and so does the restore. The real binary runs into a
+/// disk that fails under the kubernetes dir right after the first file of
+/// `renew apiserver` was replaced (the fault seam of debug builds), so the
+/// node is left half-renewed: it must say so with 4, name the backup, and the
+/// next writing run must repair the node from it.
+#[test]
+fn a_failed_restore_exits_4_names_the_backup_and_the_next_run_repairs() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let root = host.path().display().to_string();
+    let state_dir = state.path().display().to_string();
+    let healthy = host.check(&[]).json();
+    let before = snapshot(host.path());
+    let renew = [
+        "--kubernetes-dir",
+        &root,
+        "--state-dir",
+        &state_dir,
+        "--no-copies",
+        "renew",
+        "apiserver",
+        "--yes",
+    ];
+    let run = kubecred_with_env(
+        &renew,
+        &[
+            ("KUBECRED_TEST_FAIL_UNDER", host.path().as_os_str()),
+            ("KUBECRED_TEST_FAIL_AFTER_RENAMES", "1".as_ref()),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let backups: Vec<_> = fs::read_dir(state.path().join("backups"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let [backup] = backups.as_slice() else {
+        panic!("one backup set, got {backups:?}");
+    };
+    assert!(
+        backup.join("manifest.json").is_file(),
+        "the backup is whole"
+    );
+    let id = backup.file_name().unwrap().to_string_lossy().into_owned();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "an error and a hint: {}", run.stderr);
+    assert!(
+        lines[0].starts_with("error: cannot write ")
+            && lines[0].contains("; restoring failed too ("),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines[0].ends_with(&format!("({})", backup.display())),
+        "the error names the backup: {}",
+        run.stderr
+    );
+    // The hint is a command to paste: it names the state dir the backup is in.
+    assert_eq!(
+        lines[1],
+        format!("hint: restore by hand: kubecred --state-dir {state_dir} rollback {id}")
+    );
+    assert!(
+        state.path().join("journal").exists(),
+        "the journal is kept for the next run"
+    );
+    // The node is half-renewed: one of the pair is new, the other old.
+    assert_ne!(snapshot(host.path()), before);
+    let broken = host.check(&[]);
+    assert_eq!(broken.code, 2);
+    assert!(
+        codes(&broken.json()).contains(&("apiserver".to_owned(), "key-mismatch".to_owned())),
+        "{}",
+        broken.stdout
+    );
+    // The next writing run, with a healthy disk, restores the backup first.
+    let again = kubecred(&[
+        "--kubernetes-dir",
+        &root,
+        "--state-dir",
+        &state_dir,
+        "--no-copies",
+        "renew",
+        "all",
+        "--within",
+        "1d",
+        "--yes",
+    ]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!(
+            "an interrupted run was found: restored its backup {id} first"
+        )),
+        "{}",
+        again.stderr
+    );
+    assert!(!state.path().join("journal").exists());
+    assert_eq!(snapshot(host.path()), before, "repaired byte for byte");
+    assert_eq!(codes(&host.check(&[]).json()), codes(&healthy));
+    assert_eq!(
+        codes(&healthy),
+        pairs(&[]),
+        "the host was clean to begin with"
+    );
+}
+
+/// Each shell parses (without running) a script file; `Err` holds what it said.
+fn shell_parses(shell: &str, script: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("kubecred.{shell}"));
+    fs::write(&file, script).unwrap();
+    let path = file.display().to_string();
+    let args: Vec<&str> = match shell {
+        "fish" => vec!["--no-execute", &path],
+        _ => vec!["-n", &path],
+    };
+    let (ok, said) = judge(shell, &args, b"");
+    if ok && said.is_empty() {
+        Ok(())
+    } else {
+        Err(said)
+    }
+}
+
+#[test]
+fn every_shell_parses_its_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let broken = match shell {
+            "fish" => "complete -c kubecred -l \"unbalanced\n",
+            _ => "_kubecred() {\n  case $1 in\n}\n",
+        };
+        assert!(
+            shell_parses(shell, broken).is_err(),
+            "{shell} accepted a broken script"
+        );
+        let run = kubecred(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        if let Err(said) = shell_parses(shell, &run.stdout) {
+            panic!("{shell} rejects `kubecred completions {shell}`: {said}");
+        }
+    }
+}
+
+/// groff's verdict on a man page: every warning (`-ww`) on stderr, no output.
+fn groff_says(page: &str) -> String {
+    let (ok, said) = judge("groff", &["-z", "-man", "-ww"], page.as_bytes());
+    assert!(ok, "groff failed: {said}");
+    said
+}
+
+#[test]
+fn groff_finds_no_warning_in_the_man_page() {
+    assert!(
+        groff_says(".TH kubecred 1\n.NOSUCHMACRO\n").contains("warning"),
+        "groff -ww warns of an undefined macro"
+    );
+    let run = kubecred(&["man"]);
+    assert_eq!(run.code, 0);
+    let said = groff_says(&run.stdout);
+    assert!(said.is_empty(), "groff -z -man -ww: {said}");
 }

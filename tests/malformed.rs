@@ -978,18 +978,53 @@ fn inspect_names_runtime_cases() {
     report(&failures);
 }
 
-/// Not testable as root (root reads mode 0000 files): skipped then.
+/// A key kubecred may not read is named. Root reads a mode 0000 file anyway, so
+/// as root kubecred runs under `setpriv` without the two capabilities that
+/// bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH); it keeps
+/// uid 0, so the tree's owner is still the one production expects. Any other
+/// user runs it as is. Either way the mode 0000 file is first proven
+/// unreadable to the very command that runs kubecred, or the test fails.
 #[test]
-fn unreadable_file_is_named_unless_root() {
+fn unreadable_file_is_named_even_to_root() {
+    let wrapper: Vec<&OsStr> = if running_as_root() {
+        [
+            "setpriv",
+            "--inh-caps=-all",
+            "--ambient-caps=-all",
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .collect()
+    } else {
+        Vec::new()
+    };
     let probe = tempfile::tempdir().expect("tempdir");
     let file = probe.path().join("probe");
     fs::write(&file, b"x").expect("write");
     fs::set_permissions(&file, fs::Permissions::from_mode(0o000)).expect("chmod");
-    if fs::File::open(&file).is_ok() {
-        eprintln!("skipped: running as root, mode 0000 files are readable");
-        return;
+    let (program, args) = match wrapper.split_first() {
+        Some((program, args)) => (*program, args.to_vec()),
+        None => (OsStr::new("cat"), Vec::new()),
+    };
+    let mut probe_cmd = Command::new(program);
+    probe_cmd.args(&args);
+    if !wrapper.is_empty() {
+        probe_cmd.arg("cat");
     }
-    let problems = check_case(
+    let read = probe_cmd
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {program:?} ({err}); it is in util-linux"));
+    assert!(
+        !read.status.success()
+            && String::from_utf8_lossy(&read.stderr).contains("Permission denied"),
+        "cannot make an unprivileged reader here: {program:?} {args:?} cat read a mode 0000 file ({})",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let problems = check_case_via(
+        &wrapper,
         |root| {
             let key = root.join("pki/apiserver.key");
             fs::set_permissions(&key, fs::Permissions::from_mode(0o000)).expect("chmod");
@@ -999,6 +1034,12 @@ fn unreadable_file_is_named_unless_root() {
         Check::Malformed("cannot read (permission denied)"),
     );
     report(&label("an unreadable pki/apiserver.key", problems));
+}
+
+/// Whether this process runs as root (the owner of a file it creates).
+fn running_as_root() -> bool {
+    let probe = tempfile::tempfile().expect("tempfile");
+    probe.metadata().expect("fstat").uid() == 0
 }
 
 // ---------------------------------------------------------------------------
@@ -1126,6 +1167,17 @@ fn check_case(
     target: &str,
     expected: Check,
 ) -> Vec<String> {
+    check_case_via(&[], setup, credential, target, expected)
+}
+
+/// As `check_case`, with kubecred run under `wrapper` (a command and its arguments).
+fn check_case_via(
+    wrapper: &[&OsStr],
+    setup: impl FnOnce(&Path),
+    credential: &str,
+    target: &str,
+    expected: Check,
+) -> Vec<String> {
     let host = base_host();
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("host");
@@ -1133,16 +1185,19 @@ fn check_case(
     host.copy_to(&root);
     setup(&root);
     let before = snapshot(&root);
-    let run = kubecred(&[
-        "--kubernetes-dir".as_ref(),
-        root.as_os_str(),
-        "--state-dir".as_ref(),
-        state.as_os_str(),
-        "--no-copies".as_ref(),
-        "check".as_ref(),
-        "-o".as_ref(),
-        "json".as_ref(),
-    ]);
+    let run = kubecred_via(
+        wrapper,
+        &[
+            "--kubernetes-dir".as_ref(),
+            root.as_os_str(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--no-copies".as_ref(),
+            "check".as_ref(),
+            "-o".as_ref(),
+            "json".as_ref(),
+        ],
+    );
     let mut problems = run.invariants("check -o json", 2);
     if snapshot(&root) != before {
         problems.push("the host changed on disk".into());
@@ -1315,7 +1370,20 @@ struct Run {
 }
 
 fn kubecred(args: &[&OsStr]) -> Run {
-    let mut child = Command::new(BIN)
+    kubecred_via(&[], args)
+}
+
+/// Runs kubecred under `wrapper` (a command and its arguments; none: directly).
+fn kubecred_via(wrapper: &[&OsStr], args: &[&OsStr]) -> Run {
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(BIN);
+            command
+        }
+        None => Command::new(BIN),
+    };
+    let mut child = command
         .args(args)
         .env("KUBECRED_TEST_NOW", NOW)
         .env("NO_COLOR", "1")

@@ -230,8 +230,7 @@ fn renew_all_matches_kubeadm_certs_renew_all() {
             fs::write(scratch.path(), &ours).unwrap();
             // At the fixed clock the renewal ran at, not the calendar's.
             let verify = Command::new("openssl")
-                .args(["verify", "-attime", &now().unix_timestamp().to_string()])
-                .arg("-CAfile")
+                .args(["verify", "-attime", &common::now_epoch(), "-CAfile"])
                 .arg(tree.path().join(ca))
                 .arg(scratch.path())
                 .output()
@@ -828,6 +827,7 @@ fn a_crash_at_any_step_is_repaired_by_the_next_run() {
     let before = snapshot(template.path());
     let steps = 150;
     let mut crashed_mid_write = 0;
+    let mut repaired = 0;
     for n in (1..=steps).step_by(3) {
         let dir = tempfile::tempdir().unwrap();
         common::copy_tree(template.path(), dir.path());
@@ -848,6 +848,9 @@ fn a_crash_at_any_step_is_repaired_by_the_next_run() {
         if snapshot(dir.path()) != before {
             crashed_mid_write += 1;
         }
+        // A crash after the journal was written leaves it for the next run.
+        let journaled = state.path().join("journal").exists();
+        repaired += usize::from(journaled);
         // The next run (any writing command) restores the interrupted transaction first.
         let run = run_in(
             dir.path(),
@@ -857,14 +860,26 @@ fn a_crash_at_any_step_is_repaired_by_the_next_run() {
         assert_eq!(run.code, 0, "step {n}: {}", run.stderr);
         let after = snapshot(dir.path());
         assert_eq!(after, before, "step {n}: repaired from the backup");
-        if state.path().join("backups").exists() && run.stderr.contains("interrupted") {
-            assert!(run.stderr.contains("restored its backup"), "{}", run.stderr);
-        }
+        assert_eq!(
+            run.stderr
+                .contains("an interrupted run was found: restored its backup"),
+            journaled,
+            "step {n}: the repair is reported exactly when a journal was left: {}",
+            run.stderr
+        );
+        assert!(
+            !state.path().join("journal").exists(),
+            "step {n}: the journal is gone after the repair"
+        );
         no_key_mismatch(dir.path());
     }
     assert!(
         crashed_mid_write > 5,
         "some crashes left half-written trees to repair ({crashed_mid_write})"
+    );
+    assert!(
+        repaired > 5,
+        "some crashes left a journal for the next run to act on ({repaired})"
     );
 }
 
@@ -903,23 +918,23 @@ fn a_failed_restore_names_the_backup_to_restore_by_hand() {
     };
     let hook = FailFrom(begin_steps + 1, AtomicUsize::new(0));
     match transaction::apply(state.path(), "renew", &changes, now(), &hook) {
-        Err(ApplyError::RollbackFailed { backup, .. }) => {
+        Err(err @ ApplyError::RollbackFailed { .. }) => {
+            let ApplyError::RollbackFailed { backup, .. } = &err else {
+                unreachable!()
+            };
             assert!(
                 backup.join("manifest.json").exists(),
                 "the named backup is complete"
             );
-            let message = ApplyError::RollbackFailed {
-                cause: "the first write failed".into(),
-                restore: kubecred::apply::atomic::WriteError {
-                    step: "restore",
-                    path: PathBuf::new(),
-                    source: io::Error::other("the disk is gone"),
-                },
-                backup: backup.clone(),
-            }
-            .to_string();
+            // The error as the operator reads it: the first failure, the failed
+            // restore, and the backup to restore by hand.
+            let message = err.to_string();
             assert!(
-                message.contains(&format!("restore backup {} by hand", backup.display())),
+                message.contains("the disk is gone; restoring failed too ("),
+                "{message}"
+            );
+            assert!(
+                message.ends_with(&format!("restore backup {} by hand", backup.display())),
                 "{message}"
             );
         }

@@ -7,7 +7,6 @@ use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host,
     scope_without_copies,
 };
-use crate::apply::hook::Proceed;
 use crate::apply::transaction::{self, ApplyError, Change};
 use crate::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
 use crate::context::Context;
@@ -94,7 +93,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
         .collect();
-    let backup = transaction::apply(&global.state_dir, "renew", &changes, ctx.now, &Proceed)
+    let backup = transaction::apply(&global.state_dir, "renew", &changes, ctx.now, &ctx.hook())
         .map_err(|err| apply_error(&err))?;
     describe_backup(global, &backup);
     let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();

@@ -1,5 +1,5 @@
 //! A loopback Kubernetes API server for tests: TLS with client certificates
-//! checked against the host's CA, a small RBAC model (system:masters may do
+//! checked against the host's CA at the fixed test clock, a small RBAC model (system:masters may do
 //! everything, a group bound to cluster-admin may do everything, anyone else
 //! gets 403 with a `Status` body), 409 on duplicate creates, and faults on
 //! demand: 500s, slow answers, connection resets, a pre-existing wrong binding.
@@ -23,8 +23,11 @@ use std::time::Duration;
 use kubecred::cert::Certificate;
 use kubecred::issue::{self, KeyAlgorithm, Profile, Usage};
 use rcgen::{Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use serde_json::{Value, json};
 
 /// Faults to inject.
@@ -105,10 +108,11 @@ impl ApiServer {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.add(CertificateDer::from(ca_der)).unwrap();
-        let verifier =
+        let verifier = Arc::new(AtTestClock(
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .unwrap();
+                .unwrap(),
+        ));
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -157,6 +161,65 @@ impl ApiServer {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
+    }
+}
+
+/// webpki's client-certificate check, made at the fixed test clock instead of
+/// the wall clock: the host's certificates are minted at `common::NOW`, and a
+/// test must pass whatever day it runs on.
+#[derive(Debug)]
+struct AtTestClock(Arc<dyn ClientCertVerifier>);
+
+impl AtTestClock {
+    fn now() -> UnixTime {
+        let seconds = u64::try_from(super::now().unix_timestamp()).unwrap();
+        UnixTime::since_unix_epoch(Duration::from_secs(seconds))
+    }
+}
+
+impl ClientCertVerifier for AtTestClock {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _wall_clock: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.0
+            .verify_client_cert(end_entity, intermediates, Self::now())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 

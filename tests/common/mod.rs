@@ -30,6 +30,12 @@ pub fn now() -> OffsetDateTime {
     datetime!(2026-11-26 12:00 UTC)
 }
 
+/// The fixed clock as seconds since the epoch, for `openssl verify -attime`:
+/// every judge looks at the certificates at the time they were minted for.
+pub fn now_epoch() -> String {
+    now().unix_timestamp().to_string()
+}
+
 /// A finished run of the binary.
 #[derive(Debug)]
 pub struct Run {
@@ -52,12 +58,28 @@ impl Run {
 /// Runs the real kubecred binary with the fixed clock and a clean environment.
 /// Files must belong to root, as on a node: see `kubecred_owned_by`.
 pub fn kubecred<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    kubecred_owned_by(None, args)
+    kubecred_run(None, args, &[])
 }
 
 /// As `kubecred`, with `KUBECRED_TEST_OWNER` naming the uid that must own the
 /// credentials in place of root (`None`: root, as on a node).
 pub fn kubecred_owned_by<S: AsRef<std::ffi::OsStr>>(owner: Option<u32>, args: &[S]) -> Run {
+    kubecred_run(owner, args, &[])
+}
+
+/// As `kubecred`, with these variables set too (a fault to inject, say).
+pub fn kubecred_with_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    vars: &[(&str, &std::ffi::OsStr)],
+) -> Run {
+    kubecred_run(None, args, vars)
+}
+
+fn kubecred_run<S: AsRef<std::ffi::OsStr>>(
+    owner: Option<u32>,
+    args: &[S],
+    vars: &[(&str, &std::ffi::OsStr)],
+) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
     match owner {
         Some(uid) => command.env("KUBECRED_TEST_OWNER", uid.to_string()),
@@ -65,6 +87,7 @@ pub fn kubecred_owned_by<S: AsRef<std::ffi::OsStr>>(owner: Option<u32>, args: &[
     };
     let output = command
         .args(args)
+        .envs(vars.iter().copied())
         .env("KUBECRED_TEST_NOW", NOW)
         .env_remove("KUBECRED_KUBERNETES_DIR")
         .env_remove("KUBECRED_STATE_DIR")
@@ -250,4 +273,31 @@ pub fn kubeadm_tree(variant: &str) -> TempDir {
         fs::set_permissions(dir.path().join(rel), fs::Permissions::from_mode(mode)).unwrap();
     }
     dir
+}
+
+/// Runs an independent judge (a program kubecred does not ship) on `input`:
+/// whether it accepted, and what it said on stdout and stderr. A judge that is
+/// not installed fails the test: `.ci/run` installs every one.
+pub fn judge(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!("the judge {program} is needed by this test ({err}); .ci/run installs it")
+        });
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), said)
 }
