@@ -568,11 +568,11 @@ fn findings_come_sorted_by_credential_then_code_and_worst_is_the_maximum() {
         assert!(!finding.remedy.is_empty());
     }
     assert!(
-        findings[1]
+        findings[2]
             .message
             .contains("mode 0644 gives group and others access"),
         "{}",
-        findings[1].message
+        findings[2].message
     );
 }
 
