@@ -17,7 +17,7 @@ use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use targets::{Base, SLOTS, Tree};
+use targets::{Base, CHANGES, COPY_NAMED, NO_ETCD_DIR, NO_PKI_DIR, SLOTS, Tree};
 
 const FUZZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz");
 const MALFORMED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/malformed");
@@ -218,8 +218,13 @@ fn tree_target_applies_its_change_and_puts_the_node_back() {
         "the node is put back after a deletion"
     );
 
-    // Slot numbers wrap: 6 + 30 is slot 6 again.
-    let wrapped = tree.run(b"\x24not a certificate").expect("a run");
+    // Change numbers wrap: 6 + CHANGES is slot 6 again.
+    let wrapped = [
+        &[u8::try_from(6 + CHANGES).expect("a byte")][..],
+        b"not a certificate",
+    ]
+    .concat();
+    let wrapped = tree.run(&wrapped).expect("a run");
     assert_eq!(
         codes_on(&wrapped, "apiserver"),
         ["malformed"],
@@ -227,7 +232,11 @@ fn tree_target_applies_its_change_and_puts_the_node_back() {
     );
 
     // A run killed half-way leaves its marker and its change; the next run repairs both.
-    fs::write(dir.path().join("pki/ca.crt"), b"left by a killed run").expect("a write");
+    fs::write(
+        dir.path().join("kubernetes/pki/ca.crt"),
+        b"left by a killed run",
+    )
+    .expect("a write");
     fs::write(dir.path().join(".dirty"), b"").expect("a marker");
     let repaired = tree.run(b"\x1d").expect("a run");
     assert!(codes_on(&repaired, "ca").is_empty(), "{repaired:?}");
@@ -236,4 +245,39 @@ fn tree_target_applies_its_change_and_puts_the_node_back() {
         base,
         "a killed run's change is undone"
     );
+}
+
+#[test]
+fn tree_target_folder_changes_are_seen_and_undone() {
+    let dir = tempfile::tempdir().expect("a tempdir");
+    let tree = Tree::create(dir.path()).expect("the base node");
+    let base = snapshot(dir.path());
+    let op = |change: usize| u8::try_from(change).expect("a byte");
+
+    // A second admin copy under another user's home, found by the copies glob.
+    let copy = tree
+        .run(&[op(COPY_NAMED), b'o', b'p', b's'])
+        .expect("a run");
+    let copies: Vec<&str> = copy
+        .iter()
+        .filter(|finding| finding.code.as_str() == "stale-admin-copy")
+        .map(|finding| finding.credential.as_str())
+        .collect();
+    assert_eq!(copies.len(), 2, "{copy:?}");
+    assert!(
+        copies
+            .iter()
+            .any(|name| name.ends_with("/home/ops/.kube/config")),
+        "{copy:?}"
+    );
+    assert_eq!(snapshot(dir.path()), base, "the added home is removed");
+
+    // Without pki/etcd/, no etcd credential is expected; without pki/, every
+    // certificate of the cert dir is missing.
+    let no_etcd = tree.run(&[op(NO_ETCD_DIR)]).expect("a run");
+    assert!(codes_on(&no_etcd, "etcd-server").is_empty(), "{no_etcd:?}");
+    assert_eq!(snapshot(dir.path()), base, "pki/etcd/ is put back");
+    let no_pki = tree.run(&[op(NO_PKI_DIR)]).expect("a run");
+    assert!(!codes_on(&no_pki, "ca").is_empty(), "{no_pki:?}");
+    assert_eq!(snapshot(dir.path()), base, "pki/ is put back");
 }

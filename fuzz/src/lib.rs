@@ -4,4 +4,7 @@
 
 mod targets;
 
-pub use targets::{Base, NOW, SLOTS, Tree, cert, judge, key, kubeconfig, pem};
+pub use targets::{
+    Base, CHANGES, COPY_NAMED, NO_ETCD_DIR, NO_PKI_DIR, NOW, SLOTS, Tree, cert, judge, key,
+    kubeconfig, pem,
+};

@@ -11,14 +11,16 @@
 //!   every key encoding when they start with `0x30` (a DER SEQUENCE); otherwise
 //!   the first byte picks the encoding of the DER that follows (modulo 3:
 //!   0 SEC1, 1 PKCS#1, 2 PKCS#8).
-//! - `tree`: one change to a generated kubeadm node ([`SLOTS`]). The first byte
-//!   names a slot (its low 7 bits, modulo the number of slots); with its high
-//!   bit clear, the rest of the input replaces that file; with it set, the file
-//!   is deleted. The node is then scanned, judged at [`NOW`] and rendered in
-//!   every output format.
+//! - `tree`: one change to a generated kubeadm node. The first byte picks the
+//!   change (its low 7 bits, modulo [`CHANGES`]): a file of [`SLOTS`], which the
+//!   rest of the input replaces (high bit clear) or which is deleted (high bit
+//!   set), or one of the changes after the slots ([`COPY_NAMED`]). The node is
+//!   then scanned, judged at [`NOW`] and rendered in every output format.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStringExt as _;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 
@@ -146,43 +148,48 @@ macro_rules! base_file {
 
 /// The files of the `tree` target's base node, by slot number.
 ///
-/// A kubeadm 1.28 node (`kubecred demo`, RSA-2048, generated at [`NOW`]) whose
+/// Paths are relative to the tree's folder: the kubernetes dir is `kubernetes/`,
+/// and `home/`, outside it, is where the copies glob looks. The node is a
+/// kubeadm 1.28 one (`kubecred demo`, RSA-2048, generated at [`NOW`]) whose
 /// kubelet.conf names its rotated certificate by a relative path, with a stale
-/// admin copy under `home/user/.kube/config`; slot 29 (super-admin.conf) is absent.
+/// admin copy in `home/user/.kube/config`; slot 29 (super-admin.conf) is absent.
 pub const SLOTS: [(&str, Base); 30] = [
-    base_file!("pki/ca.crt", 0o644),
-    base_file!("pki/ca.key", 0o600),
-    base_file!("pki/front-proxy-ca.crt", 0o644),
-    base_file!("pki/front-proxy-ca.key", 0o600),
-    base_file!("pki/etcd/ca.crt", 0o644),
-    base_file!("pki/etcd/ca.key", 0o600),
-    base_file!("pki/apiserver.crt", 0o644),
-    base_file!("pki/apiserver.key", 0o600),
-    base_file!("pki/apiserver-kubelet-client.crt", 0o644),
-    base_file!("pki/apiserver-kubelet-client.key", 0o600),
-    base_file!("pki/front-proxy-client.crt", 0o644),
-    base_file!("pki/front-proxy-client.key", 0o600),
-    base_file!("pki/apiserver-etcd-client.crt", 0o644),
-    base_file!("pki/apiserver-etcd-client.key", 0o600),
-    base_file!("pki/etcd/server.crt", 0o644),
-    base_file!("pki/etcd/server.key", 0o600),
-    base_file!("pki/etcd/peer.crt", 0o644),
-    base_file!("pki/etcd/peer.key", 0o600),
-    base_file!("pki/etcd/healthcheck-client.crt", 0o644),
-    base_file!("pki/etcd/healthcheck-client.key", 0o600),
-    base_file!("pki/sa.key", 0o600),
-    base_file!("pki/sa.pub", 0o600),
-    base_file!("admin.conf", 0o600),
-    base_file!("controller-manager.conf", 0o600),
-    base_file!("scheduler.conf", 0o600),
-    base_file!("kubelet/pki/kubelet-client-2026-11-26-12-00-00.pem", 0o600),
+    base_file!("kubernetes/pki/ca.crt", 0o644),
+    base_file!("kubernetes/pki/ca.key", 0o600),
+    base_file!("kubernetes/pki/front-proxy-ca.crt", 0o644),
+    base_file!("kubernetes/pki/front-proxy-ca.key", 0o600),
+    base_file!("kubernetes/pki/etcd/ca.crt", 0o644),
+    base_file!("kubernetes/pki/etcd/ca.key", 0o600),
+    base_file!("kubernetes/pki/apiserver.crt", 0o644),
+    base_file!("kubernetes/pki/apiserver.key", 0o600),
+    base_file!("kubernetes/pki/apiserver-kubelet-client.crt", 0o644),
+    base_file!("kubernetes/pki/apiserver-kubelet-client.key", 0o600),
+    base_file!("kubernetes/pki/front-proxy-client.crt", 0o644),
+    base_file!("kubernetes/pki/front-proxy-client.key", 0o600),
+    base_file!("kubernetes/pki/apiserver-etcd-client.crt", 0o644),
+    base_file!("kubernetes/pki/apiserver-etcd-client.key", 0o600),
+    base_file!("kubernetes/pki/etcd/server.crt", 0o644),
+    base_file!("kubernetes/pki/etcd/server.key", 0o600),
+    base_file!("kubernetes/pki/etcd/peer.crt", 0o644),
+    base_file!("kubernetes/pki/etcd/peer.key", 0o600),
+    base_file!("kubernetes/pki/etcd/healthcheck-client.crt", 0o644),
+    base_file!("kubernetes/pki/etcd/healthcheck-client.key", 0o600),
+    base_file!("kubernetes/pki/sa.key", 0o600),
+    base_file!("kubernetes/pki/sa.pub", 0o600),
+    base_file!("kubernetes/admin.conf", 0o600),
+    base_file!("kubernetes/controller-manager.conf", 0o600),
+    base_file!("kubernetes/scheduler.conf", 0o600),
+    base_file!(
+        "kubernetes/kubelet/pki/kubelet-client-2026-11-26-12-00-00.pem",
+        0o600
+    ),
     (
-        "kubelet/pki/kubelet-client-current.pem",
+        "kubernetes/kubelet/pki/kubelet-client-current.pem",
         Base::Link("kubelet-client-2026-11-26-12-00-00.pem"),
     ),
-    base_file!("kubelet.conf", 0o600),
+    base_file!("kubernetes/kubelet.conf", 0o600),
     base_file!("home/user/.kube/config", 0o600),
-    ("super-admin.conf", Base::Absent),
+    ("kubernetes/super-admin.conf", Base::Absent),
 ];
 
 /// The base node on disk, changed and restored by each run of the `tree` target.
@@ -192,21 +199,33 @@ pub struct Tree {
     dirty: PathBuf,
 }
 
+/// The `tree` target's changes beyond the file slots, numbered after them.
+///
+/// `COPY_NAMED`: the rest of the input is a folder name, a NUL byte and a
+/// kubeconfig (admin.conf's when empty or without a NUL), written to
+/// `home/<name>/.kube/config`, where the copies glob finds it: file names are
+/// bytes, not text. `NO_ETCD_DIR` and `NO_PKI_DIR` remove `pki/etcd/` and `pki/`.
+pub const COPY_NAMED: usize = SLOTS.len();
+/// Removes `pki/etcd/`: a node with external etcd, or a broken one.
+pub const NO_ETCD_DIR: usize = SLOTS.len() + 1;
+/// Removes `pki/`.
+pub const NO_PKI_DIR: usize = SLOTS.len() + 2;
+/// How many changes the first byte picks from (modulo).
+pub const CHANGES: usize = SLOTS.len() + 3;
+
 impl Tree {
-    /// Writes the base node into `root` (created if missing; slots overwritten).
+    /// Writes the base node into `root` (created if missing; every slot rewritten).
     pub fn create(root: &Path) -> io::Result<Self> {
         let tree = Self {
             root: root.to_path_buf(),
             dirty: root.join(".dirty"),
         };
-        for slot in 0..SLOTS.len() {
-            tree.restore(slot)?;
-        }
-        let _ = fs::remove_file(&tree.dirty);
+        tree.restore_all()?;
+        remove(&tree.dirty)?;
         Ok(tree)
     }
 
-    /// The kubernetes dir of the node.
+    /// The folder that holds the node: its kubernetes dir `kubernetes/`, and `home/`.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -214,28 +233,73 @@ impl Tree {
     /// Applies one change, scans, judges and renders the node, then undoes the change.
     ///
     /// Returns the findings. A run that was killed (a hang, a crash) leaves a
-    /// marker behind; the next run then restores every slot first.
+    /// marker behind; the next run then restores the whole node first.
     pub fn run(&self, data: &[u8]) -> io::Result<Vec<Finding>> {
         let Some((&op, contents)) = data.split_first() else {
             return Ok(Vec::new());
         };
         if self.dirty.exists() {
-            for slot in 0..SLOTS.len() {
-                self.restore(slot)?;
-            }
+            self.restore_all()?;
         }
         fs::write(&self.dirty, b"")?;
-        let slot = usize::from(op & 0x7f) % SLOTS.len();
-        let path = self.root.join(SLOTS[slot].0);
-        remove(&path)?;
-        if op & 0x80 == 0 {
-            fs::write(&path, contents)?;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
-        }
-        let findings = judge(&self.root);
-        self.restore(slot)?;
+        let change = usize::from(op & 0x7f) % CHANGES;
+        let findings = match change {
+            COPY_NAMED => {
+                let (name, config) = match contents.iter().position(|&byte| byte == 0) {
+                    Some(nul) => (&contents[..nul], &contents[nul + 1..]),
+                    None => (contents, &[][..]),
+                };
+                let config = if config.is_empty() {
+                    include_bytes!("../base/kubernetes/admin.conf").as_slice()
+                } else {
+                    config
+                };
+                let dir = self.root.join("home").join(folder_name(name));
+                fs::create_dir_all(dir.join(".kube"))?;
+                fs::write(dir.join(".kube/config"), config)?;
+                let findings = judge(&self.root);
+                fs::remove_dir_all(&dir)?;
+                self.restore(28)?;
+                findings
+            }
+            NO_ETCD_DIR | NO_PKI_DIR => {
+                let dir = if change == NO_PKI_DIR {
+                    "kubernetes/pki"
+                } else {
+                    "kubernetes/pki/etcd"
+                };
+                fs::remove_dir_all(self.root.join(dir))?;
+                let findings = judge(&self.root);
+                self.restore_all()?;
+                findings
+            }
+            slot => {
+                let path = self.root.join(SLOTS[slot].0);
+                remove(&path)?;
+                if op & 0x80 == 0 {
+                    fs::write(&path, contents)?;
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+                }
+                let findings = judge(&self.root);
+                self.restore(slot)?;
+                findings
+            }
+        };
         fs::remove_file(&self.dirty)?;
         Ok(findings)
+    }
+
+    /// Puts every slot back and removes every folder a change added.
+    fn restore_all(&self) -> io::Result<()> {
+        if let Ok(entries) = fs::read_dir(self.root.join("home")) {
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_name() != "user" {
+                    fs::remove_dir_all(entry.path())?;
+                }
+            }
+        }
+        (0..SLOTS.len()).try_for_each(|slot| self.restore(slot))
     }
 
     fn restore(&self, slot: usize) -> io::Result<()> {
@@ -256,6 +320,19 @@ impl Tree {
     }
 }
 
+/// A folder name from arbitrary bytes: one path component, never `.`, `..` or empty.
+fn folder_name(bytes: &[u8]) -> OsString {
+    let mut name: Vec<u8> = bytes
+        .iter()
+        .take(200)
+        .map(|&byte| if byte == b'/' { b'_' } else { byte })
+        .collect();
+    if matches!(name.as_slice(), b"" | b"." | b"..") {
+        name.push(b'_');
+    }
+    OsString::from_vec(name)
+}
+
 /// Removes a file or link if it is there.
 fn remove(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
@@ -264,14 +341,15 @@ fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Scans the node under `root`, judges it at [`NOW`], renders every format and
+/// Scans the node under `root` (as [`Tree::root`]), judges it at [`NOW`], renders every format and
 /// returns the findings.
 ///
 /// The JSON renderers must write JSON, whatever the node holds.
 pub fn judge(root: &Path) -> Vec<Finding> {
+    let kubernetes_dir = root.join("kubernetes");
     let scope = Scope {
-        kubernetes_dir: root.to_path_buf(),
-        cert_dir: root.join("pki"),
+        cert_dir: kubernetes_dir.join("pki"),
+        kubernetes_dir,
         copies: vec![format!("{}/home/*/.kube/config", root.display())],
     };
     let inventory = Inventory::scan(&scope);
