@@ -62,7 +62,7 @@ fi
 # --- build --------------------------------------------------------------------
 say "building the targets"
 (cd "$fuzz_dir" && cargo afl build --release --locked --quiet) || die "cannot build the fuzz targets"
-bin_dir="$fuzz_dir/target/release"
+bin_dir="${CARGO_TARGET_DIR:-$fuzz_dir/target}/release"
 
 # --- seeds --------------------------------------------------------------------
 # The committed seeds and dictionaries, plus the project's own test files.
@@ -175,12 +175,13 @@ for target in $targets; do
     done
     crashes=$((crashes + seed_crashes))
     [ "$crashes" -eq 0 ] || crashed=1
-    summary+=("$(printf '%-10s %12s %10s %8s %8s %8s' "$target" "$(stat_of "$stats" execs_done)" \
-        "$(stat_of "$stats" execs_per_sec)" "$(stat_of "$stats" corpus_count)" "$crashes" "$hangs")")
+    summary+=("$(printf '%-10s %12s %10s %8s %10s %8s %8s' "$target" "$(stat_of "$stats" execs_done)" \
+        "$(stat_of "$stats" execs_per_sec)" "$(stat_of "$stats" corpus_count)" \
+        "$(stat_of "$stats" stability)" "$crashes" "$hangs")")
 done
 rm -rf "$KUBECRED_FUZZ_TREE"
 
-printf '\n%-10s %12s %10s %8s %8s %8s\n' target executions execs/s corpus crashes hangs
+printf '\n%-10s %12s %10s %8s %10s %8s %8s\n' target executions execs/s corpus stability crashes hangs
 printf '%s\n' "${summary[@]}"
 if [ "$crashed" -ne 0 ]; then
     say "crashes found: inputs under $crash_root/; reproduce with $bin_dir/TARGET < FILE"
