@@ -21,7 +21,10 @@ fn main() {
     };
     afl::fuzz!(|data: &[u8]| {
         if let Err(err) = tree.run(data) {
-            panic!("the harness cannot change the base node under {}: {err}", tree.root().display());
+            panic!(
+                "the harness cannot change the base node under {}: {err}",
+                tree.root().display()
+            );
         }
     });
 }
