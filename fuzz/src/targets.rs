@@ -351,6 +351,7 @@ pub fn judge(root: &Path) -> Vec<Finding> {
         cert_dir: kubernetes_dir.join("pki"),
         kubernetes_dir,
         copies: vec![format!("{}/home/*/.kube/config", root.display())],
+        expected_owner: 0,
     };
     let inventory = Inventory::scan(&scope);
     let report = Report::new(&inventory, NOW, Thresholds::default());
