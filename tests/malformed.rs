@@ -677,6 +677,73 @@ fn ca_without_basic_constraints(root: &Path) {
     fs::write(&ca, cert.pem()).expect("write");
 }
 
+/// Go refuses to chain through a CA certificate whose keyUsage lacks
+/// keyCertSign (`CheckSignatureFrom`), as openssl does: check names it, and
+/// renew refuses to sign with it.
+#[test]
+fn ca_key_usage_without_cert_sign_is_named() {
+    let (run, _, unchanged) = run_on_copy(ca_without_cert_sign, &["renew", "apiserver", "--yes"]);
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("keyUsage lacks keyCertSign"),
+        "{}",
+        run.stderr
+    );
+    let (run, tmp, unchanged) = run_on_copy(ca_without_cert_sign, &["check", "-o", "json"]);
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    // The independent judge: openssl refuses the CA too.
+    let root = tmp.path().join("host");
+    let verify = Command::new("openssl")
+        .args(["verify", "-attime", "1795694400", "-CAfile"])
+        .arg(root.join("pki/ca.crt"))
+        .arg(root.join("pki/apiserver.crt"))
+        .output()
+        .expect("openssl is needed by this test");
+    let said = String::from_utf8_lossy(&verify.stdout).into_owned()
+        + &String::from_utf8_lossy(&verify.stderr);
+    assert!(!verify.status.success(), "openssl accepts the CA: {said}");
+    assert!(said.contains("invalid CA certificate"), "{said}");
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_ca: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "ca" && f["code"] == "malformed")
+        .collect();
+    let [finding] = on_ca.as_slice() else {
+        panic!("expected one malformed finding on ca: {on_ca:?}");
+    };
+    let problems = expect_message(
+        "message",
+        &text(&finding["message"]),
+        &root.join("pki/ca.crt"),
+        "a CA certificate whose keyUsage lacks keyCertSign: Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)",
+    );
+    report(&problems);
+}
+
+/// Replaces `pki/ca.crt` by a CA:TRUE certificate of the same key and CN whose
+/// keyUsage is digitalSignature and keyEncipherment only, valid around the test clock.
+fn ca_without_cert_sign(root: &Path) {
+    let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
+    let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 11, 26);
+    params.not_after = rcgen::date_time_ymd(2035, 11, 26);
+    let cert = params.self_signed(&key).expect("sign");
+    fs::write(root.join("pki/ca.crt"), cert.pem()).expect("write");
+}
+
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
 #[test]
 fn pki_missing_entirely() {
