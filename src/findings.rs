@@ -450,6 +450,33 @@ impl Rules<'_> {
         {
             files.push(file);
         }
+        for found in &material.keys_in_certificates {
+            let file = &found.file;
+            let exposed = file.mode & 0o044 != 0;
+            let place = match &found.field {
+                Some(field) => format!("{}: {field}", file.path.display()),
+                None => file.path.display().to_string(),
+            };
+            let message = if exposed {
+                format!(
+                    "{place}: holds a private key, though it is read as a certificate; mode {:04o} lets its group or others read it",
+                    file.mode
+                )
+            } else {
+                format!("{place}: holds a private key, though it is read as a certificate")
+            };
+            self.push(
+                credential,
+                Code::InsecurePermissions,
+                if exposed {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                message,
+                "remove the private key from the certificate file (keep it only in the key file) and, if others could read it, replace the key".into(),
+            );
+        }
         for file in files {
             if let Some(problem) = self.permission_problem(file) {
                 let message = format!("{}: {problem}", file.path.display());

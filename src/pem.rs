@@ -28,6 +28,16 @@ pub enum BlockKind {
     RsaPrivateKey,
 }
 
+impl BlockKind {
+    /// Whether the block holds a private key.
+    pub fn is_private_key(self) -> bool {
+        matches!(
+            self,
+            Self::EcPrivateKey | Self::Pkcs8PrivateKey | Self::RsaPrivateKey
+        )
+    }
+}
+
 /// Splits PEM text into blocks; rejects anything that is not clean PEM.
 ///
 /// Stray text between blocks is tolerated as `openssl` does, but a file with no

@@ -744,6 +744,145 @@ fn ca_without_cert_sign(root: &Path) {
     fs::write(root.join("pki/ca.crt"), cert.pem()).expect("write");
 }
 
+/// A private key block in a file read as a certificate is flagged: critical
+/// when the file is readable by group or others, a warning otherwise; the
+/// message names the place and never carries the key.
+#[test]
+fn private_key_in_a_certificate_file_is_flagged() {
+    struct KeyCase {
+        name: &'static str,
+        setup: fn(&Path),
+        credential: &'static str,
+        severity: &'static str,
+        at: &'static str,
+        field: Option<&'static str>,
+    }
+    let cases = [
+        KeyCase {
+            name: "key appended to apiserver.crt (0644)",
+            setup: |root| {
+                let key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                let mut crt = fs::read(root.join("pki/apiserver.crt")).expect("read");
+                crt.extend(key);
+                fs::write(root.join("pki/apiserver.crt"), crt).expect("write");
+            },
+            credential: "apiserver",
+            severity: "critical",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key before the certificate in apiserver.crt (0644)",
+            setup: |root| {
+                let mut key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                key.extend(fs::read(root.join("pki/apiserver.crt")).expect("read"));
+                fs::write(root.join("pki/apiserver.crt"), key).expect("write");
+            },
+            credential: "apiserver",
+            severity: "critical",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key appended to apiserver.crt (0600)",
+            setup: |root| {
+                let key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                let mut crt = fs::read(root.join("pki/apiserver.crt")).expect("read");
+                crt.extend(key);
+                let path = root.join("pki/apiserver.crt");
+                fs::write(&path, crt).expect("write");
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            },
+            credential: "apiserver",
+            severity: "warning",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key inside admin.conf's certificate-authority-data",
+            setup: |root| {
+                use base64::Engine as _;
+                let mut ca = fs::read(root.join("pki/ca.crt")).expect("read");
+                ca.extend(fs::read(root.join("pki/apiserver.key")).expect("read"));
+                let data = base64::engine::general_purpose::STANDARD.encode(ca);
+                let path = root.join("admin.conf");
+                let text = fs::read_to_string(&path).expect("read");
+                let text: String = text
+                    .lines()
+                    .map(
+                        |line| match line.split_once("certificate-authority-data: ") {
+                            Some((indent, _)) => {
+                                format!("{indent}certificate-authority-data: {data}\n")
+                            }
+                            None => format!("{line}\n"),
+                        },
+                    )
+                    .collect();
+                fs::write(&path, text).expect("write");
+            },
+            credential: "admin.conf",
+            severity: "warning",
+            at: "admin.conf",
+            field: Some("`certificate-authority-data` of `kubernetes`"),
+        },
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (run, tmp, unchanged) = run_on_copy(case.setup, &["check", "-o", "json"]);
+        let root = tmp.path().join("host");
+        let mut problems = Vec::new();
+        if !unchanged {
+            problems.push("check changed the host".to_owned());
+        }
+        let key = fs::read_to_string(root.join("pki/apiserver.key")).expect("read");
+        for line in key.lines().filter(|line| !line.starts_with("-----")) {
+            if run.stdout.contains(line) || run.stderr.contains(line) {
+                problems.push("the output carries the private key".to_owned());
+                break;
+            }
+        }
+        let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+        let found: Vec<&Value> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| {
+                f["credential"] == case.credential
+                    && f["code"] == "insecure-permissions"
+                    && text(&f["message"]).contains("holds a private key")
+            })
+            .collect();
+        match found.as_slice() {
+            [finding] => {
+                expect_eq(
+                    &mut problems,
+                    "severity",
+                    &finding["severity"],
+                    case.severity,
+                );
+                let reason = match case.field {
+                    Some(field) => format!("{field}: holds a private key"),
+                    None => "holds a private key".to_owned(),
+                };
+                problems.extend(expect_message(
+                    "message",
+                    &text(&finding["message"]),
+                    &root.join(case.at),
+                    &reason,
+                ));
+            }
+            _ => problems.push(format!(
+                "expected one insecure-permissions finding about the key on {}: {}",
+                case.credential, run.stdout
+            )),
+        }
+        if !problems.is_empty() {
+            failures.extend(label(case.name, problems));
+        }
+    }
+    report(&failures);
+}
+
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
 #[test]
 fn pki_missing_entirely() {
