@@ -883,6 +883,35 @@ fn private_key_in_a_certificate_file_is_flagged() {
     report(&failures);
 }
 
+/// `openssl ecparam -genkey` writes `EC PARAMETERS` before the key; Go skips
+/// that block, so the key is read as it is and nothing is flagged.
+#[test]
+fn ec_parameters_before_the_key_are_skipped() {
+    let prepend = |root: &Path| {
+        let path = root.join("pki/apiserver.key");
+        let params = Command::new("openssl")
+            .args(["ecparam", "-name", "prime256v1"])
+            .output()
+            .expect("openssl is needed by this test");
+        assert!(params.status.success());
+        let mut bytes = params.stdout;
+        bytes.extend(fs::read(&path).expect("read"));
+        fs::write(&path, bytes).expect("write");
+    };
+    let (run, _, unchanged) = run_on_copy(prepend, &["check", "-o", "json"]);
+    assert!(unchanged, "check changed the host");
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let baseline = &base_host().baseline;
+    assert_eq!(&findings_of(&run), baseline, "{}", run.stdout);
+    assert_eq!(run.code, Some(base_host().baseline_exit), "{}", run.stderr);
+    let apiserver = doc["credentials"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["name"] == "apiserver"))
+        .expect("apiserver");
+    assert_eq!(apiserver["key"]["state"], "present", "{apiserver}");
+    assert_eq!(apiserver["key"]["matchesCertificate"], true, "{apiserver}");
+}
+
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
 #[test]
 fn pki_missing_entirely() {
