@@ -111,6 +111,9 @@ pub enum ChainError {
     IssuerName,
     /// The signature does not verify with the CA's key.
     Signature,
+    /// The signature algorithm is one kubecred cannot check (MD5, ECDSA with
+    /// SHA-1, ...): whether it verifies is unknown, not false.
+    UnsupportedAlgorithm,
 }
 
 impl Certificate {
@@ -255,7 +258,12 @@ impl Certificate {
             return Err(ChainError::IssuerName);
         }
         leaf.verify_signature(Some(issuer.public_key()))
-            .map_err(|_| ChainError::Signature)
+            .map_err(|err| match err {
+                x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
+                    ChainError::UnsupportedAlgorithm
+                }
+                _ => ChainError::Signature,
+            })
     }
 
     /// Subject alternative names as one list, DNS names first.

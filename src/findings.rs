@@ -348,7 +348,13 @@ impl Rules<'_> {
             return;
         };
         let ca = &ca.certificate;
-        if let Some(Err(err)) = &credential.chain {
+        // An algorithm the verifier cannot check is not a signature that fails:
+        // what Go says of the algorithm is `refused_by_go`'s finding.
+        if let Some(Err(err)) = credential
+            .chain
+            .as_ref()
+            .filter(|chain| *chain != &Err(ChainError::UnsupportedAlgorithm))
+        {
             let why = match err {
                 ChainError::IssuerName if cert.issuer == ca.subject => format!(
                     "its issuer `{}` is encoded differently from {ca_name}'s subject (Go compares the bytes)",
@@ -360,6 +366,9 @@ impl Rules<'_> {
                 ),
                 ChainError::Signature => {
                     format!("its signature does not verify with {ca_name}'s key")
+                }
+                ChainError::UnsupportedAlgorithm => {
+                    format!("its signature algorithm cannot be checked against {ca_name}'s key")
                 }
             };
             self.push(

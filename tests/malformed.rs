@@ -912,6 +912,127 @@ fn ec_parameters_before_the_key_are_skipped() {
     assert_eq!(apiserver["key"]["matchesCertificate"], true, "{apiserver}");
 }
 
+/// A leaf signed with MD5 by the host's own CA: its signature is valid
+/// (openssl, allowed MD5, verifies it), so check reports Go's refusal of MD5
+/// and does not claim the signature fails.
+#[test]
+fn md5_signed_leaf_of_the_ca_is_not_called_unsigned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("host");
+    let run = kubecred(&[
+        "--no-copies".as_ref(),
+        "demo".as_ref(),
+        root.as_os_str(),
+        "--key-algorithm".as_ref(),
+        "rsa-2048".as_ref(),
+    ]);
+    assert_eq!(run.code, Some(0), "demo failed: {}", run.stderr);
+    let work = tmp.path().join("ca");
+    fs::create_dir(&work).expect("mkdir");
+    fs::write(work.join("index.txt"), "").expect("write");
+    fs::write(work.join("serial"), "1000\n").expect("write");
+    fs::write(
+        work.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+    )
+    .expect("write");
+    let openssl = |args: &[&OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .expect("openssl is needed by this test");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let pki = root.join("pki");
+    let (key, ca, ca_key, crt) = (
+        pki.join("apiserver.key"),
+        pki.join("ca.crt"),
+        pki.join("ca.key"),
+        pki.join("apiserver.crt"),
+    );
+    openssl(&[
+        "req".as_ref(),
+        "-new".as_ref(),
+        "-key".as_ref(),
+        key.as_os_str(),
+        "-subj".as_ref(),
+        "/CN=kube-apiserver".as_ref(),
+        "-out".as_ref(),
+        "leaf.csr".as_ref(),
+    ]);
+    // `openssl ca` takes fixed dates: the certificate does not depend on today.
+    openssl(&[
+        "ca".as_ref(),
+        "-batch".as_ref(),
+        "-config".as_ref(),
+        "ca.cnf".as_ref(),
+        "-in".as_ref(),
+        "leaf.csr".as_ref(),
+        "-out".as_ref(),
+        crt.as_os_str(),
+        "-md".as_ref(),
+        "md5".as_ref(),
+        "-startdate".as_ref(),
+        "20261101000000Z".as_ref(),
+        "-enddate".as_ref(),
+        "20271101000000Z".as_ref(),
+        "-keyfile".as_ref(),
+        ca_key.as_os_str(),
+        "-cert".as_ref(),
+        ca.as_os_str(),
+        "-notext".as_ref(),
+    ]);
+    fs::set_permissions(&crt, fs::Permissions::from_mode(0o644)).expect("chmod");
+    // The independent judge: the signature is the CA's.
+    openssl(&[
+        "verify".as_ref(),
+        "-auth_level".as_ref(),
+        "0".as_ref(),
+        "-attime".as_ref(),
+        "1795694400".as_ref(),
+        "-CAfile".as_ref(),
+        ca.as_os_str(),
+        crt.as_os_str(),
+    ]);
+    let run = kubecred(&[
+        "--kubernetes-dir".as_ref(),
+        root.as_os_str(),
+        "--no-copies".as_ref(),
+        "check".as_ref(),
+        "-o".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_apiserver: Vec<(String, String)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "apiserver")
+        .map(|f| (text(&f["code"]), text(&f["message"])))
+        .collect();
+    let [(code, message)] = on_apiserver.as_slice() else {
+        panic!("expected only Go's refusal on apiserver: {on_apiserver:?}");
+    };
+    assert_eq!(code, "malformed");
+    report(&expect_message(
+        "message",
+        message,
+        &crt,
+        "`x509: cannot verify signature: insecure algorithm MD5-RSA`",
+    ));
+    let apiserver = doc["credentials"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["name"] == "apiserver"))
+        .expect("apiserver");
+    assert_eq!(apiserver["signatureValid"], Value::Null, "{apiserver}");
+}
+
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
 #[test]
 fn pki_missing_entirely() {
