@@ -259,7 +259,11 @@ impl Certificate {
         }
         leaf.verify_signature(Some(issuer.public_key()))
             .map_err(|err| match err {
-                x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
+                // Only an algorithm Go refuses anyway (MD5, ECDSA with SHA-1, ...)
+                // is unknown; one that does not fit the CA's key is a failure.
+                x509_parser::error::X509Error::SignatureUnsupportedAlgorithm
+                    if insecure_signature(&leaf.signature_algorithm.algorithm).is_some() =>
+                {
                     ChainError::UnsupportedAlgorithm
                 }
                 _ => ChainError::Signature,
