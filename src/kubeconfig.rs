@@ -327,8 +327,8 @@ impl Kubeconfig {
         Ok(yaml)
     }
 
-    /// client-go's validation of every user against every cluster a context pairs it with,
-    /// and of every user and cluster on its own.
+    /// client-go's both-data-and-file validation of every user and every cluster,
+    /// each on its own, whether or not a context names it.
     fn refused_anywhere(&self) -> Result<(), String> {
         let empty = Cluster::default();
         for user in &self.users {
