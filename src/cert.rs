@@ -111,6 +111,9 @@ pub enum ChainError {
     IssuerName,
     /// The signature does not verify with the CA's key.
     Signature,
+    /// The signature algorithm is one kubecred cannot check (MD5, ECDSA with
+    /// SHA-1, ...): whether it verifies is unknown, not false.
+    UnsupportedAlgorithm,
 }
 
 impl Certificate {
@@ -142,6 +145,7 @@ impl Certificate {
         let mut extended_key_usages = Vec::new();
         let mut is_ca = false;
         let mut has_basic_constraints = false;
+        let mut key_usage_without_cert_sign = false;
         let mut go_refusals = Vec::new();
         for ext in tbs.extensions() {
             if ext.critical && !go_handles(&ext.oid) {
@@ -169,6 +173,10 @@ impl Certificate {
                     has_basic_constraints = true;
                     is_ca = bc.ca;
                 }
+                ParsedExtension::KeyUsage(usage) => {
+                    // Go reads no bits as no keyUsage at all.
+                    key_usage_without_cert_sign = usage.flags != 0 && !usage.key_cert_sign();
+                }
                 ParsedExtension::ParseError { error } => {
                     return Err(format!("bad extension {}: {error}", ext.oid));
                 }
@@ -194,17 +202,25 @@ impl Certificate {
                 ));
             }
         }
-        // Go: a v3 certificate without basicConstraints, or with CA:FALSE, cannot sign.
-        let cannot_sign = (!is_ca && (has_basic_constraints || tbs.version.0 >= 2)).then(|| {
+        // Go (`CheckSignatureFrom`): a v3 certificate without basicConstraints, or
+        // with CA:FALSE, or whose keyUsage lacks keyCertSign, cannot sign.
+        let refused_as_parent = "Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)";
+        let cannot_sign = if !is_ca && (has_basic_constraints || tbs.version.0 >= 2) {
             let what = if has_basic_constraints {
                 "basicConstraints CA:FALSE"
             } else {
                 "no basicConstraints extension"
             };
-            format!(
-                "a CA certificate without basicConstraints CA:TRUE ({what}): Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)"
-            )
-        });
+            Some(format!(
+                "a CA certificate without basicConstraints CA:TRUE ({what}): {refused_as_parent}"
+            ))
+        } else if key_usage_without_cert_sign {
+            Some(format!(
+                "a CA certificate whose keyUsage lacks keyCertSign: {refused_as_parent}"
+            ))
+        } else {
+            None
+        };
         Ok(Self {
             der: der.to_vec(),
             common_name: attribute_values(tbs.subject.iter_common_name())
@@ -242,7 +258,16 @@ impl Certificate {
             return Err(ChainError::IssuerName);
         }
         leaf.verify_signature(Some(issuer.public_key()))
-            .map_err(|_| ChainError::Signature)
+            .map_err(|err| match err {
+                // Only an algorithm Go refuses anyway (MD5, ECDSA with SHA-1, ...)
+                // is unknown; one that does not fit the CA's key is a failure.
+                x509_parser::error::X509Error::SignatureUnsupportedAlgorithm
+                    if insecure_signature(&leaf.signature_algorithm.algorithm).is_some() =>
+                {
+                    ChainError::UnsupportedAlgorithm
+                }
+                _ => ChainError::Signature,
+            })
     }
 
     /// Subject alternative names as one list, DNS names first.

@@ -348,7 +348,13 @@ impl Rules<'_> {
             return;
         };
         let ca = &ca.certificate;
-        if let Some(Err(err)) = &credential.chain {
+        // An algorithm the verifier cannot check is not a signature that fails:
+        // what Go says of the algorithm is `refused_by_go`'s finding.
+        if let Some(Err(err)) = credential
+            .chain
+            .as_ref()
+            .filter(|chain| *chain != &Err(ChainError::UnsupportedAlgorithm))
+        {
             let why = match err {
                 ChainError::IssuerName if cert.issuer == ca.subject => format!(
                     "its issuer `{}` is encoded differently from {ca_name}'s subject (Go compares the bytes)",
@@ -360,6 +366,9 @@ impl Rules<'_> {
                 ),
                 ChainError::Signature => {
                     format!("its signature does not verify with {ca_name}'s key")
+                }
+                ChainError::UnsupportedAlgorithm => {
+                    format!("its signature algorithm cannot be checked against {ca_name}'s key")
                 }
             };
             self.push(
@@ -449,6 +458,33 @@ impl Rules<'_> {
             && !files.iter().any(|seen| seen.path == file.path)
         {
             files.push(file);
+        }
+        for found in &material.keys_in_certificates {
+            let file = &found.file;
+            let exposed = file.mode & 0o044 != 0;
+            let place = match &found.field {
+                Some(field) => format!("{}: {field}", file.path.display()),
+                None => file.path.display().to_string(),
+            };
+            let message = if exposed {
+                format!(
+                    "{place}: holds a private key, though it is read as a certificate; mode {:04o} lets its group or others read it",
+                    file.mode
+                )
+            } else {
+                format!("{place}: holds a private key, though it is read as a certificate")
+            };
+            self.push(
+                credential,
+                Code::InsecurePermissions,
+                if exposed {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                message,
+                "remove the private key from the certificate file (keep it only in the key file) and, if others could read it, replace the key".into(),
+            );
         }
         let secret_severity = secret_severity(credential);
         for file in &files {

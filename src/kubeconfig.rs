@@ -277,7 +277,8 @@ impl Kubeconfig {
     }
 
     /// Replaces the current user's embedded certificate and key, and the current
-    /// cluster's CA data; every other field stays as it was.
+    /// cluster's CA data; every other field stays as it was, except the file
+    /// fields those data fields supersede (client-go refuses both at once).
     pub fn replace_credentials(
         &mut self,
         cert_pem: &[u8],
@@ -291,13 +292,52 @@ impl Kubeconfig {
             .find(|user| user.name == current.user)
             .ok_or("the current user is not among the users")?;
         user.user.client_certificate_data = Some(STANDARD.encode(cert_pem));
+        user.user.client_certificate = None;
         user.user.client_key_data = Some(STANDARD.encode(key_pem));
+        user.user.client_key = None;
         let cluster = self
             .clusters
             .iter_mut()
             .find(|cluster| cluster.name == current.cluster)
             .ok_or("the current cluster is not among the clusters")?;
         cluster.cluster.certificate_authority_data = Some(STANDARD.encode(ca_pem));
+        cluster.cluster.certificate_authority = None;
+        Ok(())
+    }
+
+    /// Serializes for writing, then reads the text back and judges it as the
+    /// inspector would: YAML that does not parse back, or that client-go's
+    /// validation refuses for any user or cluster, is an error and nothing is written.
+    pub fn to_checked_yaml(&self) -> Result<String, String> {
+        let yaml = self.to_yaml()?;
+        let reread = Self::parse(yaml.as_bytes())
+            .map_err(|reason| format!("the kubeconfig to write does not read back: {reason}"))?;
+        reread
+            .refused_anywhere()
+            .map_err(|reason| format!("refusing to write a kubeconfig: {reason}"))?;
+        if reread
+            .current_context
+            .as_deref()
+            .is_some_and(|name| !name.is_empty())
+        {
+            reread
+                .current_credentials(Path::new("."))
+                .map_err(|reason| format!("refusing to write a kubeconfig: {reason}"))?;
+        }
+        Ok(yaml)
+    }
+
+    /// client-go's both-data-and-file validation of every user and every cluster,
+    /// each on its own, whether or not a context names it.
+    fn refused_anywhere(&self) -> Result<(), String> {
+        let empty = Cluster::default();
+        for user in &self.users {
+            refused_by_client_go(&user.name, &user.user, "", &empty)?;
+        }
+        let nobody = AuthInfo::default();
+        for cluster in &self.clusters {
+            refused_by_client_go("", &nobody, &cluster.name, &cluster.cluster)?;
+        }
         Ok(())
     }
 
@@ -437,4 +477,61 @@ fn one_line(message: &str) -> String {
     ]
     .iter()
     .fold(line.to_owned(), |line, advice| line.replace(advice, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_files() -> Kubeconfig {
+        let mut config = Kubeconfig::for_client(
+            "kubernetes",
+            "https://10.0.0.1:6443",
+            b"ca",
+            "kubernetes-admin",
+            &ClientCredentials::Files(Path::new("/var/lib/admin.pem")),
+        );
+        for cluster in &mut config.clusters {
+            cluster.cluster.certificate_authority_data = None;
+            cluster.cluster.certificate_authority = Some("/pki/ca.crt".into());
+        }
+        config
+    }
+
+    #[test]
+    fn replacing_credentials_drops_the_file_fields_they_supersede() {
+        let mut config = with_files();
+        config.replace_credentials(b"cert", b"key", b"ca").unwrap();
+        let user = &config.users[0].user;
+        assert_eq!(user.client_certificate, None);
+        assert_eq!(user.client_key, None);
+        assert_eq!(user.client_certificate_data.as_deref(), Some("Y2VydA=="));
+        assert_eq!(user.client_key_data.as_deref(), Some("a2V5"));
+        let cluster = &config.clusters[0].cluster;
+        assert_eq!(cluster.certificate_authority, None);
+        assert_eq!(cluster.certificate_authority_data.as_deref(), Some("Y2E="));
+        config.to_checked_yaml().unwrap();
+    }
+
+    #[test]
+    fn a_kubeconfig_client_go_refuses_is_not_serialized_for_writing() {
+        let mut config = with_files();
+        config.clusters[0].cluster.certificate_authority_data = Some("Y2E=".into());
+        let err = config.to_checked_yaml().unwrap_err();
+        assert!(
+            err.contains("certificate-authority-data and certificate-authority are both specified"),
+            "{err}"
+        );
+        // Any user, not only the current context's.
+        let mut config = with_files();
+        let mut other = config.users[0].clone();
+        other.name = "other".into();
+        other.user.client_key_data = Some("a2V5".into());
+        config.users.push(other);
+        let err = config.to_checked_yaml().unwrap_err();
+        assert!(
+            err.contains("client-key-data and client-key are both specified for other"),
+            "{err}"
+        );
+    }
 }

@@ -336,7 +336,7 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
             );
             Some(
                 config
-                    .to_yaml()
+                    .to_checked_yaml()
                     .map_err(|reason| error(reason, &plan.admin_path))?
                     .into_bytes(),
             )
@@ -357,7 +357,7 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
             .replace_credentials(cert.as_bytes(), key.as_bytes(), &ca_pem)
             .map_err(|reason| error(reason, &plan.admin_path))?;
         let yaml = config
-            .to_yaml()
+            .to_checked_yaml()
             .map_err(|reason| error(reason, &plan.admin_path))?;
         material.admin = Some(yaml.into_bytes());
         material.admin_certificate = Some(certificate);
@@ -399,8 +399,10 @@ fn rewrite_copy(copy: &CopyRef, cert: &str, key: &str) -> Result<Vec<u8>, String
         return Err("its credentials are files, not embedded data: replace them by hand".into());
     }
     user.user.client_certificate_data = Some(STANDARD.encode(cert));
+    user.user.client_certificate = None;
     user.user.client_key_data = Some(STANDARD.encode(key));
-    Ok(config.to_yaml()?.into_bytes())
+    user.user.client_key = None;
+    Ok(config.to_checked_yaml()?.into_bytes())
 }
 
 fn verified(

@@ -28,6 +28,16 @@ pub enum BlockKind {
     RsaPrivateKey,
 }
 
+impl BlockKind {
+    /// Whether the block holds a private key.
+    pub fn is_private_key(self) -> bool {
+        matches!(
+            self,
+            Self::EcPrivateKey | Self::Pkcs8PrivateKey | Self::RsaPrivateKey
+        )
+    }
+}
+
 /// Splits PEM text into blocks; rejects anything that is not clean PEM.
 ///
 /// Stray text between blocks is tolerated as `openssl` does, but a file with no
@@ -73,6 +83,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Block>, String> {
 }
 
 /// The first `BEGIN` label that kubeadm does not write, if any.
+///
+/// `EC PARAMETERS` (what `openssl ecparam -genkey` writes before the key) is
+/// not one: Go's `tls.X509KeyPair` and client-go's `ParsePrivateKeyPEM` skip it,
+/// and so does the splitter.
 fn unsupported_label(bytes: &[u8]) -> Option<String> {
     const KNOWN: [&str; 5] = [
         "CERTIFICATE",
@@ -85,9 +99,12 @@ fn unsupported_label(bytes: &[u8]) -> Option<String> {
     text.lines()
         .filter_map(|line| line.trim().strip_prefix("-----BEGIN "))
         .filter_map(|line| line.strip_suffix("-----"))
-        .find(|label| !KNOWN.contains(label))
+        .find(|label| !KNOWN.contains(label) && *label != SKIPPED)
         .map(str::to_owned)
 }
+
+/// A label whose blocks are skipped, as Go skips them.
+const SKIPPED: &str = "EC PARAMETERS";
 
 fn unsupported_message(label: &str) -> String {
     match label {
@@ -138,6 +155,16 @@ mod tests {
     fn truncated_block_is_named() {
         let err = parse(b"-----BEGIN CERTIFICATE-----\nMIIB\n").unwrap_err();
         assert!(err.starts_with("truncated PEM"), "{err}");
+    }
+
+    #[test]
+    fn ec_parameters_before_a_key_are_skipped() {
+        let text = b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        let blocks = parse(text).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].kind, BlockKind::EcPrivateKey);
+        let err = parse(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n").unwrap_err();
+        assert!(err.contains("X509 CRL"), "{err}");
     }
 
     #[test]

@@ -777,7 +777,7 @@ fn kubeconfig_change(
     config
         .replace_credentials(cert_pem.as_bytes(), key_pem, ca_pem)
         .map_err(unusable)?;
-    let yaml = config.to_yaml().map_err(unusable)?;
+    let yaml = config.to_checked_yaml().map_err(unusable)?;
     Ok(Change::credential(
         item.path.clone(),
         yaml.into_bytes(),

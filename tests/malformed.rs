@@ -677,6 +677,362 @@ fn ca_without_basic_constraints(root: &Path) {
     fs::write(&ca, cert.pem()).expect("write");
 }
 
+/// Go refuses to chain through a CA certificate whose keyUsage lacks
+/// keyCertSign (`CheckSignatureFrom`), as openssl does: check names it, and
+/// renew refuses to sign with it.
+#[test]
+fn ca_key_usage_without_cert_sign_is_named() {
+    let (run, _, unchanged) = run_on_copy(ca_without_cert_sign, &["renew", "apiserver", "--yes"]);
+    assert!(unchanged, "renew changed the host");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("keyUsage lacks keyCertSign"),
+        "{}",
+        run.stderr
+    );
+    let (run, tmp, unchanged) = run_on_copy(ca_without_cert_sign, &["check", "-o", "json"]);
+    assert!(unchanged, "check changed the host");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    // The independent judge: openssl refuses the CA too.
+    let root = tmp.path().join("host");
+    let verify = Command::new("openssl")
+        .args(["verify", "-attime", "1795694400", "-CAfile"])
+        .arg(root.join("pki/ca.crt"))
+        .arg(root.join("pki/apiserver.crt"))
+        .output()
+        .expect("openssl is needed by this test");
+    let said = String::from_utf8_lossy(&verify.stdout).into_owned()
+        + &String::from_utf8_lossy(&verify.stderr);
+    assert!(!verify.status.success(), "openssl accepts the CA: {said}");
+    assert!(said.contains("invalid CA certificate"), "{said}");
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_ca: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "ca" && f["code"] == "malformed")
+        .collect();
+    let [finding] = on_ca.as_slice() else {
+        panic!("expected one malformed finding on ca: {on_ca:?}");
+    };
+    let problems = expect_message(
+        "message",
+        &text(&finding["message"]),
+        &root.join("pki/ca.crt"),
+        "a CA certificate whose keyUsage lacks keyCertSign: Go refuses every certificate it signed (`x509: invalid signature: parent certificate cannot sign this kind of certificate`)",
+    );
+    report(&problems);
+}
+
+/// Replaces `pki/ca.crt` by a CA:TRUE certificate of the same key and CN whose
+/// keyUsage is digitalSignature and keyEncipherment only, valid around the test clock.
+fn ca_without_cert_sign(root: &Path) {
+    let key = fs::read_to_string(root.join("pki/ca.key")).expect("read");
+    let key = rcgen::KeyPair::from_pem(&key).expect("CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 11, 26);
+    params.not_after = rcgen::date_time_ymd(2035, 11, 26);
+    let cert = params.self_signed(&key).expect("sign");
+    fs::write(root.join("pki/ca.crt"), cert.pem()).expect("write");
+}
+
+/// A private key block in a file read as a certificate is flagged: critical
+/// when the file is readable by group or others, a warning otherwise; the
+/// message names the place and never carries the key.
+#[test]
+fn private_key_in_a_certificate_file_is_flagged() {
+    struct KeyCase {
+        name: &'static str,
+        setup: fn(&Path),
+        credential: &'static str,
+        severity: &'static str,
+        at: &'static str,
+        field: Option<&'static str>,
+    }
+    let cases = [
+        KeyCase {
+            name: "key appended to apiserver.crt (0644)",
+            setup: |root| {
+                let key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                let mut crt = fs::read(root.join("pki/apiserver.crt")).expect("read");
+                crt.extend(key);
+                fs::write(root.join("pki/apiserver.crt"), crt).expect("write");
+            },
+            credential: "apiserver",
+            severity: "critical",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key before the certificate in apiserver.crt (0644)",
+            setup: |root| {
+                let mut key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                key.extend(fs::read(root.join("pki/apiserver.crt")).expect("read"));
+                fs::write(root.join("pki/apiserver.crt"), key).expect("write");
+            },
+            credential: "apiserver",
+            severity: "critical",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key appended to apiserver.crt (0600)",
+            setup: |root| {
+                let key = fs::read(root.join("pki/apiserver.key")).expect("read");
+                let mut crt = fs::read(root.join("pki/apiserver.crt")).expect("read");
+                crt.extend(key);
+                let path = root.join("pki/apiserver.crt");
+                fs::write(&path, crt).expect("write");
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            },
+            credential: "apiserver",
+            severity: "warning",
+            at: "pki/apiserver.crt",
+            field: None,
+        },
+        KeyCase {
+            name: "key inside admin.conf's certificate-authority-data",
+            setup: |root| {
+                use base64::Engine as _;
+                let mut ca = fs::read(root.join("pki/ca.crt")).expect("read");
+                ca.extend(fs::read(root.join("pki/apiserver.key")).expect("read"));
+                let data = base64::engine::general_purpose::STANDARD.encode(ca);
+                let path = root.join("admin.conf");
+                let text = fs::read_to_string(&path).expect("read");
+                let text: String = text
+                    .lines()
+                    .map(
+                        |line| match line.split_once("certificate-authority-data: ") {
+                            Some((indent, _)) => {
+                                format!("{indent}certificate-authority-data: {data}\n")
+                            }
+                            None => format!("{line}\n"),
+                        },
+                    )
+                    .collect();
+                fs::write(&path, text).expect("write");
+            },
+            credential: "admin.conf",
+            severity: "warning",
+            at: "admin.conf",
+            field: Some("`certificate-authority-data` of `kubernetes`"),
+        },
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (run, tmp, unchanged) = run_on_copy(case.setup, &["check", "-o", "json"]);
+        let root = tmp.path().join("host");
+        let mut problems = Vec::new();
+        if !unchanged {
+            problems.push("check changed the host".to_owned());
+        }
+        let key = fs::read_to_string(root.join("pki/apiserver.key")).expect("read");
+        for line in key.lines().filter(|line| !line.starts_with("-----")) {
+            if run.stdout.contains(line) || run.stderr.contains(line) {
+                problems.push("the output carries the private key".to_owned());
+                break;
+            }
+        }
+        let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+        let found: Vec<&Value> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| {
+                f["credential"] == case.credential
+                    && f["code"] == "insecure-permissions"
+                    && text(&f["message"]).contains("holds a private key")
+            })
+            .collect();
+        match found.as_slice() {
+            [finding] => {
+                expect_eq(
+                    &mut problems,
+                    "severity",
+                    &finding["severity"],
+                    case.severity,
+                );
+                let reason = match case.field {
+                    Some(field) => format!("{field}: holds a private key"),
+                    None => "holds a private key".to_owned(),
+                };
+                problems.extend(expect_message(
+                    "message",
+                    &text(&finding["message"]),
+                    &root.join(case.at),
+                    &reason,
+                ));
+            }
+            _ => problems.push(format!(
+                "expected one insecure-permissions finding about the key on {}: {}",
+                case.credential, run.stdout
+            )),
+        }
+        if !problems.is_empty() {
+            failures.extend(label(case.name, problems));
+        }
+    }
+    report(&failures);
+}
+
+/// `openssl ecparam -genkey` writes `EC PARAMETERS` before the key; Go skips
+/// that block, so the key is read as it is and nothing is flagged.
+#[test]
+fn ec_parameters_before_the_key_are_skipped() {
+    let prepend = |root: &Path| {
+        let path = root.join("pki/apiserver.key");
+        let params = Command::new("openssl")
+            .args(["ecparam", "-name", "prime256v1"])
+            .output()
+            .expect("openssl is needed by this test");
+        assert!(params.status.success());
+        let mut bytes = params.stdout;
+        bytes.extend(fs::read(&path).expect("read"));
+        fs::write(&path, bytes).expect("write");
+    };
+    let (run, _, unchanged) = run_on_copy(prepend, &["check", "-o", "json"]);
+    assert!(unchanged, "check changed the host");
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let baseline = &base_host().baseline;
+    assert_eq!(&findings_of(&run), baseline, "{}", run.stdout);
+    assert_eq!(run.code, Some(base_host().baseline_exit), "{}", run.stderr);
+    let apiserver = doc["credentials"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["name"] == "apiserver"))
+        .expect("apiserver");
+    assert_eq!(apiserver["key"]["state"], "present", "{apiserver}");
+    assert_eq!(apiserver["key"]["matchesCertificate"], true, "{apiserver}");
+}
+
+/// A leaf signed with MD5 by the host's own CA: its signature is valid
+/// (openssl, allowed MD5, verifies it), so check reports Go's refusal of MD5
+/// and does not claim the signature fails.
+#[test]
+fn md5_signed_leaf_of_the_ca_is_not_called_unsigned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("host");
+    let run = kubecred(&[
+        "--no-copies".as_ref(),
+        "demo".as_ref(),
+        root.as_os_str(),
+        "--key-algorithm".as_ref(),
+        "rsa-2048".as_ref(),
+    ]);
+    assert_eq!(run.code, Some(0), "demo failed: {}", run.stderr);
+    let work = tmp.path().join("ca");
+    fs::create_dir(&work).expect("mkdir");
+    fs::write(work.join("index.txt"), "").expect("write");
+    fs::write(work.join("serial"), "1000\n").expect("write");
+    fs::write(
+        work.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+    )
+    .expect("write");
+    let openssl = |args: &[&OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .expect("openssl is needed by this test");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let pki = root.join("pki");
+    let (key, ca, ca_key, crt) = (
+        pki.join("apiserver.key"),
+        pki.join("ca.crt"),
+        pki.join("ca.key"),
+        pki.join("apiserver.crt"),
+    );
+    openssl(&[
+        "req".as_ref(),
+        "-new".as_ref(),
+        "-key".as_ref(),
+        key.as_os_str(),
+        "-subj".as_ref(),
+        "/CN=kube-apiserver".as_ref(),
+        "-out".as_ref(),
+        "leaf.csr".as_ref(),
+    ]);
+    // `openssl ca` takes fixed dates: the certificate does not depend on today.
+    openssl(&[
+        "ca".as_ref(),
+        "-batch".as_ref(),
+        "-config".as_ref(),
+        "ca.cnf".as_ref(),
+        "-in".as_ref(),
+        "leaf.csr".as_ref(),
+        "-out".as_ref(),
+        crt.as_os_str(),
+        "-md".as_ref(),
+        "md5".as_ref(),
+        "-startdate".as_ref(),
+        "20261101000000Z".as_ref(),
+        "-enddate".as_ref(),
+        "20271101000000Z".as_ref(),
+        "-keyfile".as_ref(),
+        ca_key.as_os_str(),
+        "-cert".as_ref(),
+        ca.as_os_str(),
+        "-notext".as_ref(),
+    ]);
+    fs::set_permissions(&crt, fs::Permissions::from_mode(0o644)).expect("chmod");
+    // The independent judge: the signature is the CA's.
+    openssl(&[
+        "verify".as_ref(),
+        "-auth_level".as_ref(),
+        "0".as_ref(),
+        "-attime".as_ref(),
+        "1795694400".as_ref(),
+        "-CAfile".as_ref(),
+        ca.as_os_str(),
+        crt.as_os_str(),
+    ]);
+    let run = kubecred(&[
+        "--kubernetes-dir".as_ref(),
+        root.as_os_str(),
+        "--no-copies".as_ref(),
+        "check".as_ref(),
+        "-o".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let on_apiserver: Vec<(String, String)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["credential"] == "apiserver")
+        .map(|f| (text(&f["code"]), text(&f["message"])))
+        .collect();
+    let [(code, message)] = on_apiserver.as_slice() else {
+        panic!("expected only Go's refusal on apiserver: {on_apiserver:?}");
+    };
+    assert_eq!(code, "malformed");
+    report(&expect_message(
+        "message",
+        message,
+        &crt,
+        "`x509: cannot verify signature: insecure algorithm MD5-RSA`",
+    ));
+    let apiserver = doc["credentials"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["name"] == "apiserver"))
+        .expect("apiserver");
+    assert_eq!(apiserver["signatureValid"], Value::Null, "{apiserver}");
+}
+
 /// No `pki/` at all: every PKI credential is missing; renew refuses and writes nothing.
 #[test]
 fn pki_missing_entirely() {

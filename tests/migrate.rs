@@ -1468,3 +1468,66 @@ fn sigint_or_sigterm_during_the_migration_restores_everything_and_leaves_no_key_
         );
     }
 }
+
+/// An admin.conf whose client certificate and key are files (`client-certificate:`,
+/// `client-key:`), which kubectl accepts: the migrated admin.conf embeds the new
+/// credential in their place, never both, and kubectl and check accept it.
+#[test]
+fn offline_migration_of_an_admin_conf_with_credential_files_writes_one_kubectl_accepts() {
+    use base64::Engine as _;
+    let host = Host::new(AdminLayout::Pre129);
+    let state = tempfile::tempdir().unwrap();
+    let admin = host.file("admin.conf");
+    let mut config = Kubeconfig::parse(&fs::read(&admin).unwrap()).unwrap();
+    for user in &mut config.users {
+        let decode = |data: &Option<String>| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data.as_deref().unwrap())
+                .unwrap()
+        };
+        let (crt, key) = (host.file("admin.crt"), host.file("admin.key"));
+        fs::write(&crt, decode(&user.user.client_certificate_data)).unwrap();
+        fs::write(&key, decode(&user.user.client_key_data)).unwrap();
+        fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        user.user.client_certificate_data = None;
+        user.user.client_key_data = None;
+        user.user.client_certificate = Some(crt.display().to_string());
+        user.user.client_key = Some(key.display().to_string());
+    }
+    fs::write(&admin, config.to_yaml().unwrap()).unwrap();
+    kubectl_accepts(&admin).expect("kubectl accepts the file form");
+    let run = offline_at(&host, state.path(), common::NOW, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    if let Err(said) = kubectl_accepts(&admin) {
+        panic!("kubectl refuses the migrated admin.conf: {said}");
+    }
+    let migrated = Kubeconfig::parse(&fs::read(&admin).unwrap()).unwrap();
+    for user in &migrated.users {
+        assert_eq!(user.user.client_certificate, None, "{}", user.name);
+        assert_eq!(user.user.client_key, None, "{}", user.name);
+        assert!(user.user.client_certificate_data.is_some(), "{}", user.name);
+        assert!(user.user.client_key_data.is_some(), "{}", user.name);
+    }
+    let json = host.check(&[]).json();
+    let on_admin: Vec<(String, String)> = codes(&json)
+        .into_iter()
+        .filter(|(credential, _)| credential == "admin.conf")
+        .collect();
+    assert_eq!(on_admin, pairs(&[]), "{json}");
+}
+
+/// kubectl's own judgement of a kubeconfig: `config view --minify --flatten`
+/// runs client-go's validation of the current context (plain `config view`
+/// does not), which refuses a credential named both as data and as a file.
+fn kubectl_accepts(path: &Path) -> Result<(), String> {
+    let out = Command::new("kubectl")
+        .args(["config", "view", "--minify", "--flatten", "--kubeconfig"])
+        .arg(path)
+        .output()
+        .expect("kubectl is needed by this test; .ci/run installs it");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}

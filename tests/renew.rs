@@ -1500,3 +1500,63 @@ fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
         );
     }
 }
+
+/// kubectl's own judgement of a kubeconfig: `config view --minify --flatten`
+/// runs client-go's validation of the current context (plain `config view`
+/// does not), which refuses a credential named both as data and as a file.
+fn kubectl_accepts(path: &Path) -> Result<(), String> {
+    let out = Command::new("kubectl")
+        .args(["config", "view", "--minify", "--flatten", "--kubeconfig"])
+        .arg(path)
+        .output()
+        .expect("kubectl is needed by this test; .ci/run installs it");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A kubeconfig whose cluster names its CA by file (`certificate-authority:`),
+/// which kubectl accepts: renew writes the CA as data in its place, never both,
+/// and kubectl and check accept the result.
+#[test]
+fn renewing_a_kubeconfig_with_a_ca_file_writes_one_kubectl_accepts() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = tempfile::tempdir().unwrap();
+    let path = host.file("scheduler.conf");
+    let ca_path = host.file("pki/ca.crt");
+    let mut config = Kubeconfig::parse(&fs::read(&path).unwrap()).unwrap();
+    for cluster in &mut config.clusters {
+        cluster.cluster.certificate_authority_data = None;
+        cluster.cluster.certificate_authority = Some(ca_path.display().to_string());
+    }
+    fs::write(&path, config.to_yaml().unwrap()).unwrap();
+    kubectl_accepts(&path).expect("kubectl accepts the CA file form");
+    let before = codes(&host.check(&[]).json());
+    let run = run_in(
+        host.path(),
+        state.path(),
+        &["--no-copies", "renew", "scheduler.conf", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    if let Err(said) = kubectl_accepts(&path) {
+        panic!("kubectl refuses the renewed scheduler.conf: {said}");
+    }
+    let renewed = Kubeconfig::parse(&fs::read(&path).unwrap()).unwrap();
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(fs::read(&ca_path).unwrap());
+    for cluster in &renewed.clusters {
+        assert_eq!(
+            cluster.cluster.certificate_authority, None,
+            "{}",
+            cluster.name
+        );
+        assert_eq!(
+            cluster.cluster.certificate_authority_data.as_deref(),
+            Some(ca_data.as_str()),
+            "{}",
+            cluster.name
+        );
+    }
+    assert_eq!(codes(&host.check(&[]).json()), before);
+}

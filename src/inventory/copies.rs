@@ -144,7 +144,12 @@ fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<Vec<Copy>, String>
         let is_admin = certificate.groups.iter().any(|group| {
             group == layout::SYSTEM_MASTERS || group == layout::KUBEADM_CLUSTER_ADMINS
         });
-        let of_this_cluster = ca.is_none_or(|ca| certificate.verify_signed_by(ca).is_ok());
+        let of_this_cluster = ca.is_none_or(|ca| {
+            matches!(
+                certificate.verify_signed_by(ca),
+                Ok(()) | Err(crate::cert::ChainError::UnsupportedAlgorithm)
+            )
+        });
         if is_admin && of_this_cluster {
             copies.push(Copy {
                 file: file.clone(),

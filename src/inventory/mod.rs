@@ -116,6 +116,17 @@ pub struct Material {
     pub key: KeyState,
     /// For kubeconfigs: the current context's names and CA data.
     pub kubeconfig: Option<KubeconfigFacts>,
+    /// Places read as certificates that also hold a private key block.
+    pub keys_in_certificates: Vec<KeyInCertificate>,
+}
+
+/// A private key block found where a certificate was read (never the key itself).
+#[derive(Clone, Debug)]
+pub struct KeyInCertificate {
+    /// The file that holds it (the kubeconfig for embedded data).
+    pub file: FileMeta,
+    /// The kubeconfig field that holds it, for embedded data.
+    pub field: Option<String>,
 }
 
 /// Where a certificate was read from.
@@ -389,16 +400,24 @@ fn read_pair(crt: &Path, key_path: &Path, expected: bool) -> State {
         Ok(None) => return State::Absent { expected },
         Err(reason) => return malformed(crt, reason),
     };
-    let certificate = match first_certificate(&bytes) {
+    let (certificate, holds_key) = match certificate_and_key_block(&bytes) {
         Ok(parsed) => parsed,
         Err(reason) => return malformed(crt, reason),
     };
+    let keys_in_certificates = holds_key
+        .then(|| KeyInCertificate {
+            file: file.clone(),
+            field: None,
+        })
+        .into_iter()
+        .collect();
     State::Present(Box::new(Material {
         certificate,
         origin: Origin::File(crt.to_path_buf()),
         file,
         key: read_key(key_path, Links::Refuse),
         kubeconfig: None,
+        keys_in_certificates,
     }))
 }
 
@@ -443,6 +462,7 @@ fn kubeconfig_material(
     let config = Kubeconfig::parse(bytes).map_err(at_config)?;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let current = config.current_credentials(dir).map_err(at_config)?;
+    let mut keys_in_certificates = Vec::new();
     let (certificate, origin) = match &current.certificate {
         None => {
             return Err(at_config(format!(
@@ -451,9 +471,15 @@ fn kubeconfig_material(
             )));
         }
         Some(Source::Embedded { pem, field, .. }) => {
-            let cert = first_certificate(pem).map_err(|reason| {
+            let (cert, holds_key) = certificate_and_key_block(pem).map_err(|reason| {
                 at_config(format!("`{field}` of `{}`: {reason}", current.user))
             })?;
+            if holds_key {
+                keys_in_certificates.push(KeyInCertificate {
+                    file: file.clone(),
+                    field: Some(format!("`{field}` of `{}`", current.user)),
+                });
+            }
             (
                 cert,
                 Origin::Embedded {
@@ -463,10 +489,21 @@ fn kubeconfig_material(
             )
         }
         Some(Source::File(cert_path)) => {
-            let (pem, _) = read_file(cert_path, Links::Follow)
+            let (pem, cert_file) = read_file(cert_path, Links::Follow)
                 .and_then(|read| read.ok_or_else(|| "client certificate file is absent".to_owned()))
                 .map_err(|reason| (cert_path.clone(), reason))?;
-            let cert = first_certificate(&pem).map_err(|reason| (cert_path.clone(), reason))?;
+            let (cert, holds_key) =
+                certificate_and_key_block(&pem).map_err(|reason| (cert_path.clone(), reason))?;
+            // One file named as both certificate and key (the kubelet's rotated
+            // `kubelet-client-current.pem`) is a key file, judged as one.
+            let is_key_file =
+                matches!(&current.key, Some(Source::File(key_path)) if key_path == cert_path);
+            if holds_key && !is_key_file {
+                keys_in_certificates.push(KeyInCertificate {
+                    file: cert_file,
+                    field: None,
+                });
+            }
             (cert, Origin::File(cert_path.clone()))
         }
     };
@@ -490,10 +527,28 @@ fn kubeconfig_material(
         .certificate_authority
         .as_ref()
         .map(|source| match source {
-            Source::Embedded { pem, .. } => first_certificate(pem),
+            Source::Embedded { pem, field, owner } => {
+                let (cert, holds_key) = certificate_and_key_block(pem)?;
+                if holds_key {
+                    keys_in_certificates.push(KeyInCertificate {
+                        file: file.clone(),
+                        field: Some(format!("`{field}` of `{owner}`")),
+                    });
+                }
+                Ok(cert)
+            }
             Source::File(ca_path) => read_file(ca_path, Links::Follow)
                 .and_then(|read| read.ok_or_else(|| "file is absent".to_owned()))
-                .and_then(|(pem, _)| first_certificate(&pem))
+                .and_then(|(pem, ca_file)| {
+                    let (cert, holds_key) = certificate_and_key_block(&pem)?;
+                    if holds_key {
+                        keys_in_certificates.push(KeyInCertificate {
+                            file: ca_file,
+                            field: None,
+                        });
+                    }
+                    Ok(cert)
+                })
                 .map_err(|reason| format!("{}: {reason}", ca_path.display())),
         });
     Ok(Material {
@@ -508,6 +563,7 @@ fn kubeconfig_material(
             server: current.server,
             certificate_authority,
         }),
+        keys_in_certificates,
     })
 }
 
@@ -566,12 +622,18 @@ fn folders(scope: &Scope) -> Vec<FileMeta> {
 }
 
 fn first_certificate(pem_bytes: &[u8]) -> Result<Certificate, String> {
+    certificate_and_key_block(pem_bytes).map(|(certificate, _)| certificate)
+}
+
+/// The first certificate of PEM text, and whether the text also holds a private key block.
+fn certificate_and_key_block(pem_bytes: &[u8]) -> Result<(Certificate, bool), String> {
     let blocks = pem::parse(pem_bytes)?;
     let block = blocks
         .iter()
         .find(|block| block.kind == BlockKind::Certificate)
         .ok_or("no certificate in the file")?;
-    Certificate::from_der(&block.der)
+    let holds_key = blocks.iter().any(|block| block.kind.is_private_key());
+    Certificate::from_der(&block.der).map(|certificate| (certificate, holds_key))
 }
 
 fn malformed(path: &Path, reason: String) -> State {

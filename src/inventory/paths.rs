@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cert::Certificate;
 use crate::inventory::{
-    Credential, KeyState, Links, Material, Origin, State, kubeconfig_material, malformed,
-    read_file, read_key,
+    Credential, KeyInCertificate, KeyState, Links, Material, Origin, State, kubeconfig_material,
+    malformed, read_file, read_key,
 };
 use crate::layout::{self, Kind};
 use crate::pem::{self, BlockKind};
@@ -66,6 +66,16 @@ pub(super) fn read_any(path: &Path) -> Vec<Credential> {
             KeyState::Unknown
         }
     };
+    // A `.crt` is a certificate file, whatever else it holds: a key in it is exposed.
+    let keys_in_certificates: Vec<KeyInCertificate> =
+        (path.extension().is_some_and(|ext| ext == "crt")
+            && blocks.iter().any(|block| block.kind.is_private_key()))
+        .then(|| KeyInCertificate {
+            file: file.clone(),
+            field: None,
+        })
+        .into_iter()
+        .collect();
     let many = certs.len() > 1;
     certs
         .iter()
@@ -87,6 +97,7 @@ pub(super) fn read_any(path: &Path) -> Vec<Credential> {
                     origin: Origin::File(path.to_path_buf()),
                     file: file.clone(),
                     kubeconfig: None,
+                    keys_in_certificates: keys_in_certificates.clone(),
                 })),
                 Err(reason) => malformed(path, reason),
             };

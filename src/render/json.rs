@@ -191,7 +191,12 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
         }
         State::Present(material) => {
             let cert = &material.certificate;
-            let signature = cred.chain.as_ref().map(Result::is_ok);
+            // Unknown (null) when the algorithm cannot be checked, as when there is no CA.
+            let signature = cred.chain.as_ref().and_then(|chain| match chain {
+                Ok(()) => Some(true),
+                Err(crate::cert::ChainError::UnsupportedAlgorithm) => None,
+                Err(_) => Some(false),
+            });
             let source = match &material.origin {
                 Origin::File(at) => json!({"type": "file", "path": path(at)}),
                 Origin::Embedded { user, field } => json!({
