@@ -174,8 +174,10 @@ pub fn renewable() -> impl Iterator<Item = &'static str> {
 
 /// Plans a renewal at `now`. Pure.
 ///
-/// Refuses durations out of range, a `--validity` under a day or under
-/// `--within`, and (unless `trust_clock`) a clock that disagrees with the tree.
+/// Refuses durations out of range, a `--validity` under a day or not longer
+/// than `--within`, and (unless `trust_clock`) a clock that disagrees with the tree.
+/// A credential whose renewal the CA's expiry would make pointless (see
+/// `capped_in_vain`) cannot be renewed: a fault naming the CA.
 /// With `all` and not `all_or_nothing`, a credential that cannot be renewed is
 /// skipped as a fault; otherwise it refuses the plan.
 pub fn plan(
@@ -234,9 +236,10 @@ pub fn plan(
     Ok(plan)
 }
 
-/// Refuses a validity under a day or under the window, durations that reach
-/// past the last date a certificate can carry (usage errors), and a clock too
-/// early for any certificate (a clock error, whatever `--trust-clock` says).
+/// Refuses a validity under a day, a window no shorter than the validity,
+/// durations that reach past the last date a certificate can carry (usage
+/// errors), and a clock too early for any certificate (a clock error, whatever
+/// `--trust-clock` says).
 pub(crate) fn check_durations(
     validity: Duration,
     within: Option<Duration>,
@@ -265,11 +268,11 @@ pub(crate) fn check_durations(
                 span::date(now)
             ));
         }
-        if validity < within {
+        if within >= validity {
             return usage(format!(
-                "--validity {} is shorter than --within {}: every new certificate would be due again at once",
-                span::exact(validity),
-                span::exact(within)
+                "--within {} must be shorter than --validity {}: every new certificate would be due again at once",
+                span::exact(within),
+                span::exact(validity)
             ));
         }
     }
@@ -437,6 +440,14 @@ fn plan_one(
             ),
         ));
     }
+    let capped = wanted > ca_not_after;
+    let not_after = wanted.min(ca_not_after);
+    if capped
+        && let Some(reason) =
+            capped_in_vain(&ca_name, ca_not_after, old.not_after, now, request.within)
+    {
+        return Err(unusable(&ca.path, reason));
+    }
     Ok(Some(Item {
         name,
         kind: credential.kind,
@@ -444,10 +455,49 @@ fn plan_one(
         ca: ca_name,
         old: old.clone(),
         not_before,
-        not_after: wanted.min(ca_not_after),
-        capped: wanted > ca_not_after,
+        not_after,
+        capped,
         key,
     }))
+}
+
+/// Why renewing a certificate whose new not-after is capped at its CA's
+/// (`ca_not_after`) would not help, if it would not: the new not-after is no
+/// later than the old one, or leaves less than a day, or falls inside the
+/// `--within` window (the certificate would be due again at once, so every
+/// timer run would renew it again).
+fn capped_in_vain(
+    ca_name: &str,
+    ca_not_after: OffsetDateTime,
+    old_not_after: OffsetDateTime,
+    now: OffsetDateTime,
+    within: Option<Duration>,
+) -> Option<String> {
+    // Whether the CA expires before `now + by` (`or_equal`: at it too).
+    let before = |by: Duration, or_equal: bool| {
+        now.checked_add(by)
+            .is_none_or(|end| ca_not_after < end || (or_equal && ca_not_after == end))
+    };
+    let life = span::exact(ca_not_after - now);
+    let why = if ca_not_after <= old_not_after {
+        format!(
+            "expire no later than the current one ({})",
+            span::date(old_not_after)
+        )
+    } else if before(Duration::DAY, false) {
+        format!("be valid for only {life}, less than a day")
+    } else if let Some(window) = within.filter(|window| before(*window, true)) {
+        format!(
+            "be valid for only {life}, inside the --within {} window, and be due again at once",
+            span::exact(window)
+        )
+    } else {
+        return None;
+    };
+    Some(format!(
+        "its CA {ca_name} expires on {} and must be rotated first: capped there, the new certificate would {why} (see \"Manual Rotation of CA Certificates\" in the Kubernetes docs)",
+        span::date(ca_not_after)
+    ))
 }
 
 /// The algorithm a new key of the same kind as `current` gets.
@@ -935,7 +985,10 @@ mod tests {
     fn not_after_is_capped_at_the_ca() {
         let (_dir, inventory) = node(
             AdminLayout::Init129,
-            &[("etcd-ca", NOW - days(3000), NOW + days(100))],
+            &[
+                ("etcd-ca", NOW - days(3000), NOW + days(100)),
+                ("etcd-server", NOW - days(300), NOW + days(20)),
+            ],
             |_| {},
         );
         let plan = plan(&inventory, &request(&["etcd-server", "apiserver"]), NOW).unwrap();
@@ -944,6 +997,126 @@ mod tests {
         assert_eq!(server.not_after, NOW + days(100));
         let apiserver = plan.items.iter().find(|i| i.name == "apiserver").unwrap();
         assert!(!apiserver.capped);
+    }
+
+    #[test]
+    fn a_renewal_the_ca_would_cap_in_vain_is_a_fault_naming_the_ca() {
+        // The CAs end at CA_END; the leaves a year after NOW, but apiserver, which ends with them.
+        const CA_END: OffsetDateTime = datetime!(2036-11-23 12:00 UTC);
+        let (_dir, inventory) = node(
+            AdminLayout::Init129,
+            &[("apiserver", NOW - Duration::minutes(5), CA_END)],
+            |_| {},
+        );
+        let second = Duration::SECOND;
+        let rotate = "expires on 2036-11-23 12:00 UTC and must be rotated first: capped there, the new certificate would";
+        let not_later = "expire no later than the current one (2036-11-23 12:00 UTC)";
+        // (clock, --within, a fault reason for every leaf but apiserver, or None: renewed, capped)
+        let cases: &[(OffsetDateTime, Option<Duration>, Option<&str>)] = &[
+            (CA_END - days(19), None, None),
+            (
+                CA_END - days(19),
+                Some(days(30)),
+                Some(
+                    "be valid for only 19d, inside the --within 30d window, and be due again at once",
+                ),
+            ),
+            (
+                CA_END - days(30),
+                Some(days(30)),
+                Some("be valid for only 30d, inside the --within 30d window"),
+            ),
+            (CA_END - days(30) - second, Some(days(30)), None),
+            (CA_END - Duration::DAY, None, None),
+            (
+                CA_END - Duration::DAY + second,
+                None,
+                Some("be valid for only 23h59m59s, less than a day"),
+            ),
+            (
+                CA_END - second,
+                None,
+                Some("be valid for only 1s, less than a day"),
+            ),
+        ];
+        for (now, within, fault) in cases {
+            let request = Request {
+                within: *within,
+                trust_clock: true,
+                ..request(&[])
+            };
+            let planned = plan(&inventory, &request, *now).unwrap();
+            // apiserver already ends with its CA: renewing it never helps, once it is due.
+            let apiserver_due = within.is_none_or(|window| CA_END <= *now + window);
+            if apiserver_due {
+                assert!(
+                    fault_text(skip(&planned, "apiserver"))
+                        .contains(&format!("its CA ca {rotate} {not_later}")),
+                    "{now}: {planned:?}"
+                );
+                let SkipReason::Fault { path, .. } = skip(&planned, "apiserver") else {
+                    panic!("{now}");
+                };
+                assert!(path.ends_with("pki/ca.crt"), "{}", path.display());
+            } else {
+                assert_eq!(skip(&planned, "apiserver"), &SkipReason::NotDue(CA_END));
+            }
+            match fault {
+                None => {
+                    assert_eq!(planned.items.len(), 10, "{now}: {planned:?}");
+                    let faults = planned.skipped.iter().filter(|s| s.reason.is_fault());
+                    assert_eq!(faults.count(), usize::from(apiserver_due), "{now}");
+                    for item in &planned.items {
+                        assert!(item.capped, "{}", item.name);
+                        assert_eq!(item.not_after, CA_END, "{}", item.name);
+                        assert!(item.not_after > item.old.not_after, "{}", item.name);
+                    }
+                }
+                Some(why) => {
+                    assert!(planned.items.is_empty(), "{now}: {planned:?}");
+                    assert_eq!(planned.skipped.len(), 11, "{now}");
+                    for skipped in planned.skipped.iter().filter(|s| s.name != "apiserver") {
+                        let text = fault_text(&skipped.reason);
+                        assert!(text.contains(rotate), "{now}: {text}");
+                        assert!(text.contains(why), "{now}: {text}");
+                    }
+                }
+            }
+            // Named, the same fault refuses with the same message.
+            let named = Request {
+                names: vec!["apiserver".into(), "etcd-peer".into()],
+                ..request.clone()
+            };
+            match (plan(&inventory, &named, *now), apiserver_due) {
+                (Err(RenewError::Unusable { name, reason, path }), true) => {
+                    assert_eq!(name, "apiserver");
+                    assert!(
+                        reason.contains(rotate) && reason.contains(not_later),
+                        "{reason}"
+                    );
+                    assert!(path.ends_with("pki/ca.crt"));
+                }
+                (Ok(planned), false) if fault.is_none() => {
+                    assert_eq!(names(&planned), ["etcd-peer"]);
+                }
+                (other, _) => panic!("{now}: {other:?}"),
+            }
+            let named = Request {
+                names: vec!["etcd-peer".into()],
+                ..request.clone()
+            };
+            match (plan(&inventory, &named, *now), fault) {
+                (Ok(planned), None) => assert_eq!(names(&planned), ["etcd-peer"]),
+                (Err(RenewError::Unusable { reason, path, .. }), Some(why)) => {
+                    assert!(
+                        reason.contains(&format!("its CA etcd-ca {rotate} {why}")),
+                        "{reason}"
+                    );
+                    assert!(path.ends_with("pki/etcd/ca.crt"));
+                }
+                (other, _) => panic!("{now}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -967,7 +1140,19 @@ mod tests {
                 days(10),
                 Some(days(30)),
                 NOW,
-                "--validity 10d is shorter than --within 30d",
+                "--within 30d must be shorter than --validity 10d",
+            ),
+            (
+                days(30),
+                Some(days(30)),
+                NOW,
+                "--within 30d must be shorter than --validity 30d: every new certificate would be due again at once",
+            ),
+            (
+                Duration::hours(8760),
+                Some(days(365)),
+                NOW,
+                "--within 1y must be shorter than --validity 1y",
             ),
             (
                 days(10_000 * 365),
@@ -1001,8 +1186,11 @@ mod tests {
                 other => panic!("{why}: {other:?}"),
             }
         }
-        // The edges are accepted: a day, and a validity equal to the window.
-        for (validity, within) in [(Duration::DAY, None), (days(30), Some(days(30)))] {
+        // The edges are accepted: a day, and a validity a second longer than the window.
+        for (validity, within) in [
+            (Duration::DAY, None),
+            (days(30) + Duration::SECOND, Some(days(30))),
+        ] {
             let request = Request {
                 within,
                 validity,

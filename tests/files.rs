@@ -280,6 +280,120 @@ fn dev_zero_as_a_stale_copy_is_a_character_device() {
     );
 }
 
+/// A kubeconfig whose users are `admin` (the file `admin_cert`) and then one user per entry of `files`.
+fn copy_with_users(path: &Path, admin_cert: &Path, files: &[PathBuf]) {
+    let mut yaml =
+        String::from("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers:\n");
+    let entry = |name: &str, file: &Path| {
+        format!(
+            "- name: {name}\n  user:\n    client-certificate: {}\n",
+            file.display()
+        )
+    };
+    yaml.push_str(&entry("admin", admin_cert));
+    for (index, file) in files.iter().enumerate() {
+        yaml.push_str(&entry(&format!("u{index}"), file));
+    }
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, yaml).unwrap();
+}
+
+#[test]
+fn copies_whose_users_name_many_or_big_files_are_read_within_a_budget() {
+    let host = Host::new(AdminLayout::Init129);
+    let home = tempfile::tempdir().unwrap();
+    let files = home.path().join("files");
+    fs::create_dir_all(&files).unwrap();
+    // super-admin.conf's certificate (system:masters): a stale admin copy wherever a user names it.
+    let super_admin = Kubeconfig::parse(&fs::read(host.file("super-admin.conf")).unwrap()).unwrap();
+    let admin_cert = files.join("super-admin.crt");
+    let data = super_admin.users[0]
+        .user
+        .client_certificate_data
+        .as_deref()
+        .unwrap();
+    fs::write(
+        &admin_cert,
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+    )
+    .unwrap();
+    let megabyte = vec![b'x'; 1024 * 1024];
+    let big = files.join("big.pem");
+    fs::write(&big, &megabyte).unwrap();
+    // one: 5,000 users naming the same 1 MB file that is no PEM.
+    let one = home.path().join("one/.kube/config");
+    copy_with_users(&one, &admin_cert, &vec![big; 5_000]);
+    // many: 5,000 users naming 5,000 small files that are no PEM.
+    let small: Vec<PathBuf> = (0..5_000)
+        .map(|index| {
+            let file = files.join(format!("small-{index}.pem"));
+            fs::write(&file, format!("not a certificate {index}\n")).unwrap();
+            file
+        })
+        .collect();
+    let many = home.path().join("many/.kube/config");
+    copy_with_users(&many, &admin_cert, &small);
+    // large: 20 users naming 20 distinct 1 MB files.
+    let large: Vec<PathBuf> = (0..20)
+        .map(|index| {
+            let file = files.join(format!("large-{index}.pem"));
+            fs::write(&file, &megabyte).unwrap();
+            file
+        })
+        .collect();
+    let large_copy = home.path().join("large/.kube/config");
+    copy_with_users(&large_copy, &admin_cert, &large);
+    let glob = home.path().join("*/.kube/config");
+    // `run` fails the test if kubecred outlives its deadline; this must take far less.
+    let started = Instant::now();
+    let run = check(host.path(), Some(&glob), true);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "check took {took:?}");
+    // Each admin user named first is found, in every copy.
+    let json = run.json();
+    let stale: Vec<(String, String)> = [&large_copy, &many, &one]
+        .iter()
+        .map(|path| (path.display().to_string(), "stale-admin-copy".to_owned()))
+        .collect();
+    assert_eq!(codes(&json), stale, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // With -v, the copies cut short say where and why; the one naming a single file is read whole.
+    let said = |path: &Path| {
+        run.stderr
+            .lines()
+            .find(|line| {
+                line.starts_with(&format!(
+                    "kubecred: not read as a copy: {}: ",
+                    path.display()
+                ))
+            })
+            .map(str::to_owned)
+    };
+    assert_eq!(said(&one), None, "{}", run.stderr);
+    assert_eq!(
+        said(&many).as_deref(),
+        Some(
+            format!(
+                "kubecred: not read as a copy: {}: read in part: its users name more than 100 certificate files, the most read per kubeconfig; stopped before user 101 of 5001, the rest were not checked",
+                many.display()
+            )
+            .as_str()
+        ),
+        "{}",
+        run.stderr
+    );
+    let large_said = said(&large_copy).unwrap_or_default();
+    assert!(
+        large_said.contains(
+            "read in part: the certificate files its users name hold more than 8 MiB, the most read per kubeconfig; stopped before user 10 of 21"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn inspect_dir_names_each_special_file_and_blocks_on_none() {
     let tmp = tempfile::tempdir().unwrap();

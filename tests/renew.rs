@@ -516,6 +516,103 @@ fn not_after_is_capped_at_the_ca() {
     );
 }
 
+/// The backup sets in `state`.
+fn backup_sets(state: &Path) -> usize {
+    fs::read_dir(state.join("backups")).map_or(0, Iterator::count)
+}
+
+#[test]
+fn a_renewal_capped_at_the_ca_is_not_repeated_by_every_run() {
+    // The demo node, whose CAs all expire on 2035-12-09 12:00 UTC.
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node");
+    let state = dir.path().join("state");
+    let run = kubecred(&[
+        "demo".as_ref(),
+        "--key-algorithm".as_ref(),
+        "ecdsa-p256".as_ref(),
+        node.as_os_str(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let renew = |clock: &str, args: &[&str]| {
+        let mut full = vec!["--no-copies", "renew"];
+        full.extend(args);
+        run_at(clock, &node, &state, &full)
+    };
+    let rotate = "must be rotated first: capped there, the new certificate would";
+    let before = snapshot(&node);
+    // The timer's command 19 days before: a 19-day certificate is inside the 30-day window.
+    let run = renew(
+        "2035-11-20T12:00:00Z",
+        &["--within", "30d", "--yes", "--trust-clock"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: apiserver not renewed: its CA ca expires on 2035-12-09 12:00 UTC and must be rotated first: capped there, the new certificate would be valid for only 19d, inside the --within 30d window, and be due again at once"
+        ),
+        "{}",
+        run.stderr
+    );
+    // One second before the CAs' expiry: no certificate for one second.
+    let run = renew(
+        "2035-12-09T11:59:59Z",
+        &["apiserver", "--yes", "--trust-clock"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot renew apiserver: its CA ca expires on 2035-12-09 12:00 UTC and must be rotated first: capped there, the new certificate would be valid for only 1s, less than a day"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&node), before, "nothing written");
+    assert_eq!(backup_sets(&state), 0);
+    // Without a window it renews once, capped at the CAs.
+    let run = renew("2035-11-20T12:00:00Z", &["--yes", "--trust-clock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("renewed 10 certificate(s)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(backup_sets(&state), 1);
+    let renewed = snapshot(&node);
+    // An hour later the timer's run changes nothing: every renewal would end where the current one does.
+    for args in [
+        &["--within", "30d", "--yes"][..],
+        &["all", "--within", "30d", "--yes", "--all-or-nothing"][..],
+        &["--within", "30d", "--dry-run"][..],
+    ] {
+        let run = renew("2035-11-20T13:00:00Z", args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let faults: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|line| line.starts_with("error: "))
+            .collect();
+        let expected = if args.contains(&"--all-or-nothing") {
+            1
+        } else {
+            10
+        };
+        assert_eq!(faults.len(), expected, "{args:?}: {}", run.stderr);
+        for line in faults {
+            assert!(
+                line.contains(&format!(
+                    "expires on 2035-12-09 12:00 UTC and {rotate} expire no later than the current one (2035-12-09 12:00 UTC)"
+                )),
+                "{args:?}: {line}"
+            );
+        }
+        assert!(!run.stderr.contains("You must restart"), "{}", run.stderr);
+        assert!(!run.stderr.contains("renewed 10"), "{}", run.stderr);
+        assert_eq!(snapshot(&node), renewed, "{args:?}: nothing written");
+        assert_eq!(backup_sets(&state), 1, "{args:?}: no new backup");
+    }
+}
+
 #[test]
 fn reuse_key_keeps_keys_and_key_algorithm_changes_them() {
     let host = Host::new(AdminLayout::Init129);
@@ -1041,7 +1138,17 @@ fn durations_out_of_range_are_usage_errors_naming_the_flag() {
         (
             &["renew", "--within", "30d", "--validity", "7d", "--yes"],
             2,
-            "--validity 7d is shorter than --within 30d",
+            "--within 30d must be shorter than --validity 7d",
+        ),
+        (
+            &["renew", "--within", "365d", "--yes"],
+            2,
+            "--within 1y must be shorter than --validity 1y: every new certificate would be due again at once",
+        ),
+        (
+            &["renew", "--within", "30d", "--validity", "30d", "--dry-run"],
+            2,
+            "--within 30d must be shorter than --validity 30d",
         ),
         (
             &["migrate", "--offline", "--validity", "100000y", "--dry-run"],

@@ -224,6 +224,7 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
             Reply::Type("90d".into()),
             Reply::Type("1h".into()),
             Reply::Type("30d".into()),
+            Reply::Type("90d".into()),
             Reply::Type("100000y".into()),
             Reply::Type("2y".into()),
             Reply::Confirm(true),
@@ -245,7 +246,11 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         "a bad duration is explained: {said}"
     );
     assert!(said.contains("less than a day"), "{said}");
-    assert!(said.contains("shorter than the window (90d)"), "{said}");
+    assert_eq!(
+        said.matches("not longer than the window (90d)").count(),
+        2,
+        "shorter and equal are both refused: {said}"
+    );
     assert!(said.contains("`100000y` is too long"), "{said}");
 }
 

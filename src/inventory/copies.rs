@@ -1,6 +1,7 @@
 //! Stale copies: kubeconfigs outside the kubernetes dir whose users hold a
 //! cluster admin certificate of this cluster.
 
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,12 @@ pub(super) fn find_copies(
             }
             seen.push(path.clone());
             match read_copy(&path, ca) {
-                Ok(found) => copies.extend(found),
+                Ok((found, cut)) => {
+                    copies.extend(found);
+                    if let Some(reason) = cut {
+                        skipped.push((path, reason));
+                    }
+                }
                 Err(reason) => skipped.push((path, reason)),
             }
         }
@@ -114,33 +120,27 @@ fn list(dir: &Path) -> std::io::Result<fs::ReadDir> {
     }
 }
 
-/// The admin users of one kubeconfig. Files that are no kubeconfig are not
-/// ours to judge: one refused unread (a device, a FIFO, ...) is an error saying why.
-fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<Vec<Copy>, String> {
+/// The most certificate files the users of one kubeconfig may name, and
+/// about the most bytes read from them; past either, its other users are left
+/// unchecked (a local user's kubeconfig must not slow the root check down).
+const MAX_NAMED_FILES: usize = 100;
+const MAX_NAMED_BYTES: usize = 8 * 1024 * 1024;
+
+/// The admin users of one kubeconfig, and why it was read only in part, if it
+/// was. Each file its users name is read once; a file, or a kubeconfig, that
+/// is no credential is not ours to judge, but one refused unread (a device, a
+/// FIFO, ...) is an error saying why.
+fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<(Vec<Copy>, Option<String>), String> {
     let Some((bytes, file)) = read_file(path, Links::Follow)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let Ok(config) = Kubeconfig::parse(&bytes) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut copies = Vec::new();
-    for user in &config.users {
-        let pem = if let Some(data) = user.user.client_certificate_data.as_deref() {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .ok()
-        } else {
-            user.user
-                .client_certificate
-                .as_deref()
-                .and_then(|file| read_file(&dir.join(file), Links::Follow).ok().flatten())
-                .map(|(bytes, _)| bytes)
-        };
-        let Some(certificate) = pem.and_then(|pem| first_certificate(&pem).ok()) else {
-            continue;
-        };
+    // The certificate in `pem`, if it is an admin certificate of this cluster.
+    let admin = |pem: &[u8]| {
+        let certificate = first_certificate(pem).ok()?;
         let is_admin = certificate.groups.iter().any(|group| {
             group == layout::SYSTEM_MASTERS || group == layout::KUBEADM_CLUSTER_ADMINS
         });
@@ -150,7 +150,56 @@ fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<Vec<Copy>, String>
                 Ok(()) | Err(crate::cert::ChainError::UnsupportedAlgorithm)
             )
         });
-        if is_admin && of_this_cluster {
+        (is_admin && of_this_cluster).then_some(certificate)
+    };
+    let mut named: HashMap<PathBuf, Option<Certificate>> = HashMap::new();
+    let mut named_bytes = 0_usize;
+    let mut copies = Vec::new();
+    let total = config.users.len();
+    for (index, user) in config.users.iter().enumerate() {
+        let certificate = if let Some(data) = user.user.client_certificate_data.as_deref() {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .ok()
+                .and_then(|pem| admin(&pem))
+        } else if let Some(name) = user.user.client_certificate.as_deref() {
+            let target = dir.join(name);
+            if let Some(known) = named.get(&target) {
+                known.clone()
+            } else {
+                let over = if named.len() >= MAX_NAMED_FILES {
+                    Some(format!(
+                        "its users name more than {MAX_NAMED_FILES} certificate files, the most read per kubeconfig"
+                    ))
+                } else if named_bytes >= MAX_NAMED_BYTES {
+                    Some(format!(
+                        "the certificate files its users name hold more than {} MiB, the most read per kubeconfig",
+                        MAX_NAMED_BYTES / (1024 * 1024)
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = over {
+                    let cut = format!(
+                        "read in part: {why}; stopped before user {} of {total}, the rest were not checked",
+                        index.saturating_add(1)
+                    );
+                    return Ok((copies, Some(cut)));
+                }
+                let pem = read_file(&target, Links::Follow)
+                    .ok()
+                    .flatten()
+                    .map(|(bytes, _)| bytes);
+                named_bytes = named_bytes.saturating_add(pem.as_ref().map_or(0, Vec::len));
+                let judged = pem.and_then(|pem| admin(&pem));
+                named.insert(target, judged.clone());
+                judged
+            }
+        } else {
+            None
+        };
+        if let Some(certificate) = certificate {
             copies.push(Copy {
                 file: file.clone(),
                 user: user.name.clone(),
@@ -158,5 +207,5 @@ fn read_copy(path: &Path, ca: Option<&Certificate>) -> Result<Vec<Copy>, String>
             });
         }
     }
-    Ok(copies)
+    Ok((copies, None))
 }

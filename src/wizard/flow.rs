@@ -340,9 +340,9 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                         .into(),
                 );
             }
-            if validity < *within {
+            if validity <= *within {
                 return Err(format!(
-                    "a validity shorter than the window ({}) would make every new certificate due again at once",
+                    "a validity not longer than the window ({}) would make every new certificate due again at once",
                     span::exact(*within)
                 ));
             }
