@@ -6,6 +6,7 @@ use std::io::IsTerminal as _;
 
 use time::OffsetDateTime;
 
+use crate::apply::hook::{Hook, Pause};
 use crate::span;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
@@ -14,6 +15,10 @@ pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
 /// Names the uid that owns credential files and folders in a test tree, in
 /// place of root. Not for production use: on a node, unset, the owner is root.
 pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
+
+/// Stops a run for good before the N-th step of a kind (`rename:3`), so a
+/// test can kill it there. Not for production use.
+pub const TEST_PAUSE_VAR: &str = "KUBECRED_TEST_PAUSE_AT";
 
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
@@ -29,6 +34,8 @@ pub struct Context {
     /// The uid every credential file and folder must belong to: root (0),
     /// unless a test names another with `KUBECRED_TEST_OWNER`.
     pub expected_owner: u32,
+    /// The test seam before each filesystem step (unset: every step proceeds).
+    pub pause: Pause,
 }
 
 impl Context {
@@ -50,12 +57,24 @@ impl Context {
                 .and_then(|text| text.parse::<u32>().ok())
                 .ok_or_else(|| format!("{TEST_OWNER_VAR}: not a uid (a number)"))?,
         };
+        let pause = match std::env::var(TEST_PAUSE_VAR) {
+            Ok(text) => Pause::parse(&text).map_err(|err| format!("{TEST_PAUSE_VAR}: {err}"))?,
+            Err(_) => Pause::default(),
+        };
         Ok(Self {
             now,
             expected_owner,
+            pause,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
         })
+    }
+}
+
+impl Context {
+    /// The hook every write of this run asks before each step.
+    pub fn hook(&self) -> &dyn Hook {
+        &self.pause
     }
 }

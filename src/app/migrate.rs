@@ -28,7 +28,7 @@ use crate::render::plan::algorithm_name;
 use crate::span::date;
 
 pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
     let inventory = scan_host(&scope(global, ctx), 1)?;
     describe_scan(global, &inventory);
     let options = Options {
@@ -100,6 +100,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     // Step 2: back up every file it will touch.
     let mut transaction = Transaction::begin(
         &global.state_dir,
+        &global.kubernetes_dir,
         "migrate",
         &plan.paths(),
         ctx.now,

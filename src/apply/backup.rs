@@ -4,7 +4,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 
 use crate::apply::atomic::{self, Durability, Ownership, WriteError};
 use crate::apply::hook::Hook;
+use crate::apply::kubectl;
+use crate::apply::state;
 use crate::cert::Fingerprint;
 use crate::inventory::{Links, MAX_FILE_BYTES, open_regular, read_opened};
 use crate::span;
@@ -28,8 +30,79 @@ pub struct Manifest {
     pub operation: String,
     /// When, RFC 3339.
     pub created_at: String,
+    /// The kubernetes dir it was taken of (absent in sets older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_dir: Option<ExactPath>,
     /// Every file the operation touches, as it was before.
     pub files: Vec<Entry>,
+}
+
+/// A path written exactly (a string, or its bytes where it is not UTF-8).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct ExactPath(#[serde(with = "crate::render::json::path_serde")] pub PathBuf);
+
+/// Where a backup may put files back: inside these folders, or at a path one
+/// of the copy globs matches. A manifest naming any other path, a mode with
+/// setuid, setgid or sticky bits, or a copy name that is not its own, is refused.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    /// The kubernetes dir and the certificate dir.
+    pub folders: Vec<PathBuf>,
+    /// The globs of the admin credential's copies.
+    pub copies: Vec<String>,
+}
+
+impl Bounds {
+    /// Whether a backup may write `path`.
+    pub fn allows(&self, path: &Path) -> bool {
+        use std::path::Component;
+        if !path.is_absolute()
+            || path
+                .components()
+                .any(|part| matches!(part, Component::ParentDir | Component::CurDir))
+        {
+            return false;
+        }
+        let inside = self.folders.iter().any(|folder| {
+            path.starts_with(folder)
+                || fs::canonicalize(folder).is_ok_and(|canonical| path.starts_with(canonical))
+        });
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
+        };
+        inside
+            || self.copies.iter().any(|copy| {
+                glob::Pattern::new(copy).is_ok_and(|glob| glob.matches_path_with(path, options))
+            })
+    }
+
+    /// Refuses a manifest that names a path outside these bounds, a mode
+    /// with special bits, or a copy that is not a plain name in its set.
+    pub fn check(&self, manifest: &Manifest) -> Result<(), String> {
+        for entry in &manifest.files {
+            let path = crate::inventory::escaped(&entry.path);
+            if !self.allows(&entry.path) {
+                return Err(format!(
+                    "names {path}, which is outside the kubernetes dir and the admin copies"
+                ));
+            }
+            if entry.mode & !0o777 != 0 {
+                return Err(format!(
+                    "gives {path} mode {:o}, with setuid, setgid or sticky bits",
+                    entry.mode
+                ));
+            }
+            if let Some(stored) = &entry.stored
+                && (stored.is_empty() || !stored.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(format!("stores {path} under a name that is not its own"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One file as it was before an operation.
@@ -51,6 +124,9 @@ pub struct Entry {
     pub sha256: String,
     /// Its copy's name inside the set's `files/` folder.
     pub stored: Option<String>,
+    /// Whether it is a kubeconfig (restored under kubectl's `<file>.lock`).
+    #[serde(default)]
+    pub kubeconfig: bool,
 }
 
 /// A backup set on disk.
@@ -76,6 +152,72 @@ pub struct Unreadable {
     pub reason: String,
 }
 
+/// What `load_dir` says of a set whose manifest was never written.
+const NO_MANIFEST: &str = "has no manifest.json";
+
+/// Whether `id` can name a set: `<UTC time>-<operation>[-n]`, nothing else.
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && !id.starts_with(['.', '-'])
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Whether `path` is named as kubeconfigs are (`*.conf`, `config`).
+pub fn is_kubeconfig_name(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "conf")
+        || path.file_name().is_some_and(|name| name == "config")
+}
+
+/// Whether the file at `entry.path` already is what a restore would make it.
+pub fn is_as_it_was(entry: &Entry, wanted: Option<&[u8]>) -> bool {
+    match (
+        open_regular(&entry.path, Links::Refuse, MAX_FILE_BYTES),
+        wanted,
+    ) {
+        (Ok(None), None) => true,
+        (Ok(Some(opened)), Some(bytes)) => {
+            let same_meta = opened.meta.mode() & 0o7777 == entry.mode
+                && opened.meta.uid() == entry.uid
+                && opened.meta.gid() == entry.gid;
+            same_meta
+                && read_opened(opened.file, MAX_FILE_BYTES).is_ok_and(|current| current == bytes)
+        }
+        _ => false,
+    }
+}
+
+/// Removes what interrupted runs left in the state dir: backup sets whose
+/// manifest was never written and temporary journals. Call under the lock.
+pub fn sweep(state_dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    if let Ok(entries) = fs::read_dir(state_dir) {
+        for entry in entries.flatten() {
+            if state::is_debris(&entry.file_name())
+                && entry.file_type().is_ok_and(|kind| kind.is_file())
+                && fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(root(state_dir)) {
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let is_set = entry.file_type().is_ok_and(|kind| kind.is_dir())
+                && is_id(&entry.file_name().to_string_lossy());
+            let incomplete = matches!(
+                fs::symlink_metadata(dir.join("manifest.json")),
+                Err(err) if err.kind() == io::ErrorKind::NotFound
+            );
+            if is_set && incomplete && fs::remove_dir_all(&dir).is_ok() {
+                removed.push(dir);
+            }
+        }
+    }
+    removed
+}
+
 /// The largest manifest read back; one lists a few dozen files.
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -86,6 +228,7 @@ impl Backup {
     /// writes nothing; a set whose writing fails is removed again.
     pub fn create(
         state_dir: &Path,
+        kubernetes_dir: &Path,
         operation: &str,
         paths: &[PathBuf],
         now: OffsetDateTime,
@@ -132,6 +275,7 @@ impl Backup {
                         gid: opened.meta.gid(),
                         sha256: Fingerprint::of(&bytes).to_string(),
                         stored: Some(stored.clone()),
+                        kubeconfig: is_kubeconfig_name(path),
                     };
                     copies.push((stored, bytes));
                     entry
@@ -144,6 +288,7 @@ impl Backup {
                     gid: 0,
                     sha256: String::new(),
                     stored: None,
+                    kubeconfig: is_kubeconfig_name(path),
                 },
             };
             files.push(entry);
@@ -153,6 +298,7 @@ impl Backup {
             id,
             operation: operation.to_owned(),
             created_at: span::rfc3339(now),
+            kubernetes_dir: Some(ExactPath(kubernetes_dir.to_path_buf())),
             files,
         };
         // Without its manifest a set cannot be restored: no manifest, no change.
@@ -172,8 +318,8 @@ impl Backup {
 
     /// Loads a set by id.
     pub fn load(state_dir: &Path, id: &str) -> Result<Self, String> {
-        if id.is_empty() || id.contains('/') || id.starts_with('.') {
-            return Err(format!("`{id}` is not a backup id"));
+        if !is_id(id) {
+            return Err("that is not a backup id".into());
         }
         let dir = root(state_dir).join(id);
         if fs::symlink_metadata(&dir).is_err() {
@@ -184,14 +330,32 @@ impl Backup {
 
     /// Loads the set in `dir`; the error says what is wrong with it.
     fn load_dir(dir: PathBuf) -> Result<Self, String> {
+        for folder in [dir.clone(), dir.join("files")] {
+            if let Err(err) = state::judge(&folder) {
+                return Err(format!(
+                    "cannot be trusted: {} {}",
+                    folder.display(),
+                    err.reason
+                ));
+            }
+        }
         let path = dir.join("manifest.json");
         let opened = open_regular(&path, Links::Refuse, MAX_MANIFEST_BYTES)
             .map_err(|reason| format!("has an unreadable manifest.json: it {reason}"))?
-            .ok_or("has no manifest.json")?;
+            .ok_or(NO_MANIFEST)?;
         let bytes = read_opened(opened.file, MAX_MANIFEST_BYTES)
             .map_err(|reason| format!("has an unreadable manifest.json ({reason})"))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|err| format!("has a bad manifest ({err})"))?;
+        // serde_json's messages can quote the text: a line and column say enough.
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|err| {
+            format!(
+                "has a bad manifest (line {}, column {})",
+                err.line(),
+                err.column()
+            )
+        })?;
+        if dir.file_name() != Some(std::ffi::OsStr::new(&manifest.id)) {
+            return Err("has a manifest that names another set".into());
+        }
         Ok(Self { dir, manifest })
     }
 
@@ -203,11 +367,23 @@ impl Backup {
     /// Every set, oldest first, and the folders in the backups folder that
     /// cannot be read as one, by name, each with why.
     pub fn list_all(state_dir: &Path) -> (Vec<Self>, Vec<Unreadable>) {
-        let Ok(entries) = fs::read_dir(root(state_dir)) else {
-            return (Vec::new(), Vec::new());
-        };
         let mut sets = Vec::new();
         let mut unreadable = Vec::new();
+        // Temporary journals a crash left: the next writing run removes them.
+        if let Ok(entries) = fs::read_dir(state_dir) {
+            for entry in entries.flatten() {
+                if state::is_debris(&entry.file_name()) {
+                    unreadable.push(Unreadable {
+                        dir: entry.path(),
+                        reason: "is a temporary journal an interrupted run left; the next writing run removes it".into(),
+                    });
+                }
+            }
+        }
+        let Ok(entries) = fs::read_dir(root(state_dir)) else {
+            unreadable.sort_by(|a, b| a.dir.as_os_str().cmp(b.dir.as_os_str()));
+            return (sets, unreadable);
+        };
         for entry in entries.flatten() {
             let dir = entry.path();
             if entry.file_name().as_bytes().starts_with(b".") {
@@ -222,6 +398,10 @@ impl Backup {
             }
             match Self::load_dir(dir.clone()) {
                 Ok(set) => sets.push(set),
+                Err(reason) if reason == NO_MANIFEST => unreadable.push(Unreadable {
+                    dir,
+                    reason: "has no manifest.json: an interrupted run left it; the next writing run removes it".into(),
+                }),
                 Err(reason) => unreadable.push(Unreadable { dir, reason }),
             }
         }
@@ -232,23 +412,35 @@ impl Backup {
         (sets, unreadable)
     }
 
-    /// Puts every file back as it was: bytes, mode and owner; removes files that did not exist.
-    pub fn restore(&self, hook: &dyn Hook) -> Result<(), WriteError> {
+    /// Puts every file back as it was: bytes, mode and owner; removes files
+    /// that did not exist. A file that already is as it was is not touched, so
+    /// undoing a change that wrote nothing writes nothing; a kubeconfig is
+    /// rewritten under kubectl's `<file>.lock`. Returns how many files changed.
+    pub fn restore(&self, hook: &dyn Hook) -> Result<usize, WriteError> {
+        let mut changed = 0;
         for entry in &self.manifest.files {
-            match &entry.stored {
-                Some(stored) if entry.existed => {
-                    let bytes = self.stored_copy(entry, stored)?;
+            let wanted = match &entry.stored {
+                Some(stored) if entry.existed => Some(self.stored_copy(entry, stored)?),
+                _ => None,
+            };
+            if is_as_it_was(entry, wanted.as_deref()) {
+                continue;
+            }
+            changed += 1;
+            let kubeconfig = entry.kubeconfig || is_kubeconfig_name(&entry.path);
+            kubectl::locked(&entry.path, kubeconfig, || match &wanted {
+                Some(bytes) => {
                     let ownership = Ownership::Exact {
                         mode: entry.mode,
                         uid: entry.uid,
                         gid: entry.gid,
                     };
-                    atomic::write_with(&entry.path, &bytes, ownership, hook)?;
+                    atomic::write_with(&entry.path, bytes, ownership, hook)
                 }
-                _ => atomic::remove_with(&entry.path, hook)?,
-            }
+                None => atomic::remove_with(&entry.path, hook),
+            })?;
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// The stored copy of `entry`, checked against its SHA-256.
@@ -308,15 +500,11 @@ fn write_set(
 }
 
 fn mkdir_private(dir: &Path) -> Result<(), WriteError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| WriteError {
-            step: "create",
-            path: dir.to_path_buf(),
-            source,
-        })
+    state::mkdir_private(dir).map_err(|err| WriteError {
+        step: "create",
+        path: dir.to_path_buf(),
+        source: io::Error::other(err.reason),
+    })
 }
 
 #[cfg(test)]
@@ -337,6 +525,7 @@ mod tests {
             gid: 0,
             sha256: "ab".into(),
             stored: Some("0001".into()),
+            kubeconfig: false,
         }
     }
 
@@ -346,6 +535,7 @@ mod tests {
             id: "20261126T120000Z-renew".into(),
             operation: "renew".into(),
             created_at: "2026-11-26T12:00:00Z".into(),
+            kubernetes_dir: None,
             files,
         }
     }
