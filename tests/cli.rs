@@ -234,7 +234,7 @@ fn inspect_never_prints_private_key_material() {
 #[test]
 fn verbose_says_what_was_scanned_and_written_on_stderr_only() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let root = host.path().display().to_string();
     let state_dir = state.path().display().to_string();
     let run = kubecred(&[

@@ -583,7 +583,7 @@ fn a_renew_under_a_non_utf8_dir_backs_up_exactly_and_rolls_back() {
 #[test]
 fn an_unreadable_backup_set_is_listed_as_unreadable() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let renewed = in_state(host.path(), state.path(), &["renew", "apiserver", "--yes"]);
     assert_eq!(renewed.code, 0, "{}", renewed.stderr);
     let backups = state.path().join("backups");
@@ -698,9 +698,11 @@ fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
     let (tx, rx) = mpsc::channel();
     let paths = vec![regular, fifo.clone()];
     let worker_state = state.clone();
+    let worker_tree = tmp.path().to_path_buf();
     std::thread::spawn(move || {
         let made = kubecred::apply::backup::Backup::create(
             &worker_state,
+            &worker_tree,
             "renew",
             &paths,
             common::now(),

@@ -66,22 +66,36 @@ pub fn locked<T>(
         }
     };
     // Marked as ours, so a run after a crash knows it may remove it.
-    let marked = file.write_all(format!("kubecred {}\n", std::process::id()).as_bytes());
-    let written = marked
+    let guard = Held(lock);
+    file.write_all(format!("kubecred {}\n", std::process::id()).as_bytes())
         .map_err(|source| WriteError {
             step: "lock (kubectl's .lock file)",
-            path: lock.clone(),
+            path: guard.0.clone(),
+            source,
+        })?;
+    let written = write()?;
+    guard.release().map(|()| written)
+}
+
+/// A lock kubecred holds; removed when dropped (also when a panic unwinds).
+struct Held(PathBuf);
+
+impl Held {
+    /// Removes the lock, saying if that failed.
+    fn release(self) -> Result<(), WriteError> {
+        let path = self.0.clone();
+        std::mem::forget(self);
+        fs::remove_file(&path).map_err(|source| WriteError {
+            step: "unlock",
+            path,
             source,
         })
-        .and_then(|()| write());
-    let unlocked = fs::remove_file(&lock).map_err(|source| WriteError {
-        step: "unlock",
-        path: lock,
-        source,
-    });
-    match (written, unlocked) {
-        (Ok(value), Ok(())) => Ok(value),
-        (Err(err), _) | (Ok(_), Err(err)) => Err(err),
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 

@@ -136,24 +136,26 @@ impl<'h> Transaction<'h> {
     ) -> Result<Self, ApplyError> {
         let backup = Backup::create(state_dir, kubernetes_dir, operation, paths, now, hook)
             .map_err(ApplyError::Backup)?;
-        let journal = journal(state_dir);
+        // From here a panic (even inside the journal's write) undoes on drop.
+        let mut transaction = Self {
+            backup,
+            journal: journal(state_dir),
+            hook,
+            unsynced: Vec::new(),
+            finished: false,
+        };
         if let Err(err) = atomic::write_with(
-            &journal,
-            backup.manifest.id.as_bytes(),
+            &transaction.journal,
+            transaction.backup.manifest.id.as_bytes(),
             Ownership::Keep(0o600),
             hook,
         ) {
             // The rename may have happened before the failing folder fsync: no journal may outlive this.
-            let _ = fs::remove_file(&journal);
+            transaction.finished = true;
+            let _ = fs::remove_file(&transaction.journal);
             return Err(ApplyError::Backup(err));
         }
-        Ok(Self {
-            backup,
-            journal,
-            hook,
-            unsynced: Vec::new(),
-            finished: false,
-        })
+        Ok(transaction)
     }
 
     /// The backup set made at the start.

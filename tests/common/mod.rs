@@ -251,3 +251,10 @@ pub fn kubeadm_tree(variant: &str) -> TempDir {
     }
     dir
 }
+
+/// A fresh state dir as kubecred trusts one: a 0700 folder of the running user's.
+pub fn state_dir() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
