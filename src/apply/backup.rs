@@ -157,10 +157,22 @@ const NO_MANIFEST: &str = "has no manifest.json";
 
 /// Whether `id` can name a set: `<UTC time>-<operation>[-n]`, nothing else.
 pub fn is_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 100
-        && !id.starts_with(['.', '-'])
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    let bytes = id.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    };
+    let operation = bytes.get(17..).unwrap_or_default();
+    id.len() <= 100
+        && digits(0..8)
+        && bytes.get(8) == Some(&b'T')
+        && digits(9..15)
+        && bytes.get(15..17) == Some(b"Z-")
+        && !operation.is_empty()
+        && operation
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 /// Whether `path` is named as kubeconfigs are (`*.conf`, `config`).
@@ -537,6 +549,26 @@ mod tests {
             created_at: "2026-11-26T12:00:00Z".into(),
             kubernetes_dir: None,
             files,
+        }
+    }
+
+    #[test]
+    fn only_a_time_and_an_operation_make_an_id() {
+        for id in [
+            "20261126T120000Z-renew",
+            "20261126T120000Z-move-super-admin-2",
+        ] {
+            assert!(is_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "TOP-SECRET",
+            "20261126T120000Z-",
+            "20261126T120000Z-../x",
+            "2026112T120000Z-renew",
+            ".journal",
+        ] {
+            assert!(!is_id(id), "{id}");
         }
     }
 

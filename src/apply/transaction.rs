@@ -298,14 +298,16 @@ pub fn recover(
     bounds
         .check(&backup.manifest)
         .map_err(|reason| format!("refusing backup `{id}`: its manifest {reason}"))?;
+    // A crash while holding kubectl's lock would leave kubectl (and this restore)
+    // unable to write the file: the locks kubecred made go first, never another's.
+    for entry in &backup.manifest.files {
+        kubectl::remove_stale(&entry.path);
+    }
     backup.restore(hook).map_err(|err| {
         format!("an interrupted run left backup `{id}` to restore, and restoring it failed: {err}")
     })?;
+    // A crash mid-write leaves our temporary file beside the file.
     for entry in &backup.manifest.files {
-        // A crash while holding kubectl's lock would leave kubectl unable to write the
-        // file (only a lock kubecred made goes), and one mid-write leaves our temporary
-        // file beside it.
-        kubectl::remove_stale(&entry.path);
         atomic::remove_temporaries(&entry.path);
     }
     atomic::remove_with(&journal(state_dir), hook).map_err(|err| err.to_string())?;
