@@ -204,7 +204,7 @@ fn a_copy_swapped_for_a_symlink_is_refused_and_its_target_never_copied() {
         state.path(),
         host.path(),
         "migrate",
-        &[copy.clone()],
+        std::slice::from_ref(&copy),
         now(),
         &Proceed,
     )

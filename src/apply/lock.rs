@@ -70,7 +70,7 @@ pub struct SharedLock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another kubecred run holds it.
-    #[error("another kubecred run holds the lock{} ({})", holder_text(.holder), .path.display())]
+    #[error("another kubecred run holds the lock{} ({})", holder_text(.holder.as_ref()), .path.display())]
     Busy {
         /// The lock file.
         path: PathBuf,
@@ -91,9 +91,8 @@ pub enum LockError {
     Untrusted(#[from] Untrusted),
 }
 
-fn holder_text(holder: &Option<String>) -> String {
+fn holder_text(holder: Option<&String>) -> String {
     holder
-        .as_ref()
         .map(|holder| format!(" ({holder})"))
         .unwrap_or_default()
 }
@@ -269,7 +268,7 @@ fn take(file: &File, path: &Path, wait: Wait, kind: Kind) -> Result<(), LockErro
             said = true;
             eprintln!(
                 "kubecred: waiting for another kubecred run to finish{} ({})",
-                holder_text(&holder(file)),
+                holder_text(holder(file).as_ref()),
                 path.display()
             );
         }
