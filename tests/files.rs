@@ -605,6 +605,10 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
     let odd = backups.join(not_utf8("set"));
     fs::create_dir(&odd).unwrap();
     fs::write(odd.join("manifest.json"), b"not json").unwrap();
+    // Planted as kubecred makes its sets: private, so only the manifests are at fault.
+    for dir in [&corrupt, &corrupt.join("files"), &empty, &odd] {
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
 
     let table = in_state(host.path(), state.path(), &["rollback", "--list"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
@@ -613,12 +617,12 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
     for (path, why) in [
         (
             corrupt.display().to_string(),
-            "has a bad manifest (EOF while parsing",
+            "has a bad manifest (it ends too early: line 1",
         ),
         (empty.display().to_string(), "has no manifest.json"),
         (
             format!("{}/set\\xff", backups.display()),
-            "has a bad manifest (expected",
+            "has a bad manifest (it is not JSON: line 1",
         ),
     ] {
         let line = format!("unreadable backup {path}: {why}");
@@ -662,7 +666,10 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
         path_bytes(&unreadable[1]["path"]),
         empty.as_os_str().as_bytes()
     );
-    assert_eq!(unreadable[1]["error"], "has no manifest.json");
+    assert_eq!(
+        unreadable[1]["error"],
+        "has no manifest.json: an interrupted run left it; the next writing run removes it"
+    );
     assert_eq!(
         path_bytes(&unreadable[2]["path"]),
         odd.as_os_str().as_bytes()

@@ -221,6 +221,65 @@ fn a_copy_swapped_for_a_symlink_is_refused_and_its_target_never_copied() {
 }
 
 #[test]
+fn a_copy_behind_a_symlinked_kube_folder_is_neither_read_nor_written() {
+    let host = Host::new(AdminLayout::Pre129);
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::write(elsewhere.path().join("config"), SECRET).unwrap();
+    fs::create_dir(home.path().join("mallory")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), home.path().join("mallory/.kube")).unwrap();
+    let copy = home.path().join("mallory/.kube/config");
+    let state = state_dir();
+    let err = Transaction::begin(
+        state.path(),
+        host.path(),
+        "migrate",
+        std::slice::from_ref(&copy),
+        now(),
+        &Proceed,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("a folder on the way is a symbolic link"),
+        "{err}"
+    );
+    assert!(!contains_anywhere(state.path(), SECRET));
+    // A write planned before the swap is refused too, and nothing lands elsewhere.
+    fs::remove_file(home.path().join("mallory/.kube")).unwrap();
+    fs::create_dir(home.path().join("mallory/.kube")).unwrap();
+    fs::write(&copy, b"apiVersion: v1\n").unwrap();
+    let mut transaction = Transaction::begin(
+        state.path(),
+        host.path(),
+        "migrate",
+        std::slice::from_ref(&copy),
+        now(),
+        &Proceed,
+    )
+    .unwrap();
+    fs::remove_dir_all(home.path().join("mallory/.kube")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), home.path().join("mallory/.kube")).unwrap();
+    let change = Change {
+        path: copy.clone(),
+        action: Action::Write(b"written by root".to_vec(), Ownership::Keep(0o600)),
+        kubeconfig: true,
+    };
+    let err = transaction.write(&change).unwrap_err().to_string();
+    assert!(
+        err.contains("a folder on the way is a symbolic link"),
+        "{err}"
+    );
+    // Undoing refuses that path as well: the journal stays for an operator.
+    drop(transaction);
+    assert_eq!(
+        fs::read_to_string(elsewhere.path().join("config")).unwrap(),
+        SECRET
+    );
+    assert!(state.path().join("journal").exists());
+}
+
+#[test]
 fn two_runs_with_different_state_dirs_on_one_tree_cannot_write_at_once() {
     let host = Host::new(AdminLayout::Init129);
     let (first, second) = (state_dir(), state_dir());

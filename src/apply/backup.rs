@@ -54,7 +54,9 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// Whether a backup may write `path`.
+    /// Whether a backup may write `path`: inside the folders; or an admin
+    /// copy (a copy glob's match, or a `.kube/config`) reached through real
+    /// folders only, so a user's symlinked `~/.kube` cannot send a write elsewhere.
     pub fn allows(&self, path: &Path) -> bool {
         use std::path::Component;
         if !path.is_absolute()
@@ -68,15 +70,21 @@ impl Bounds {
             path.starts_with(folder)
                 || fs::canonicalize(folder).is_ok_and(|canonical| path.starts_with(canonical))
         });
+        if inside {
+            return true;
+        }
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
             require_literal_leading_dot: true,
         };
-        inside
+        let copy = is_kube_config(path)
             || self.copies.iter().any(|copy| {
-                glob::Pattern::new(copy).is_ok_and(|glob| glob.matches_path_with(path, options))
-            })
+                // As the copies were found: a wildcard matches a name that is not UTF-8 by its lossy form.
+                glob::Pattern::new(copy)
+                    .is_ok_and(|glob| glob.matches_with(&path.to_string_lossy(), options))
+            });
+        copy && through_real_folders(path)
     }
 
     /// Refuses a manifest that names a path outside these bounds, a mode
@@ -173,6 +181,21 @@ pub fn is_id(id: &str) -> bool {
         && operation
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Whether `path` is a user's kubeconfig, `<home>/.kube/config`.
+fn is_kube_config(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name == "config")
+        && path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|name| name == ".kube")
+}
+
+/// Whether every folder on the way to `path` is a real folder, not a symlink.
+pub fn through_real_folders(path: &Path) -> bool {
+    path.parent()
+        .is_some_and(|parent| fs::canonicalize(parent).is_ok_and(|real| real == parent))
 }
 
 /// Whether `path` is named as kubeconfigs are (`*.conf`, `config`).
@@ -275,6 +298,15 @@ impl Backup {
                 path: path.clone(),
                 source: io::Error::other(reason),
             };
+            // Outside the tree (a user's copy), a symlinked folder on the way would
+            // redirect the read: only real folders lead there.
+            let in_tree = path.starts_with(kubernetes_dir)
+                || fs::canonicalize(kubernetes_dir).is_ok_and(|real| path.starts_with(real));
+            if !in_tree && !through_real_folders(path) {
+                return Err(refused(
+                    "a folder on the way is a symbolic link; refusing to read through it".into(),
+                ));
+            }
             let entry = match open_regular(path, Links::Refuse, MAX_FILE_BYTES).map_err(refused)? {
                 Some(opened) => {
                     let bytes = read_opened(opened.file, MAX_FILE_BYTES).map_err(refused)?;
@@ -330,11 +362,9 @@ impl Backup {
 
     /// Loads a set by id.
     pub fn load(state_dir: &Path, id: &str) -> Result<Self, String> {
-        if !is_id(id) {
-            return Err("that is not a backup id".into());
-        }
+        // The id is the operator's own words (a journal's is checked before it gets here).
         let dir = root(state_dir).join(id);
-        if fs::symlink_metadata(&dir).is_err() {
+        if !is_id(id) || fs::symlink_metadata(&dir).is_err() {
             return Err(format!("no backup `{id}`"));
         }
         Self::load_dir(dir).map_err(|reason| format!("backup `{id}` {reason}"))
@@ -357,10 +387,16 @@ impl Backup {
             .ok_or(NO_MANIFEST)?;
         let bytes = read_opened(opened.file, MAX_MANIFEST_BYTES)
             .map_err(|reason| format!("has an unreadable manifest.json ({reason})"))?;
-        // serde_json's messages can quote the text: a line and column say enough.
+        // serde_json's messages can quote the file's text: say what kind of fault, and where.
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|err| {
+            let what = match err.classify() {
+                serde_json::error::Category::Eof => "it ends too early",
+                serde_json::error::Category::Syntax => "it is not JSON",
+                serde_json::error::Category::Data => "a field is missing or of the wrong kind",
+                serde_json::error::Category::Io => "it cannot be read",
+            };
             format!(
-                "has a bad manifest (line {}, column {})",
+                "has a bad manifest ({what}: line {}, column {})",
                 err.line(),
                 err.column()
             )
@@ -431,6 +467,15 @@ impl Backup {
     pub fn restore(&self, hook: &dyn Hook) -> Result<usize, WriteError> {
         let mut changed = 0;
         for entry in &self.manifest.files {
+            if !self.in_tree(&entry.path) && !through_real_folders(&entry.path) {
+                return Err(WriteError {
+                    step: "restore",
+                    path: entry.path.clone(),
+                    source: io::Error::other(
+                        "a folder on the way is a symbolic link; refusing to write through it",
+                    ),
+                });
+            }
             let wanted = match &entry.stored {
                 Some(stored) if entry.existed => Some(self.stored_copy(entry, stored)?),
                 _ => None,
@@ -453,6 +498,14 @@ impl Backup {
             })?;
         }
         Ok(changed)
+    }
+
+    /// Whether `path` lies in the kubernetes dir the set was taken of.
+    fn in_tree(&self, path: &Path) -> bool {
+        self.manifest.kubernetes_dir.as_ref().is_some_and(|tree| {
+            path.starts_with(&tree.0)
+                || fs::canonicalize(&tree.0).is_ok_and(|real| path.starts_with(real))
+        })
     }
 
     /// The stored copy of `entry`, checked against its SHA-256.

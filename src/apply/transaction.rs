@@ -178,6 +178,26 @@ impl<'h> Transaction<'h> {
                 source: io::Error::other("every file a transaction writes must be backed up first"),
             });
         }
+        // Outside the tree (a user's copy), a symlinked folder on the way could
+        // send the write anywhere: only real folders lead there.
+        let in_tree = self
+            .backup
+            .manifest
+            .kubernetes_dir
+            .as_ref()
+            .is_some_and(|tree| {
+                change.path.starts_with(&tree.0)
+                    || fs::canonicalize(&tree.0).is_ok_and(|real| change.path.starts_with(real))
+            });
+        if !in_tree && !backup::through_real_folders(&change.path) {
+            return Err(WriteError {
+                step: "write",
+                path: change.path.clone(),
+                source: io::Error::other(
+                    "a folder on the way is a symbolic link; refusing to write through it",
+                ),
+            });
+        }
         write_change(change, self.hook)?;
         let dir = change
             .path
