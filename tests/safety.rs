@@ -328,6 +328,33 @@ fn two_runs_with_different_state_dirs_on_one_tree_cannot_write_at_once() {
 }
 
 #[test]
+fn check_waits_a_moment_for_a_writer_then_is_unknown_naming_it() {
+    let host = Host::new(AdminLayout::Init129);
+    let writer_state = state_dir();
+    let held = RunLock::acquire(writer_state.path(), host.path(), Wait::Never).unwrap();
+    let started = std::time::Instant::now();
+    // check with its own (default) state dir still sees the writer of this tree.
+    let run = host.check(&[]);
+    let waited = started.elapsed();
+    drop(held);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "another kubecred run holds the lock (pid {}: ",
+            std::process::id()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "no findings of a tree in flight");
+    assert!(
+        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(30),
+        "waited {waited:?}"
+    );
+    assert!(matches!(host.check(&[]).code, 0..=2));
+}
+
+#[test]
 fn a_live_kubectl_lock_survives_recovery_and_kubecreds_own_stale_lock_does_not() {
     let host = Host::new(AdminLayout::Init129);
     let before = snapshot(host.path());

@@ -606,6 +606,43 @@ mod tests {
     }
 
     #[test]
+    fn bounds_allow_the_tree_and_the_copies_and_nothing_else() {
+        let home = tempfile::tempdir().unwrap();
+        fs::create_dir_all(home.path().join("alice/.kube")).unwrap();
+        let bounds = Bounds {
+            folders: vec![PathBuf::from("/etc/kubernetes")],
+            copies: vec!["/root/.kube/config".into()],
+        };
+        assert!(bounds.allows(Path::new("/etc/kubernetes/pki/apiserver.key")));
+        assert!(bounds.allows(&home.path().join("alice/.kube/config")));
+        for refused in [
+            "/etc/shadow",
+            "/etc/kubernetes/../shadow",
+            "etc/kubernetes/admin.conf",
+            "/etc/kubernetes2/admin.conf",
+        ] {
+            assert!(!bounds.allows(Path::new(refused)), "{refused}");
+        }
+        // A copy reached through a symlinked folder is not one.
+        std::os::unix::fs::symlink(home.path().join("alice"), home.path().join("bob")).unwrap();
+        assert!(!bounds.allows(&home.path().join("bob/.kube/config")));
+        let mut setuid = entry(PathBuf::from("/etc/kubernetes/pki/x"));
+        setuid.mode = 0o4755;
+        let err = bounds.check(&manifest(vec![setuid])).unwrap_err();
+        assert!(err.contains("setuid"), "{err}");
+        let mut stored = entry(PathBuf::from("/etc/kubernetes/pki/x"));
+        stored.stored = Some("../../x".into());
+        assert!(bounds.check(&manifest(vec![stored])).is_err());
+        assert!(
+            bounds
+                .check(&manifest(vec![entry(PathBuf::from(
+                    "/etc/kubernetes/admin.conf"
+                ))]))
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn only_a_time_and_an_operation_make_an_id() {
         for id in [
             "20261126T120000Z-renew",

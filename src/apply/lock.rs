@@ -14,8 +14,22 @@ use std::time::{Duration, Instant};
 use crate::apply::state::{self, Untrusted};
 use crate::cert::Fingerprint;
 
-/// Where the locks keyed by a kubernetes dir live: root's, 0700, gone at reboot.
+/// Where root's locks keyed by a kubernetes dir live: 0700, gone at reboot.
 pub const TREE_LOCK_DIR: &str = "/run/kubecred";
+
+/// Where this user's tree locks live: `/run/kubecred` for root; for another
+/// user (trying the demo) their runtime folder, else `/tmp/kubecred-<uid>`.
+pub fn tree_lock_dir() -> PathBuf {
+    let uid = rustix::process::geteuid().as_raw();
+    if uid == 0 {
+        return PathBuf::from(TREE_LOCK_DIR);
+    }
+    let runtime = PathBuf::from(format!("/run/user/{uid}"));
+    if fs::metadata(&runtime).is_ok_and(|meta| meta.is_dir() && meta.uid() == uid) {
+        return runtime.join("kubecred");
+    }
+    PathBuf::from(format!("/tmp/kubecred-{uid}"))
+}
 
 /// How long `check` waits for a writer before it reports UNKNOWN.
 pub const CHECK_WAIT: Duration = Duration::from_secs(5);
@@ -52,7 +66,7 @@ impl TreeLock {
             }
             Err(err) => return Err(err),
         };
-        state::mkdir_private(Path::new(TREE_LOCK_DIR))?;
+        state::mkdir_private(&tree_lock_dir())?;
         let file = open_lock(&path, true)?;
         take(&file, &path, wait, Kind::Exclusive)?;
         say_who(&file).map_err(|source| LockError::Open { path, source })?;
@@ -135,11 +149,9 @@ impl SharedLock {
         let Ok(path) = tree_lock_path(kubernetes_dir) else {
             return Ok(None);
         };
-        match state::judge(Path::new(TREE_LOCK_DIR)) {
+        match state::judge(&tree_lock_dir()) {
             Ok(state::Presence::Trusted) => {}
             Ok(state::Presence::Absent) => return Ok(None),
-            // Not root: root's lock folder is not ours to read.
-            Err(_) if rustix::process::geteuid().as_raw() != 0 => return Ok(None),
             Err(err) => return Err(err.into()),
         }
         let file = match open_lock(&path, false) {
@@ -159,7 +171,7 @@ impl SharedLock {
     }
 }
 
-/// `/run/kubecred/tree-<SHA-256 of the canonical kubernetes dir>.lock`.
+/// `<tree lock dir>/tree-<SHA-256 of the canonical kubernetes dir>.lock`.
 pub fn tree_lock_path(kubernetes_dir: &Path) -> Result<PathBuf, LockError> {
     let canonical = fs::canonicalize(kubernetes_dir).map_err(|source| LockError::Open {
         path: kubernetes_dir.to_path_buf(),
@@ -168,7 +180,7 @@ pub fn tree_lock_path(kubernetes_dir: &Path) -> Result<PathBuf, LockError> {
     let digest = Fingerprint::of(std::os::unix::ffi::OsStrExt::as_bytes(
         canonical.as_os_str(),
     ));
-    Ok(Path::new(TREE_LOCK_DIR).join(format!("tree-{digest}.lock")))
+    Ok(tree_lock_dir().join(format!("tree-{digest}.lock")))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
