@@ -141,7 +141,15 @@ fn lock_error(err: &crate::apply::lock::LockError) -> (String, PathBuf) {
             (format!("cannot open the lock: {source}"), path.clone())
         }
         LockError::Untrusted(untrusted) => (
-            format!("refusing the state folder: it {}", untrusted.reason),
+            format!(
+                "refusing the {} folder: it {}",
+                if untrusted.path == crate::apply::lock::tree_lock_dir() {
+                    "lock"
+                } else {
+                    "state"
+                },
+                untrusted.reason
+            ),
             untrusted.path.clone(),
         ),
     }
