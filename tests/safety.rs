@@ -768,6 +768,63 @@ fn a_read_only_tree_ends_with_nothing_changed_and_no_journal() {
     assert!(!run.stderr.contains("interrupted"), "{}", run.stderr);
 }
 
+/// A small tmpfs mounted on `dir`; unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Self {
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs needs root");
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_tree_ends_with_nothing_changed_and_no_journal() {
+    let template = Host::new(AdminLayout::Init129);
+    let mount = tempfile::tempdir().unwrap();
+    let _tmpfs = Tmpfs::mount(mount.path(), "1m");
+    let tree = mount.path().join("kubernetes");
+    common::copy_tree(template.path(), &tree);
+    // Fill the filesystem to its last byte.
+    let mut filler = fs::File::create(mount.path().join("filler")).unwrap();
+    let chunk = vec![0_u8; 4096];
+    while std::io::Write::write_all(&mut filler, &chunk).is_ok() {}
+    while std::io::Write::write_all(&mut filler, &chunk[..1]).is_ok() {}
+    drop(filler);
+    let state = state_dir();
+    let before = snapshot(&tree);
+    let run = run_in(&tree, state.path(), &["renew", "all", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("every file was restored"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("No space left on device"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&tree), before, "nothing changed");
+    assert!(!state.path().join("journal").exists(), "no journal left");
+    // With room again, the next run is clean.
+    fs::remove_file(mount.path().join("filler")).unwrap();
+    let run = run_in(&tree, state.path(), &["renew", "all", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("interrupted"), "{}", run.stderr);
+}
+
 #[test]
 fn sigkill_at_every_rename_of_a_renewal_then_recover_gives_the_old_tree() {
     let template = Host::new(AdminLayout::Init129);
