@@ -127,6 +127,7 @@ usr/lib/systemd/system/kubecred-check.service 0644
 usr/lib/systemd/system/kubecred-check.timer 0644
 usr/lib/systemd/system/kubecred-renew.service 0644
 usr/lib/systemd/system/kubecred-renew.timer 0644
+usr/lib/systemd/system/kubecred-recover.service 0644
 usr/lib/systemd/system-preset/50-kubecred.preset 0644
 usr/share/kubecred/prometheus/kubecred.rules.yml 0644
 usr/share/doc/kubecred/README.md 0644
@@ -241,7 +242,7 @@ units_verify() {
 	echo "$out"
 	[ $rc = 0 ] && [ -z "$out" ]
 }
-check "systemd-analyze verify --root=<unpacked .deb>: 4 units, not one warning" units_verify
+check "systemd-analyze verify --root=<unpacked .deb>: 5 units, not one warning" units_verify
 units_security() {
 	local unit line ok=0
 	for unit in "${units[@]}"; do
@@ -254,13 +255,15 @@ units_security() {
 			echo "FAILED  $(basename "$unit"): ${line#*: }"
 		fi
 	done
-	[ $ok = 2 ]
+	[ $ok = 3 ]
 }
-check "systemd-analyze security --offline: both services' exposure 2.5 or lower" units_security
+check "systemd-analyze security --offline: the three services' exposure 2.5 or lower" units_security
 check "units: check's exits 1 and 2 (WARNING, CRITICAL) count as success" \
 	grep -qx 'SuccessExitStatus=1 2' packaging/systemd/kubecred-check.service
-check "units: preset enables the check timer, not the renew timer" \
-	sh -c "grep -qx 'enable kubecred-check.timer' packaging/systemd/50-kubecred.preset && grep -qx 'disable kubecred-renew.timer' packaging/systemd/50-kubecred.preset"
+check "units: preset enables the check timer and the boot-time recovery, not the renew timer" \
+	sh -c "grep -qx 'enable kubecred-check.timer' packaging/systemd/50-kubecred.preset && grep -qx 'enable kubecred-recover.service' packaging/systemd/50-kubecred.preset && grep -qx 'disable kubecred-renew.timer' packaging/systemd/50-kubecred.preset"
+check "units: recovery runs at boot before the kubelet, as a oneshot" \
+	sh -c "grep -qx 'Type=oneshot' packaging/systemd/kubecred-recover.service && grep -qx 'Before=kubelet.service' packaging/systemd/kubecred-recover.service && grep -qx 'WantedBy=multi-user.target' packaging/systemd/kubecred-recover.service && grep -q '^ExecStart=/usr/bin/kubecred recover' packaging/systemd/kubecred-recover.service"
 check "sandbox: both ExecStart lines under their units' capabilities, syscall filter, paths (tests/sandbox.py)" \
 	python3 packaging/tests/sandbox.py "$bin" "$work/deb-root/usr/lib/systemd/system"
 
@@ -288,11 +291,12 @@ else
 	deb_install() {
 		dpkg -i "$deb" &&
 			[ -L /etc/systemd/system/timers.target.wants/kubecred-check.timer ] &&
+			[ -L /etc/systemd/system/multi-user.target.wants/kubecred-recover.service ] &&
 			[ ! -e /etc/systemd/system/timers.target.wants/kubecred-renew.timer ] &&
 			[ -d /var/lib/node_exporter/textfile_collector ] &&
 			kubecred --version
 	}
-	check "dpkg -i: installs; postinst enables kubecred-check.timer only, creates the textfile folder" deb_install
+	check "dpkg -i: installs; postinst enables kubecred-check.timer and kubecred-recover.service, not the renew timer, creates the textfile folder" deb_install
 	deb_installed() {
 		dpkg-query -W -f='${Conffiles}\n' kubecred | grep /etc/default/kubecred &&
 			man -w kubecred | grep kubecred.1.gz &&

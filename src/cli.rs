@@ -109,6 +109,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// List backups, or restore one (after backing up the current state)
     Rollback(RollbackArgs),
+    /// Repair what an interrupted run left half-done (at boot, before the kubelet)
+    Recover(RecoverArgs),
     /// Walk through the node's state and what to do about it, at a terminal
     Wizard(WizardArgs),
     /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
@@ -200,9 +202,9 @@ pub struct WriteArgs {
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(short, long)]
     pub yes: bool,
-    /// Wait for another kubecred run to finish instead of failing at once
-    #[arg(long)]
-    pub wait: bool,
+    /// Wait up to DUR (bare: 10m) for another kubecred run to finish instead of failing at once
+    #[arg(long, value_parser = duration, value_name = "DUR", num_args = 0..=1, default_missing_value = "10m")]
+    pub wait: Option<time::Duration>,
 }
 
 /// `renew` arguments.
@@ -267,9 +269,20 @@ pub struct RollbackArgs {
     /// The backup to restore (see --list)
     #[arg(value_name = "ID", required_unless_present = "list")]
     pub id: Option<String>,
+    /// Restore a backup taken of another kubernetes dir into that dir, not into --kubernetes-dir
+    #[arg(long, conflicts_with = "list")]
+    pub into_original: bool,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+/// `recover` arguments.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Wait up to DUR (bare: 10m) for another kubecred run to finish instead of failing at once
+    #[arg(long, value_parser = duration, value_name = "DUR", num_args = 0..=1, default_missing_value = "10m")]
+    pub wait: Option<time::Duration>,
 }
 
 /// `wizard` arguments.

@@ -7,7 +7,7 @@ use std::io::IsTerminal as _;
 
 use time::OffsetDateTime;
 
-use crate::apply::hook::{Fault, RunHook};
+use crate::apply::hook::{Fault, Pause, RunHook};
 use crate::span;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
@@ -16,6 +16,10 @@ pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
 /// Names the uid that owns credential files and folders in a test tree, in
 /// place of root. Not for production use: on a node, unset, the owner is root.
 pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
+
+/// Stops a run for good before the N-th step of a kind (`rename:3`), so a
+/// test can kill it there. Not for production use.
+pub const TEST_PAUSE_VAR: &str = "KUBECRED_TEST_PAUSE_AT";
 
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
@@ -35,6 +39,8 @@ pub struct Context {
     /// debug builds read `KUBECRED_TEST_FAIL_UNDER` (and
     /// `KUBECRED_TEST_FAIL_AFTER_RENAMES`) so tests can make a restore fail.
     pub fault: Option<Fault>,
+    /// The test seam before each filesystem step (unset: every step proceeds).
+    pub pause: Pause,
 }
 
 impl Context {
@@ -60,19 +66,28 @@ impl Context {
         let fault = fault_from_env()?;
         #[cfg(not(debug_assertions))]
         let fault = None;
+        #[cfg(debug_assertions)]
+        let pause = match std::env::var(TEST_PAUSE_VAR) {
+            Ok(text) => Pause::parse(&text).map_err(|err| format!("{TEST_PAUSE_VAR}: {err}"))?,
+            Err(_) => Pause::default(),
+        };
+        #[cfg(not(debug_assertions))]
+        let pause = Pause::default();
         Ok(Self {
             now,
             expected_owner,
             fault,
+            pause,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
         })
     }
 
-    /// The hook for one command's writes: fresh, with the fault if any.
+    /// The hook for one command's writes: fresh, with the test's pause and
+    /// fault if any (debug builds only).
     pub fn hook(&self) -> RunHook {
-        RunHook::new(self.fault.clone())
+        RunHook::with_pause(self.fault.clone(), self.pause.clone())
     }
 }
 

@@ -66,6 +66,8 @@ pub enum Code {
     /// A key or kubeconfig is readable by others or not owned by root, or a
     /// credential folder is writable by others or not owned by root.
     InsecurePermissions,
+    /// A kubecred run was interrupted mid-change: its journal is pending.
+    InterruptedChange,
     /// A private key does not belong to its certificate.
     KeyMismatch,
     /// A file is present but unusable.
@@ -101,6 +103,7 @@ impl Code {
             Self::ExpiresSoon => "expires-soon",
             Self::ExternalCa => "external-ca",
             Self::InsecurePermissions => "insecure-permissions",
+            Self::InterruptedChange => "interrupted-change",
             Self::KeyMismatch => "key-mismatch",
             Self::Malformed => "malformed",
             Self::Missing => "missing",
@@ -179,6 +182,23 @@ pub fn evaluate(
     findings
         .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
     findings
+}
+
+/// The finding for a journal an interrupted kubecred run left: the tree may
+/// hold half of a change (a key without its certificate) until it is restored.
+pub fn interrupted_change(id: &str, backup_dir: &std::path::Path) -> Finding {
+    Finding {
+        code: Code::InterruptedChange,
+        severity: Severity::Critical,
+        credential: "kubecred".into(),
+        path: backup_dir.to_path_buf(),
+        message: format!(
+            "a kubecred run was interrupted in the middle of a change: files may not match each other until backup {id} is restored"
+        ),
+        remedy: format!(
+            "run `kubecred recover` (it restores backup {id}), or `kubecred rollback {id}`"
+        ),
+    }
 }
 
 /// The overall severity: the worst finding's, or `None` when all is well.

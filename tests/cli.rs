@@ -234,7 +234,7 @@ fn inspect_never_prints_private_key_material() {
 #[test]
 fn verbose_says_what_was_scanned_and_written_on_stderr_only() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let root = host.path().display().to_string();
     let state_dir = state.path().display().to_string();
     let run = kubecred(&[
@@ -296,7 +296,7 @@ fn verbose_says_what_was_scanned_and_written_on_stderr_only() {
 #[test]
 fn a_failed_restore_exits_4_names_the_backup_and_the_next_run_repairs() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let root = host.path().display().to_string();
     let state_dir = state.path().display().to_string();
     let healthy = host.check(&[]).json();

@@ -161,9 +161,13 @@ fn an_error_naming_a_hostile_path_is_one_line() {
 #[test]
 fn operator_paths_and_backup_names_print_escaped() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let planted = state.path().join("backups/evil\x1b[2J\nid");
     fs::create_dir_all(&planted).unwrap();
+    for dir in [state.path().join("backups"), planted.clone()] {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let base = vec![
         "--kubernetes-dir".to_owned(),
         host.path().display().to_string(),

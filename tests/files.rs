@@ -697,7 +697,7 @@ fn a_renew_under_a_non_utf8_dir_backs_up_exactly_and_rolls_back() {
 #[test]
 fn an_unreadable_backup_set_is_listed_as_unreadable() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let renewed = in_state(host.path(), state.path(), &["renew", "apiserver", "--yes"]);
     assert_eq!(renewed.code, 0, "{}", renewed.stderr);
     let backups = state.path().join("backups");
@@ -719,6 +719,10 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
     let odd = backups.join(not_utf8("set"));
     fs::create_dir(&odd).unwrap();
     fs::write(odd.join("manifest.json"), b"not json").unwrap();
+    // Planted as kubecred makes its sets: private, so only the manifests are at fault.
+    for dir in [&corrupt, &corrupt.join("files"), &empty, &odd] {
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
 
     let table = in_state(host.path(), state.path(), &["rollback", "--list"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
@@ -727,12 +731,12 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
     for (path, why) in [
         (
             corrupt.display().to_string(),
-            "has a bad manifest (EOF while parsing",
+            "has a bad manifest (it ends too early: line 1",
         ),
         (empty.display().to_string(), "has no manifest.json"),
         (
             format!("{}/set\\xff", backups.display()),
-            "has a bad manifest (expected",
+            "has a bad manifest (it is not JSON: line 1",
         ),
     ] {
         let line = format!("unreadable backup {path}: {why}");
@@ -776,7 +780,10 @@ fn an_unreadable_backup_set_is_listed_as_unreadable() {
         path_bytes(&unreadable[1]["path"]),
         empty.as_os_str().as_bytes()
     );
-    assert_eq!(unreadable[1]["error"], "has no manifest.json");
+    assert_eq!(
+        unreadable[1]["error"],
+        "has no manifest.json: an interrupted run left it; the next writing run removes it"
+    );
     assert_eq!(
         path_bytes(&unreadable[2]["path"]),
         odd.as_os_str().as_bytes()
@@ -812,9 +819,11 @@ fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
     let (tx, rx) = mpsc::channel();
     let paths = vec![regular, fifo.clone()];
     let worker_state = state.clone();
+    let worker_tree = tmp.path().to_path_buf();
     std::thread::spawn(move || {
         let made = kubecred::apply::backup::Backup::create(
             &worker_state,
+            &worker_tree,
             "renew",
             &paths,
             common::now(),

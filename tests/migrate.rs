@@ -31,7 +31,7 @@ impl Node {
         let api = ApiServer::start(host.path());
         Self {
             host,
-            state: tempfile::tempdir().unwrap(),
+            state: common::state_dir(),
             api,
         }
     }
@@ -291,7 +291,7 @@ fn a_binding_with_a_wrong_role_ref_stops_before_anything_changes() {
 #[test]
 fn api_down_fails_before_touching_anything_and_suggests_offline() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!(
@@ -691,7 +691,7 @@ fn a_moved_clock_is_refused_and_a_trusted_one_issues_certificates_valid_at_it() 
     // Two years ahead, and past the CA's not-after (2036-11-23 12:00): refused, naming the clock.
     for clock in ["2028-11-26T12:00:00Z", "2036-12-01T00:00:00Z"] {
         let host = Host::new(AdminLayout::Pre129);
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         let before = snapshot(host.path());
         let run = offline_at(&host, state.path(), clock, &[]);
         assert_eq!(run.code, 1, "{clock}: {}", run.stderr);
@@ -707,7 +707,7 @@ fn a_moved_clock_is_refused_and_a_trusted_one_issues_certificates_valid_at_it() 
     }
     // Past the CA, --trust-clock does not help: the CA must be rotated.
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let run = offline_at(
         &host,
@@ -741,7 +741,7 @@ fn a_moved_clock_is_refused_and_a_trusted_one_issues_certificates_valid_at_it() 
 #[test]
 fn validity_is_checked_before_anything_is_issued() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     for (validity, why) in [
         ("0s", "--validity 0s is shorter than a day"),
@@ -1349,7 +1349,7 @@ fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_ev
     use kubecred::apply::transaction::{ApplyError, apply};
     use kubecred::migrate::{self, Options, SuperAdminTarget, Unverified};
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let inventory = kubecred::inventory::Inventory::scan(&kubecred::inventory::Scope {
         kubernetes_dir: host.path().to_path_buf(),
         cert_dir: host.file("pki"),
@@ -1377,6 +1377,7 @@ fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_ev
     for failing in [mark.manifest.clone(), migrate::mark_path(state.path())] {
         let result = apply(
             state.path(),
+            host.path(),
             "migrate",
             &changes,
             common::now(),
@@ -1476,7 +1477,7 @@ fn sigint_or_sigterm_during_the_migration_restores_everything_and_leaves_no_key_
 fn offline_migration_of_an_admin_conf_with_credential_files_writes_one_kubectl_accepts() {
     use base64::Engine as _;
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let admin = host.file("admin.conf");
     let mut config = Kubeconfig::parse(&fs::read(&admin).unwrap()).unwrap();
     for user in &mut config.users {

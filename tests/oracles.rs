@@ -132,7 +132,7 @@ fn openssl_agrees_on_every_certificate_of_the_demo_host() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = run.json();
-    let scratch = tempfile::tempdir().unwrap();
+    let scratch = common::state_dir();
     let certs = certificate_files(&demo.root, &json, scratch.path());
     assert_eq!(
         certs.len(),

@@ -133,7 +133,7 @@ fn renew_never_hands_a_new_key_to_a_leaky_mode_or_owner() {
         Some(STRANGER),
     )
     .unwrap();
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let run = kubecred(&[
         "--kubernetes-dir".to_owned(),
         host.path().display().to_string(),

@@ -144,7 +144,7 @@ const RENEWED: [(&str, &str); 10] = [
 fn renew_all_matches_kubeadm_certs_renew_all() {
     for variant in ["rsa", "ecdsa", "external-etcd"] {
         let tree = kubeadm_tree(variant);
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         let before = snapshot(tree.path());
         let run = run_in(tree.path(), state.path(), &["renew", "all", "--yes"]);
         assert_eq!(run.code, 0, "{variant}: {}", run.stderr);
@@ -278,7 +278,7 @@ fn renew_all_matches_kubeadm_certs_renew_all() {
 #[test]
 fn key_algorithm_ecdsa_matches_kubeadm_on_its_ecdsa_tree() {
     let tree = kubeadm_tree("ecdsa");
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let run = run_in(
         tree.path(),
         state.path(),
@@ -326,7 +326,7 @@ fn kubeadm_kubeconfigs_round_trip_byte_for_byte() {
 #[test]
 fn unknown_fields_and_yaml_11_words_survive_and_kubectl_still_loads() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let path = host.file("admin.conf");
     let text = fs::read_to_string(&path).unwrap();
     let extended = text.replace(
@@ -382,7 +382,7 @@ fn unknown_fields_and_yaml_11_words_survive_and_kubectl_still_loads() {
 #[test]
 fn within_and_dry_run_change_nothing() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let run = run_in(
         host.path(),
@@ -415,7 +415,7 @@ fn within_renews_only_what_is_due() {
         (now() - Duration::days(350), now() + Duration::days(10)),
     );
     let host = Host::generate(&spec);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let run = run_in(
         host.path(),
@@ -443,7 +443,7 @@ fn within_renews_only_what_is_due() {
 #[test]
 fn refusals_name_why() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     for (name, why) in [
         ("ca", "a CA rotation is a different operation"),
         ("front-proxy-ca", "never renews CAs"),
@@ -468,7 +468,7 @@ fn refusals_name_why() {
 fn external_ca_and_absent_super_admin_are_skipped_not_failed() {
     let host = Host::new(AdminLayout::Joined129);
     fs::remove_file(host.file("pki/front-proxy-ca.key")).unwrap();
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = fs::read(host.file("pki/front-proxy-client.crt")).unwrap();
     let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -498,7 +498,7 @@ fn not_after_is_capped_at_the_ca() {
         (now() - Duration::days(300), now() + Duration::days(20)),
     );
     let host = Host::generate(&spec);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let run = run_in(
         host.path(),
         state.path(),
@@ -616,7 +616,7 @@ fn a_renewal_capped_at_the_ca_is_not_repeated_by_every_run() {
 #[test]
 fn reuse_key_keeps_keys_and_key_algorithm_changes_them() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let key = fs::read(host.file("pki/apiserver.key")).unwrap();
     let crt = fs::read(host.file("pki/apiserver.crt")).unwrap();
     let run = run_in(
@@ -657,7 +657,7 @@ fn reuse_key_keeps_keys_and_key_algorithm_changes_them() {
 #[test]
 fn a_subject_kubeadm_cannot_write_is_refused() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("k.key");
     let csr = dir.path().join("x.csr");
@@ -708,9 +708,14 @@ fn a_subject_kubeadm_cannot_write_is_refused() {
 #[test]
 fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
-    let held = kubecred::apply::lock::RunLock::acquire(state.path(), false).unwrap();
+    let held = kubecred::apply::lock::RunLock::acquire(
+        state.path(),
+        host.path(),
+        kubecred::apply::lock::Wait::Never,
+    )
+    .unwrap();
     let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
     assert_eq!(run.code, 1);
     assert!(
@@ -731,7 +736,7 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
 fn rollback_after_renew_returns_the_tree_byte_for_byte() {
     let host = Host::new(AdminLayout::Pre129);
     host.chmod("scheduler.conf", 0o640);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     assert_eq!(
         run_in(host.path(), state.path(), &["renew", "all", "--yes"]).code,
@@ -878,9 +883,10 @@ fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
     {
         let dir = tempfile::tempdir().unwrap();
         common::copy_tree(template.path(), dir.path());
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         transaction::apply(
             state.path(),
+            dir.path(),
             "renew",
             &prepared_changes(dir.path()),
             now(),
@@ -893,14 +899,14 @@ fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
     for n in 1..=steps {
         let dir = tempfile::tempdir().unwrap();
         common::copy_tree(template.path(), dir.path());
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         let changes = prepared_changes(dir.path());
         let hook = FailAt {
             n,
             seen: AtomicUsize::new(0),
             crash: false,
         };
-        let result = transaction::apply(state.path(), "renew", &changes, now(), &hook);
+        let result = transaction::apply(state.path(), dir.path(), "renew", &changes, now(), &hook);
         match result {
             Err(ApplyError::Backup(_) | ApplyError::RolledBack { .. }) => {}
             other => panic!("step {n}: expected a clean failure, got {other:?}"),
@@ -919,64 +925,67 @@ fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
 }
 
 #[test]
-fn a_crash_at_any_step_is_repaired_by_the_next_run() {
+fn a_panic_at_any_step_restores_the_tree_before_it_unwinds() {
     let template = Host::new(AdminLayout::Init129);
     let before = snapshot(template.path());
     let steps = 150;
-    let mut crashed_mid_write = 0;
-    let mut repaired = 0;
+    let mut panicked_mid_write = 0;
     for n in (1..=steps).step_by(3) {
         let dir = tempfile::tempdir().unwrap();
         common::copy_tree(template.path(), dir.path());
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         let changes = prepared_changes(dir.path());
         let hook = FailAt {
             n,
             seen: AtomicUsize::new(0),
             crash: true,
         };
-        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            transaction::apply(state.path(), "renew", &changes, now(), &hook)
+        let tree_was_touched = AtomicUsize::new(0);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+            let mut transaction = transaction::Transaction::begin(
+                state.path(),
+                dir.path(),
+                "renew",
+                &paths,
+                now(),
+                &hook,
+            )
+            .unwrap();
+            for change in &changes {
+                transaction.write(change).unwrap();
+                tree_was_touched.store(1, Ordering::SeqCst);
+            }
+            transaction.commit().unwrap();
         }))
         .is_err();
-        if !crashed {
+        if !panicked {
             continue; // finished before step n
         }
-        if snapshot(dir.path()) != before {
-            crashed_mid_write += 1;
+        if tree_was_touched.load(Ordering::SeqCst) == 1 {
+            panicked_mid_write += 1;
         }
-        // A crash after the journal was written leaves it for the next run.
-        let journaled = state.path().join("journal").exists();
-        repaired += usize::from(journaled);
-        // The next run (any writing command) restores the interrupted transaction first.
+        // No next run needed: the transaction put every file back as the panic unwound.
+        assert_eq!(snapshot(dir.path()), before, "step {n}: restored on unwind");
+        assert!(
+            !state.path().join("journal").exists(),
+            "step {n}: no journal left"
+        );
+        no_key_mismatch(dir.path());
         let run = run_in(
             dir.path(),
             state.path(),
-            &["renew", "all", "--within", "1d", "--yes"],
-        );
-        assert_eq!(run.code, 0, "step {n}: {}", run.stderr);
-        let after = snapshot(dir.path());
-        assert_eq!(after, before, "step {n}: repaired from the backup");
-        assert_eq!(
-            run.stderr
-                .contains("an interrupted run was found: restored its backup"),
-            journaled,
-            "step {n}: the repair is reported exactly when a journal was left: {}",
-            run.stderr
+            &["check", "-o", "json", "--no-copies"],
         );
         assert!(
-            !state.path().join("journal").exists(),
-            "step {n}: the journal is gone after the repair"
+            !run.stdout.contains("interrupted-change"),
+            "step {n}: {}",
+            run.stdout
         );
-        no_key_mismatch(dir.path());
     }
     assert!(
-        crashed_mid_write > 5,
-        "some crashes left half-written trees to repair ({crashed_mid_write})"
-    );
-    assert!(
-        repaired > 5,
-        "some crashes left a journal for the next run to act on ({repaired})"
+        panicked_mid_write > 5,
+        "some panics came after files were written ({panicked_mid_write})"
     );
 }
 
@@ -996,25 +1005,34 @@ impl Hook for FailFrom {
 #[test]
 fn a_failed_restore_names_the_backup_to_restore_by_hand() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let changes = prepared_changes(host.path());
-    // The backup and the journal succeed; the first write fails, then everything.
+    // The backup, the journal and the first write succeed; then everything fails.
     let begin_steps = {
         let counter = FailAt {
             n: usize::MAX,
             seen: AtomicUsize::new(0),
             crash: false,
         };
-        let scratch = tempfile::tempdir().unwrap();
+        let scratch = common::state_dir();
         let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
         drop(
-            transaction::Transaction::begin(scratch.path(), "renew", &paths, now(), &counter)
-                .unwrap(),
+            transaction::Transaction::begin(
+                scratch.path(),
+                host.path(),
+                "renew",
+                &paths,
+                now(),
+                &counter,
+            )
+            .unwrap(),
         );
         counter.seen.load(Ordering::SeqCst)
     };
-    let hook = FailFrom(begin_steps + 1, AtomicUsize::new(0));
-    match transaction::apply(state.path(), "renew", &changes, now(), &hook) {
+    // The first file is written (write, fsync, rename), then every step fails:
+    // the restore, which must put that file back, fails too.
+    let hook = FailFrom(begin_steps + 4, AtomicUsize::new(0));
+    match transaction::apply(state.path(), host.path(), "renew", &changes, now(), &hook) {
         Err(err @ ApplyError::RollbackFailed { .. }) => {
             let ApplyError::RollbackFailed { backup, .. } = &err else {
                 unreachable!()
@@ -1095,7 +1113,7 @@ fn openssl_valid_at(ca: &Path, cert: &[u8], clock: &str) -> bool {
 #[test]
 fn durations_out_of_range_are_usage_errors_naming_the_flag() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let cases: &[(&[&str], i32, &str)] = &[
         (
@@ -1205,7 +1223,7 @@ const MOVED_CLOCKS: [(&str, &str); 3] = [
 #[test]
 fn a_moved_clock_refuses_to_renew_and_check_names_it() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     for (clock, case) in MOVED_CLOCKS {
         let shown = format!("the node clock ({} {} UTC)", &clock[..10], &clock[11..16]);
@@ -1266,7 +1284,7 @@ fn a_moved_clock_refuses_to_renew_and_check_names_it() {
 fn a_trusted_clock_still_never_writes_a_certificate_invalid_at_now() {
     for (clock, case) in MOVED_CLOCKS {
         let host = Host::new(AdminLayout::Init129);
-        let state = tempfile::tempdir().unwrap();
+        let state = common::state_dir();
         let before = snapshot(host.path());
         let run = run_at(
             clock,
@@ -1471,7 +1489,7 @@ const FAULTY: [(&str, &str); 4] = [
 #[test]
 fn renew_all_renews_what_it_can_and_exits_1_for_the_rest() {
     let host = node_with_four_faults();
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     // The dry run already says which and why, and exits 1.
     let run = run_in(
@@ -1630,7 +1648,7 @@ fn kubectl_accepts(path: &Path) -> Result<(), String> {
 #[test]
 fn renewing_a_kubeconfig_with_a_ca_file_writes_one_kubectl_accepts() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let path = host.file("scheduler.conf");
     let ca_path = host.file("pki/ca.crt");
     let mut config = Kubeconfig::parse(&fs::read(&path).unwrap()).unwrap();

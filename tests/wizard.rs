@@ -409,7 +409,7 @@ const UP: &str = "\x1b[A";
 #[test]
 fn pty_offline_migration_end_to_end() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let mut session = spawn_wizard(&host, state.path());
     session
         .exp_string("admin.conf: group system:masters")
@@ -446,7 +446,7 @@ fn pty_renewing_what_is_due() {
         ),
     );
     let host = Host::generate(&spec);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let mut session = spawn_wizard(&host, state.path());
     session
@@ -483,7 +483,7 @@ fn pty_renewing_what_is_due() {
 #[test]
 fn pty_ctrl_c_at_the_final_confirmation_leaves_the_tree_byte_identical() {
     let host = Host::new(AdminLayout::Pre129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let before = snapshot(host.path());
     let mut session = spawn_wizard(&host, state.path());
     session.exp_string("What do you want to do?").unwrap();
@@ -520,7 +520,7 @@ fn without_a_terminal_the_wizard_refuses_and_names_the_commands() {
 #[test]
 fn pty_moving_super_admin_off_the_node() {
     let host = Host::new(AdminLayout::Init129);
-    let state = tempfile::tempdir().unwrap();
+    let state = common::state_dir();
     let usb = tempfile::tempdir().unwrap();
     let target = usb.path().join("cluster-super-admin.conf");
     let original = std::fs::read(host.file("super-admin.conf")).unwrap();

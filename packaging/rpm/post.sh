@@ -1,5 +1,6 @@
 # kubecred %post ($1: 1 install, 2 upgrade). As %systemd_post: on first install,
-# apply the preset (kubecred-check.timer on, kubecred-renew.timer off), then
+# apply the preset (kubecred-check.timer and kubecred-recover.service on,
+# kubecred-renew.timer off), then
 # start the check timer if the preset enabled it.
 # The default textfile folder (KUBECRED_TEXTFILE), root-owned, if missing; an
 # existing one is left as it is.
@@ -9,7 +10,7 @@ if [ ! -d /var/lib/node_exporter/textfile_collector ]; then
 fi
 if [ -x /usr/bin/systemctl ]; then
 	if [ "$1" -eq 1 ]; then
-		/usr/bin/systemctl --no-reload preset kubecred-check.timer kubecred-renew.timer >/dev/null 2>&1 || :
+		/usr/bin/systemctl --no-reload preset kubecred-check.timer kubecred-renew.timer kubecred-recover.service >/dev/null 2>&1 || :
 	fi
 	if [ -d /run/systemd/system ]; then
 		/usr/bin/systemctl daemon-reload >/dev/null 2>&1 || :

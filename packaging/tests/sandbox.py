@@ -240,6 +240,7 @@ def main():
         allowed = {c for f in renew["SystemCallFilter"] for g in f.split() for c in syscall_group(g, groups)}
         writable = {w.lstrip("-") for v in renew.get("ReadWritePaths", []) for w in v.split()}
         writable |= {"/var/lib/" + d for v in renew.get("StateDirectory", []) for d in v.split()}
+        writable |= {"/run/" + d for v in renew.get("RuntimeDirectory", []) for d in v.split()}
         judge("kubecred-renew.service", renew, result, log, allowed, writable,
               {kdir: "/etc/kubernetes", state: "/var/lib/kubecred"})
         report("restart" in result.stderr and "backup" in result.stderr,

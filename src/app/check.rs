@@ -3,8 +3,11 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, describe_scan, paint, print, scan_host, scope};
+use crate::app::{PathError, describe_scan, lock_error, paint, print, scan_host, scope};
 use crate::apply::atomic;
+use crate::apply::lock::{CHECK_WAIT, SharedLock};
+use crate::apply::state;
+use crate::apply::transaction::{self, Pending};
 use crate::cli::{CheckArgs, Global, Output};
 use crate::context::Context;
 use crate::findings::{self, Thresholds};
@@ -23,7 +26,20 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         }
         .into());
     }
+    // A writer holds the tree's lock: judging the tree now would report its
+    // transient state, so wait a moment, then say who holds it.
+    let tree_lock = SharedLock::acquire(&global.kubernetes_dir, CHECK_WAIT).map_err(|err| {
+        let (message, path) = lock_error(&err);
+        PathError {
+            message: format!("cannot judge the node now: {message}"),
+            path,
+            hint: Some("run check again once the other kubecred run is done".into()),
+            exit: unknown,
+        }
+    })?;
+    let pending = pending_change(global, unknown)?;
     let inventory = scan_host(&scope(global, ctx), unknown)?;
+    drop(tree_lock);
     describe_scan(global, &inventory);
     let thresholds = Thresholds {
         warn: args.warn,
@@ -32,6 +48,12 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         ca_crit: args.ca_crit,
     };
     let mut report = Report::new(&inventory, ctx.now, thresholds);
+    if let Some(pending) = pending {
+        report.extend(vec![findings::interrupted_change(
+            &pending.id,
+            &pending.dir,
+        )]);
+    }
     // The state dir is read for one thing only: an offline migration's mark.
     let mut mark = online::read_mark(&global.state_dir).map_err(|message| PathError {
         message,
@@ -78,4 +100,33 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
     };
     print(&text)?;
     Ok(report.status().code())
+}
+
+/// The change an interrupted run left pending, if any; a state dir that
+/// cannot be read or trusted is UNKNOWN.
+fn pending_change(global: &Global, unknown: u8) -> Result<Option<Pending>> {
+    let fail = |message: String, path: std::path::PathBuf| PathError {
+        message,
+        path,
+        hint: Some("check --state-dir; kubecred trusts only a 0700 folder of root's".into()),
+        exit: unknown,
+    };
+    if state::judge_state_dir(&global.state_dir).map_err(|err| {
+        fail(
+            format!("refusing the state folder: it {}", err.reason),
+            err.path,
+        )
+    })? == state::Presence::Absent
+    {
+        return Ok(None);
+    }
+    if let Err(err) = std::fs::read_dir(&global.state_dir) {
+        return Err(fail(
+            format!("cannot read the state folder ({err})"),
+            global.state_dir.clone(),
+        )
+        .into());
+    }
+    Ok(transaction::pending(&global.state_dir)
+        .map_err(|message| fail(message, global.state_dir.clone()))?)
 }

@@ -39,7 +39,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         }
         .into());
     }
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
     let inventory = scan_host(&scope(global, ctx), 1)?;
     describe_scan(global, &inventory);
     let options = Options {
@@ -130,9 +130,15 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
 
     // Step 2: back up every file it will touch.
-    let mut transaction =
-        Transaction::begin(&global.state_dir, "migrate", &paths, ctx.now, &Proceed)
-            .map_err(|err| apply_error(&err))?;
+    let mut transaction = Transaction::begin(
+        &global.state_dir,
+        &global.kubernetes_dir,
+        "migrate",
+        &paths,
+        ctx.now,
+        &Proceed,
+    )
+    .map_err(|err| apply_error(&err))?;
     let mut outcome = Outcome {
         old_admin_copy: unverified
             .as_ref()

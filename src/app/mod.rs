@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod inspect;
 mod migrate;
+mod recover;
 mod renew;
 mod rollback;
 mod wizard;
@@ -15,7 +16,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
-use crate::apply::lock::RunLock;
+use crate::apply::backup::Bounds;
+use crate::apply::lock::{RunLock, Wait};
 use crate::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
 use crate::context::Context;
 use crate::inventory::{Inventory, Scope};
@@ -29,6 +31,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Renew(args) => renew::run(&cli.global, args, ctx),
         Command::Migrate(args) => migrate::run(&cli.global, args, ctx),
         Command::Rollback(args) => rollback::run(&cli.global, args, ctx),
+        Command::Recover(args) => recover::run(&cli.global, args, ctx),
         Command::Wizard(args) => wizard::run(&cli.global, args, ctx),
         Command::Demo(args) => demo::run(&cli.global, args, ctx),
         Command::Completions(args) => {
@@ -76,15 +79,105 @@ fn scope_without_copies(global: &Global, ctx: &Context) -> Scope {
     }
 }
 
-/// Before a writing command: the run lock, then the repair of a crashed run.
-/// A dry run takes neither: it only reads.
-fn begin_writing(global: &Global, dry_run: bool, wait: bool) -> Result<Option<RunLock>> {
+/// Before a writing command: the run locks, the repair of a crashed run, then
+/// the removal of what crashed runs left. A dry run takes none: it only reads.
+fn begin_writing(
+    global: &Global,
+    dry_run: bool,
+    wait: Option<time::Duration>,
+    ctx: &Context,
+) -> Result<Option<RunLock>> {
     if dry_run {
         return Ok(None);
     }
-    let lock = RunLock::acquire(&global.state_dir, wait)?;
-    recover(global)?;
+    let lock = take_lock(global, wait)?;
+    recover(global, ctx)?;
+    sweep(global);
     Ok(Some(lock))
+}
+
+/// Removes what crashed runs left in the state dir (under the lock).
+fn sweep(global: &Global) {
+    for removed in crate::apply::backup::sweep(&global.state_dir) {
+        if global.verbose {
+            eprintln!(
+                "kubecred: removed what an interrupted run left: {}",
+                text::path(&removed)
+            );
+        }
+    }
+}
+
+/// The run locks of the kubernetes dir and the state dir, exclusive.
+fn take_lock(global: &Global, wait: Option<time::Duration>) -> Result<RunLock> {
+    let wait = match wait {
+        None => Wait::Never,
+        Some(limit) => Wait::For(std::time::Duration::try_from(limit).unwrap_or_default()),
+    };
+    RunLock::acquire(&global.state_dir, &global.kubernetes_dir, wait).map_err(|err| {
+        let (message, path) = lock_error(&err);
+        PathError {
+            message,
+            path,
+            hint: Some("nothing was changed".into()),
+            exit: 1,
+        }
+        .into()
+    })
+}
+
+/// A lock error as a message and the path it concerns.
+fn lock_error(err: &crate::apply::lock::LockError) -> (String, PathBuf) {
+    use crate::apply::lock::LockError;
+    match err {
+        LockError::Busy { path, holder } => (
+            match holder {
+                Some(holder) => format!("another kubecred run holds the lock ({holder})"),
+                None => "another kubecred run holds the lock".into(),
+            },
+            path.clone(),
+        ),
+        LockError::Open { path, source } => {
+            (format!("cannot open the lock: {source}"), path.clone())
+        }
+        LockError::Untrusted(untrusted) => (
+            format!(
+                "refusing the {} folder: it {}",
+                if untrusted.path == crate::apply::lock::tree_lock_dir() {
+                    "lock"
+                } else {
+                    "state"
+                },
+                untrusted.reason
+            ),
+            untrusted.path.clone(),
+        ),
+    }
+}
+
+/// Where a backup of this node may write: the kubernetes and certificate
+/// dirs, and the admin copies.
+fn bounds(global: &Global) -> Bounds {
+    let copies = if global.copies.is_empty() {
+        DEFAULT_COPIES
+            .iter()
+            .map(|glob| (*glob).to_owned())
+            .collect()
+    } else {
+        global.copies.clone()
+    };
+    let cert_dir = global
+        .cert_dir
+        .clone()
+        .unwrap_or_else(|| global.kubernetes_dir.join("pki"));
+    Bounds {
+        folders: vec![global.kubernetes_dir.clone(), cert_dir],
+        copies,
+        files: vec![
+            crate::migrate::manifest_path(&global.state_dir),
+            crate::migrate::mark_path(&global.state_dir),
+        ],
+    }
 }
 
 /// Scans the node; no kubeadm credential at all is an error with `exit`.
@@ -152,17 +245,20 @@ fn describe_backup(global: &Global, backup: &crate::apply::backup::Backup) {
 }
 
 /// Restores what a crashed run left half-done, before anything else.
-fn recover(global: &Global) -> Result<()> {
-    match crate::apply::transaction::recover(&global.state_dir, &crate::apply::hook::Proceed) {
+fn recover(global: &Global, ctx: &Context) -> Result<Option<String>> {
+    match crate::apply::transaction::recover(&global.state_dir, &bounds(global), &ctx.hook()) {
         Ok(Some(id)) => {
             eprintln!("an interrupted run was found: restored its backup {id} first");
-            Ok(())
+            Ok(Some(id))
         }
-        Ok(None) => Ok(()),
+        Ok(None) => Ok(None),
         Err(message) => Err(PathError {
             message,
             path: global.state_dir.clone(),
-            hint: Some("restore the backup by hand, then remove the journal".into()),
+            hint: Some(
+                "restore the backup by hand (kubecred rollback --list), then remove the journal"
+                    .into(),
+            ),
             exit: 4,
         }
         .into()),

@@ -15,7 +15,7 @@ use crate::render;
 use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
 
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait)?;
+    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
     let inventory = scan_host(&scope_without_copies(global, ctx), 1)?;
     describe_scan(global, &inventory);
     let request = Request {
@@ -93,8 +93,15 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
         .collect();
-    let backup = transaction::apply(&global.state_dir, "renew", &changes, ctx.now, &ctx.hook())
-        .map_err(|err| apply_error(&err))?;
+    let backup = transaction::apply(
+        &global.state_dir,
+        &global.kubernetes_dir,
+        "renew",
+        &changes,
+        ctx.now,
+        &ctx.hook(),
+    )
+    .map_err(|err| apply_error(&err))?;
     describe_backup(global, &backup);
     let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
     if !global.quiet {

@@ -155,7 +155,7 @@ impl RealExecutor<'_> {
             write: WriteArgs {
                 dry_run: false,
                 yes: true,
-                wait: false,
+                wait: None,
             },
             offline,
             super_admin_out: None,
@@ -254,7 +254,7 @@ impl Executor for RealExecutor<'_> {
                     write: WriteArgs {
                         dry_run: false,
                         yes: true,
-                        wait: false,
+                        wait: None,
                     },
                 },
                 self.ctx,
@@ -264,11 +264,12 @@ impl Executor for RealExecutor<'_> {
                 self.global,
                 &RollbackArgs {
                     list: false,
+                    into_original: false,
                     id: Some(id.clone()),
                     write: WriteArgs {
                         dry_run: false,
                         yes: true,
-                        wait: false,
+                        wait: None,
                     },
                 },
                 self.ctx,
@@ -306,7 +307,7 @@ impl RealExecutor<'_> {
 /// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
 /// then removes it from the kubernetes dir; one transaction.
 fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, false, false)?;
+    let _lock = begin_writing(global, false, None, ctx)?;
     let from = global.kubernetes_dir.join("super-admin.conf");
     let bytes = crate::renew::read_pem(&from).map_err(|message| PathError {
         message,
@@ -322,6 +323,7 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
     })?;
     let mut transaction = Transaction::begin(
         &global.state_dir,
+        &global.kubernetes_dir,
         "move-super-admin",
         &[to.to_path_buf(), from.clone()],
         ctx.now,

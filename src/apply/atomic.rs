@@ -112,6 +112,8 @@ pub fn replace(
         Err(err) => return Err(fail("inspect", path)(err)),
     };
     let temp = temp_path(path);
+    // Removes the temporary file on every way out but a rename, a panic included.
+    let guard = Temporary(temp.clone());
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -147,10 +149,19 @@ pub fn replace(
             Durability::Deferred => Ok(()),
         }
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    if result.is_ok() {
+        std::mem::forget(guard);
     }
     result
+}
+
+/// A temporary file that goes when dropped.
+struct Temporary(PathBuf);
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 /// Fsyncs a folder so a rename in it survives a crash.

@@ -50,25 +50,34 @@ pub struct Fault {
     pub after_renames: usize,
 }
 
-/// The hook a command's writes run with: every step proceeds, or a test's fault.
+/// The hook a command's writes run with: every step proceeds, or a test's
+/// pause and fault (debug builds only).
 #[derive(Debug, Default)]
 pub struct RunHook {
     fault: Option<Fault>,
     renamed: AtomicUsize,
+    pause: Pause,
 }
 
 impl RunHook {
     /// Proceeds, or injects `fault`.
     pub fn new(fault: Option<Fault>) -> Self {
+        Self::with_pause(fault, Pause::default())
+    }
+
+    /// Proceeds, or pauses where `pause` says, or injects `fault`.
+    pub fn with_pause(fault: Option<Fault>, pause: Pause) -> Self {
         Self {
             fault,
             renamed: AtomicUsize::new(0),
+            pause,
         }
     }
 }
 
 impl Hook for RunHook {
     fn before(&self, step: Step, path: &Path) -> io::Result<()> {
+        self.pause.before(step, path)?;
         let Some(fault) = &self.fault else {
             return Ok(());
         };
@@ -82,6 +91,58 @@ impl Hook for RunHook {
         }
         if step == Step::Rename {
             self.renamed.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// A test seam in the real binary (`KUBECRED_TEST_PAUSE_AT=rename:3`): the
+/// run stops for good before the N-th step of a kind, after saying so on
+/// stderr, so that a test can kill it there (SIGKILL) and prove what a crash
+/// at that instant leaves. Unset, every step proceeds.
+#[derive(Clone, Debug, Default)]
+pub struct Pause {
+    at: Option<(Step, usize)>,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Pause {
+    /// Reads `<write|fsync|rename|remove>:<N>`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not <write|fsync|rename|remove>:<N>");
+        let (step, n) = text.split_once(':').ok_or_else(bad)?;
+        let step = match step {
+            "write" => Step::Write,
+            "fsync" => Step::Fsync,
+            "rename" => Step::Rename,
+            "remove" => Step::Remove,
+            _ => return Err(bad()),
+        };
+        let n = n.parse().map_err(|_| bad())?;
+        Ok(Self {
+            at: Some((step, n)),
+            seen: std::sync::Arc::default(),
+        })
+    }
+}
+
+impl Hook for Pause {
+    fn before(&self, step: Step, path: &Path) -> io::Result<()> {
+        let Some((kind, n)) = self.at else {
+            return Ok(());
+        };
+        if kind != step {
+            return Ok(());
+        }
+        let count = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if count == n {
+            eprintln!(
+                "kubecred: paused before {step:?} {count} ({})",
+                path.display()
+            );
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
         }
         Ok(())
     }

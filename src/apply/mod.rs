@@ -4,6 +4,8 @@
 pub mod atomic;
 pub mod backup;
 pub mod hook;
+pub mod kubectl;
 pub mod lock;
+pub mod state;
 pub mod transaction;
 pub mod tree;

@@ -301,3 +301,10 @@ pub fn judge(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), said)
 }
+
+/// A fresh state dir as kubecred trusts one: a 0700 folder of the running user's.
+pub fn state_dir() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}

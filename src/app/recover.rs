@@ -1,0 +1,20 @@
+//! `kubecred recover`: repair what an interrupted run left half-done, and
+//! nothing else. Run at boot before the kubelet, so static pods never start
+//! on a key and a certificate that do not belong together.
+
+use anyhow::Result;
+
+use crate::app::{recover, sweep, take_lock};
+use crate::cli::{Global, RecoverArgs};
+use crate::context::Context;
+
+/// 0: nothing to do, or repaired; 4 (from `recover`): it could not be repaired.
+pub(super) fn run(global: &Global, args: &RecoverArgs, ctx: &Context) -> Result<u8> {
+    let _lock = take_lock(global, args.wait)?;
+    let repaired = recover(global, ctx)?;
+    sweep(global);
+    if repaired.is_none() && !global.quiet {
+        eprintln!("nothing to recover");
+    }
+    Ok(0)
+}
