@@ -52,13 +52,8 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
 fn scope(global: &Global, ctx: &Context) -> Scope {
     let copies = if global.no_copies {
         Vec::new()
-    } else if global.copies.is_empty() {
-        DEFAULT_COPIES
-            .iter()
-            .map(|glob| (*glob).to_owned())
-            .collect()
     } else {
-        global.copies.clone()
+        copy_globs(global)
     };
     Scope {
         cert_dir: global
@@ -114,16 +109,8 @@ fn take_lock(global: &Global, wait: Option<time::Duration>) -> Result<RunLock> {
         None => Wait::Never,
         Some(limit) => Wait::For(std::time::Duration::try_from(limit).unwrap_or_default()),
     };
-    RunLock::acquire(&global.state_dir, &global.kubernetes_dir, wait).map_err(|err| {
-        let (message, path) = lock_error(&err);
-        PathError {
-            message,
-            path,
-            hint: Some("nothing was changed".into()),
-            exit: 1,
-        }
-        .into()
-    })
+    RunLock::acquire(&global.state_dir, &global.kubernetes_dir, wait)
+        .map_err(|err| lock_refused(&err).into())
 }
 
 /// A lock error as a message and the path it concerns.
@@ -155,17 +142,33 @@ fn lock_error(err: &crate::apply::lock::LockError) -> (String, PathBuf) {
     }
 }
 
-/// Where a backup of this node may write: the kubernetes and certificate
-/// dirs, and the admin copies.
-fn bounds(global: &Global) -> Bounds {
-    let copies = if global.copies.is_empty() {
+/// The globs where admin copies are looked for: `--copies`, or the defaults.
+fn copy_globs(global: &Global) -> Vec<String> {
+    if global.copies.is_empty() {
         DEFAULT_COPIES
             .iter()
             .map(|glob| (*glob).to_owned())
             .collect()
     } else {
         global.copies.clone()
-    };
+    }
+}
+
+/// A lock that could not be taken, as a writing command reports it.
+fn lock_refused(err: &crate::apply::lock::LockError) -> PathError {
+    let (message, path) = lock_error(err);
+    PathError {
+        message,
+        path,
+        hint: Some("nothing was changed".into()),
+        exit: 1,
+    }
+}
+
+/// Where a backup of this node may write: the kubernetes and certificate
+/// dirs, and the admin copies.
+fn bounds(global: &Global) -> Bounds {
+    let copies = copy_globs(global);
     let cert_dir = global
         .cert_dir
         .clone()

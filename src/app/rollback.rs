@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::app::renew::apply_error;
-use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_error, print};
+use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_refused, print};
 use crate::apply::atomic::Ownership;
 use crate::apply::backup::{self, Backup, Bounds};
 use crate::apply::lock::{TreeLock, Wait};
@@ -53,15 +53,7 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
     })?;
     // The tree restored into is locked too when it is not the one named.
     let _original = if args.into_original && !args.write.dry_run {
-        TreeLock::acquire(&tree, Wait::Never).map_err(|err| {
-            let (message, path) = lock_error(&err);
-            PathError {
-                message,
-                path,
-                hint: Some("nothing was changed".into()),
-                exit: 1,
-            }
-        })?
+        TreeLock::acquire(&tree, Wait::Never).map_err(|err| lock_refused(&err))?
     } else {
         None
     };
