@@ -228,9 +228,11 @@ def main():
         # kubecred-renew.service. As an operator could set in the environment
         # file, renew what expires within 400 days: every certificate, the
         # kubeconfigs in /etc/kubernetes too, so every kind of write is traced.
+        # The window must be shorter than the new validity, so that is 2y.
         renew = unit_service_section(os.path.join(units, "kubecred-renew.service"))
         env = environment(renew)
         env["KUBECRED_RENEW_WITHIN"] = "400d"
+        env["KUBECRED_RENEW_FLAGS"] = (env.get("KUBECRED_RENEW_FLAGS", "") + " --validity 2y").strip()
         argv = expand(renew["ExecStart"][0], env)[1:]
         caps = renew["CapabilityBoundingSet"][0].split()
         umask = int(renew["UMask"][0], 8)
