@@ -2,8 +2,9 @@
 # packaging/check.sh: the packaging's CI checks.
 #
 # Installs what it needs when missing (apt-get: musl-tools rpm systemd
-# prometheus strace shellcheck file man-db; rustup: the musl target; pip:
-# ansible-core prometheus-client; cargo: cargo-deb cargo-generate-rpm), builds
+# prometheus strace shellcheck file man-db; rustup: the musl target; pip, in a
+# virtual environment under target/: ansible-core prometheus-client; cargo:
+# cargo-deb cargo-generate-rpm), builds
 # both packages with packaging/build.sh, then checks them: contents and modes,
 # conffiles, maintainer scripts, systemd-analyze verify and security, the
 # services' sandbox tried on the real binary, promtool check and test, the
@@ -81,13 +82,22 @@ fi
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
 	check "install: rustup target add x86_64-unknown-linux-musl" rustup target add x86_64-unknown-linux-musl
 fi
+# The Python tools live in a virtual environment of their own (Debian's system
+# pip refuses to install, PEP 668), kept under target/ between runs.
+venv=target/packaging/venv
+make_venv() {
+	python3 -m venv "$venv" 2>/dev/null ||
+		{ rm -rf "$venv" && apt_install python3-venv && python3 -m venv "$venv"; }
+}
+[ -x "$venv/bin/python3" ] || check "install: python3 -m venv $venv" make_venv
+export PATH="$PWD/$venv/bin:$PATH"
 pip_needed=()
-command -v ansible-playbook >/dev/null || pip_needed+=(ansible-core)
-python3 -c 'import prometheus_client' 2>/dev/null || pip_needed+=(prometheus-client)
+[ -x "$venv/bin/ansible-playbook" ] || pip_needed+=(ansible-core)
+"$venv/bin/python3" -c 'import prometheus_client' 2>/dev/null || pip_needed+=(prometheus-client)
 if [ ${#pip_needed[@]} -gt 0 ]; then
-	check "install: pip install ${pip_needed[*]}" python3 -m pip install -q "${pip_needed[@]}"
+	check "install: pip install ${pip_needed[*]} (in $venv)" "$venv/bin/python3" -m pip install -q "${pip_needed[@]}"
 else
-	check "install: ansible-core and prometheus-client already there" true
+	check "install: ansible-core and prometheus-client already there (in $venv)" true
 fi
 cargo_needed=()
 cargo deb --version >/dev/null 2>&1 || cargo_needed+=(cargo-deb)
