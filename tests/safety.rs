@@ -905,18 +905,22 @@ fn check_while_renewals_run_never_reports_a_finding_of_neither_tree() {
     ));
     assert_ne!(old, new, "renewing changes what check finds");
     let done = AtomicBool::new(false);
+    let seen = std::sync::atomic::AtomicUsize::new(0);
     let checks = std::thread::scope(|scope| {
         let checker = scope.spawn(|| {
-            let mut seen = 0;
             while !done.load(Ordering::SeqCst) {
                 let run = run_in(host.path(), state.path(), &["check", "-o", "json"]);
                 let found = findings(&run);
                 assert!(found == old || found == new, "a transient state: {found:?}");
-                seen += 1;
+                seen.fetch_add(1, Ordering::SeqCst);
             }
-            seen
+            seen.load(Ordering::SeqCst)
         });
-        for round in 0..4 {
+        // At least four rounds, and on until check has run three times during
+        // them, however slow the machine: a count of rounds, never a clock.
+        let mut round = 0;
+        while (round < 4 || seen.load(Ordering::SeqCst) < 3) && round < 40 {
+            round += 1;
             let run = run_in(
                 host.path(),
                 state.path(),
