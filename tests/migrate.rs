@@ -915,21 +915,23 @@ fn pty_a_wait_of_more_than_a_second_shows_a_progress_line() {
         .arg("--state-dir")
         .arg(node.state.path())
         .args(["--no-copies", "check", "--online", "--server", &url])
-        .args(["--api-timeout", "3s"])
+        .args(["--api-timeout", "6s"])
         .env("KUBECRED_TEST_NOW", common::NOW)
         .env("TERM", "xterm");
     let started = std::time::Instant::now();
-    let mut session = rexpect::session::spawn_command(command, Some(10_000)).unwrap();
+    let mut session = rexpect::session::spawn_command(command, Some(15_000)).unwrap();
     session
         .exp_string("kubecred: asking the API server")
         .unwrap();
     let shown = started.elapsed();
     eprintln!("progress line after {shown:?}");
+    // After a second of waiting, and well before the 6 s the wait lasts
+    // (the upper bound leaves room for a loaded machine).
     assert!(
-        shown >= Duration::from_millis(900) && shown < Duration::from_millis(2500),
+        shown >= Duration::from_millis(900) && shown < Duration::from_secs(5),
         "{shown:?}"
     );
-    session.exp_string("did not answer within 3s").unwrap();
+    session.exp_string("did not answer within").unwrap();
     session.exp_eof().unwrap();
 }
 

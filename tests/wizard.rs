@@ -628,8 +628,10 @@ fn pty_the_first_screen_appears_at_once_while_the_api_server_keeps_silent() {
         .unwrap();
     let first_screen = started.elapsed();
     eprintln!("wizard first screen, silent API server: {first_screen:?}");
+    // Drawn at once, long before the API server's answer (at least 3 s
+    // later); measured at about 0.1 s, bounded loosely for a loaded machine.
     assert!(
-        first_screen < std::time::Duration::from_secs(1),
+        first_screen < std::time::Duration::from_millis(2500),
         "{first_screen:?}"
     );
     session
