@@ -133,16 +133,16 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Warn when a certificate expires within this (30d, 720h, 1y)
-    #[arg(long, default_value = "30d", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "30d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub warn: time::Duration,
     /// Critical when a certificate expires within this
-    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub crit: time::Duration,
     /// Warn when a CA expires within this
-    #[arg(long, default_value = "365d", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "365d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ca_warn: time::Duration,
     /// Critical when a CA expires within this
-    #[arg(long, default_value = "90d", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "90d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ca_crit: time::Duration,
     /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
     #[arg(long, value_name = "PATH")]
@@ -154,7 +154,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "URL", requires = "online")]
     pub server: Option<String>,
     /// How long to keep retrying the API server
-    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub api_timeout: time::Duration,
 }
 
@@ -183,10 +183,10 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// How long to keep retrying the API server
-    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub api_timeout: time::Duration,
     /// Lifetime of the new certificates, capped at the CA's
-    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub validity: time::Duration,
     /// Issue although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past the CA
     #[arg(long)]
@@ -216,10 +216,10 @@ pub struct RenewArgs {
     #[arg(value_name = "NAME", default_value = "all")]
     pub names: Vec<String>,
     /// Renew only what expires within this (30d, 720h); nothing due exits 0
-    #[arg(long, value_parser = duration, value_name = "DUR")]
+    #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub within: Option<time::Duration>,
     /// Lifetime of the new certificates, capped at the CA's
-    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub validity: time::Duration,
     /// Algorithm of the new keys (auto: the one of the key being replaced)
     #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::Auto, value_name = "ALG")]
@@ -292,7 +292,7 @@ pub struct WizardArgs {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// How long to wait for the API server before calling it unreachable
-    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub api_timeout: time::Duration,
 }
 

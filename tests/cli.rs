@@ -448,3 +448,42 @@ fn groff_finds_no_warning_in_the_man_page() {
     let said = groff_says(&run.stdout);
     assert!(said.is_empty(), "groff -z -man -ww: {said}");
 }
+
+#[test]
+fn threshold_and_duration_errors_name_the_flag_at_fault() {
+    let host = Host::new(AdminLayout::Init129);
+    let dir = host.path().display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--kubernetes-dir", dir.as_str(), "--no-copies"];
+        all.extend_from_slice(args);
+        kubecred(&all)
+    };
+    let crit = run(&["check", "--warn", "7d", "--crit", "30d"]);
+    assert_eq!(crit.code, 3);
+    assert!(
+        crit.stderr
+            .starts_with("error: --crit 30d must not be longer than --warn 7d"),
+        "{}",
+        crit.stderr
+    );
+    let ca = run(&["check", "--ca-warn", "30d", "--ca-crit", "90d"]);
+    assert_eq!(ca.code, 3);
+    assert!(
+        ca.stderr
+            .starts_with("error: --ca-crit 90d must not be longer than --ca-warn 30d"),
+        "{}",
+        ca.stderr
+    );
+    // A negative duration written as its own word reaches the duration parser.
+    let negative = run(&["renew", "--dry-run", "--validity", "-1d"]);
+    assert_eq!(negative.code, 2);
+    assert!(
+        negative.stderr.contains("'--validity <DUR>'")
+            && negative.stderr.contains("a duration cannot be negative"),
+        "{}",
+        negative.stderr
+    );
+    let warn = run(&["check", "--warn", "-5d"]);
+    assert_eq!(warn.code, 3);
+    assert!(warn.stderr.contains("'--warn <DUR>'"), "{}", warn.stderr);
+}

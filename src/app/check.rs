@@ -17,9 +17,20 @@ use crate::report::{Report, Status};
 
 pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8> {
     let unknown = Status::Unknown.code();
-    if args.crit > args.warn || args.ca_crit > args.ca_warn {
+    let longer = if args.crit > args.warn {
+        Some(("--crit", args.crit, "--warn", args.warn))
+    } else if args.ca_crit > args.ca_warn {
+        Some(("--ca-crit", args.ca_crit, "--ca-warn", args.ca_warn))
+    } else {
+        None
+    };
+    if let Some((crit_flag, crit, warn_flag, warn)) = longer {
         return Err(PathError {
-            message: "--crit must not be longer than --warn (and --ca-crit than --ca-warn)".into(),
+            message: format!(
+                "{crit_flag} {} must not be longer than {warn_flag} {}",
+                crate::span::exact(crit),
+                crate::span::exact(warn)
+            ),
             path: global.kubernetes_dir.clone(),
             hint: None,
             exit: unknown,
