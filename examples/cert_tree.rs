@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use kubecred::issue::{self, KeyAlgorithm, Profile, Usage};
+use kubecred::domain::issue::{self, KeyAlgorithm, Profile, Usage};
 use rcgen::{Issuer, KeyPair};
 use time::{Duration, OffsetDateTime};
 

@@ -1,34 +1,20 @@
 //! kubecred: inspect, check and repair the credentials of a kubeadm control-plane node.
 //!
-//! Data flows one way:
-//! `cli` → `app` → `inventory` (the only reader) → `findings` (pure rules) →
-//! `report` → `render` (the only formatter); `apply` is the only writer.
-//! `layout` is kubeadm's credential table; `cert`, `key`, `pem` and `kubeconfig`
-//! parse bytes into values; `issue` and `demo` make keys and certificates as
-//! kubeadm does. Only `context` reads the clock and the environment.
+//! Three layers, each a folder (the README's design notes draw them):
+//! - [`domain`] is pure: credentials parsed from bytes, the findings, and the
+//!   renewal and migration plans. It never touches the filesystem, the
+//!   environment, the clock or the network (clippy's `disallowed-methods`
+//!   enforces it).
+//! - [`edge`] meets the host: `inventory` is the only reader, `apply` the only
+//!   writer, `api` the only network client, `context` the clock and the environment.
+//! - [`ui`] talks to people and programs: `cli`, `render` (the only formatter) and `wizard`.
+//!
+//! [`app`] holds the commands, thin over the three: resolve options, read,
+//! plan, render, apply.
 
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod app;
-pub mod apply;
-pub mod cert;
-pub mod cli;
-pub mod clock;
-pub mod context;
-pub mod demo;
-pub mod findings;
-pub mod inventory;
-pub mod issue;
-pub mod key;
-pub mod kubeconfig;
-pub mod layout;
-pub mod migrate;
-pub mod online;
-pub mod pem;
-pub mod render;
-pub mod renew;
-pub mod report;
-pub mod shell;
-pub mod span;
-pub mod wizard;
+pub mod domain;
+pub mod edge;
+pub mod ui;

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
 use kubecred::app::{self, PathError};
-use kubecred::cli::Cli;
-use kubecred::context::Context;
-use kubecred::render::text::printable;
+use kubecred::edge::context::Context;
+use kubecred::ui::cli::Cli;
+use kubecred::ui::render::text::printable;
 
 fn main() -> ExitCode {
     // `check` follows the monitoring-plugin convention: a usage error is UNKNOWN (3).

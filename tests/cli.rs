@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 
 use common::{Host, codes, judge, kubecred, kubecred_with_env, pairs, snapshot};
-use kubecred::demo::AdminLayout;
+use kubecred::domain::demo::AdminLayout;
 
 #[test]
 fn help_documents_the_exit_statuses() {
@@ -209,9 +209,10 @@ fn inspect_never_prints_private_key_material() {
                 .map(str::to_owned),
         );
     }
-    let config =
-        kubecred::kubeconfig::Kubeconfig::parse(&fs::read(host.file("admin.conf")).unwrap())
-            .unwrap();
+    let config = kubecred::domain::kubeconfig::Kubeconfig::parse(
+        &fs::read(host.file("admin.conf")).unwrap(),
+    )
+    .unwrap();
     secrets.push(config.users[0].user.client_key_data.clone().unwrap()[..40].to_owned());
     for format in ["table", "json"] {
         let run = kubecred(&[

@@ -9,8 +9,8 @@ mod common;
 use std::fs;
 
 use common::{Host, codes, kubecred};
-use kubecred::demo::AdminLayout;
-use kubecred::issue::{self, KeyAlgorithm, Profile, Usage};
+use kubecred::domain::demo::AdminLayout;
+use kubecred::domain::issue::{self, KeyAlgorithm, Profile, Usage};
 use rcgen::{Issuer, KeyPair};
 use time::Duration;
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{Host, NOW, Run, codes, finding, pairs, snapshot};
-use kubecred::demo::AdminLayout;
-use kubecred::kubeconfig::Kubeconfig;
+use kubecred::domain::demo::AdminLayout;
+use kubecred::domain::kubeconfig::Kubeconfig;
 use serde_json::Value;
 
 /// Longer than any of these runs takes; a run that blocks on a file fails here instead of hanging the suite.
@@ -821,13 +821,13 @@ fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
     let worker_state = state.clone();
     let worker_tree = tmp.path().to_path_buf();
     std::thread::spawn(move || {
-        let made = kubecred::apply::backup::Backup::create(
+        let made = kubecred::edge::apply::backup::Backup::create(
             &worker_state,
             &worker_tree,
             "renew",
             &paths,
             common::now(),
-            &kubecred::apply::hook::Proceed,
+            &kubecred::edge::apply::hook::Proceed,
         )
         .map(|backup| backup.dir);
         let _ = tx.send(made);

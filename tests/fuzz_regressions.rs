@@ -104,7 +104,7 @@ fn cert_inputs_replay_without_a_panic() {
     // Every certificate file of the malformed set, as the DER inside it where it is PEM.
     for path in malformed(&["crt"]) {
         let bytes = fs::read(&path).expect("a malformed file");
-        match kubecred::pem::parse(&bytes) {
+        match kubecred::domain::pem::parse(&bytes) {
             Ok(blocks) => inputs.extend(blocks.into_iter().map(|block| (path.clone(), block.der))),
             Err(_) => inputs.push((path, bytes)),
         }
@@ -160,7 +160,10 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (bool, Vec<u8>)> {
     out
 }
 
-fn codes_on(findings: &[kubecred::findings::Finding], credential: &str) -> Vec<&'static str> {
+fn codes_on(
+    findings: &[kubecred::domain::findings::Finding],
+    credential: &str,
+) -> Vec<&'static str> {
     findings
         .iter()
         .filter(|finding| finding.credential == credential)

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use common::{Host, judge, kubeadm_tree, kubecred};
-use kubecred::demo::AdminLayout;
+use kubecred::domain::demo::AdminLayout;
 
 fn golden(name: &str, args: &[&str], expected_code: i32) {
     let tree = kubeadm_tree("rsa");

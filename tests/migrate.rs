@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::apiserver::{ApiServer, Faults, kubeadm_binding};
 use common::{Host, Run, codes, kubecred, pairs, snapshot};
-use kubecred::demo::AdminLayout;
-use kubecred::kubeconfig::Kubeconfig;
+use kubecred::domain::demo::AdminLayout;
+use kubecred::domain::kubeconfig::Kubeconfig;
 use serde_json::json;
 
 struct Node {
@@ -75,8 +75,10 @@ fn subject_of(config: &Kubeconfig, user: &str) -> (String, Vec<String>) {
     let pem = base64::engine::general_purpose::STANDARD
         .decode(user.user.client_certificate_data.as_ref().unwrap())
         .unwrap();
-    let cert =
-        kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der).unwrap();
+    let cert = kubecred::domain::cert::Certificate::from_der(
+        &kubecred::domain::pem::parse(&pem).unwrap()[0].der,
+    )
+    .unwrap();
     (cert.common_name, cert.groups)
 }
 
@@ -492,7 +494,7 @@ fn update_copies_keeps_a_users_other_contexts_owner_and_mode() {
         "https://staging.example:6443",
         b"not-a-ca",
         "alice",
-        &kubecred::kubeconfig::ClientCredentials::Embedded("x", "y"),
+        &kubecred::domain::kubeconfig::ClientCredentials::Embedded("x", "y"),
     );
     config.clusters.extend(other.clusters);
     config.contexts.extend(other.contexts);
@@ -765,8 +767,10 @@ fn validity_is_checked_before_anything_is_issued() {
     let run = offline_at(&host, state.path(), common::NOW, &["--validity", "1d"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let pem = client_certificate(&host.file("admin.conf"));
-    let cert =
-        kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der).unwrap();
+    let cert = kubecred::domain::cert::Certificate::from_der(
+        &kubecred::domain::pem::parse(&pem).unwrap()[0].der,
+    )
+    .unwrap();
     assert_eq!(
         cert.not_after - cert.not_before,
         time::Duration::days(1) + time::Duration::minutes(5)
@@ -836,9 +840,11 @@ fn foreign_tls_url() -> String {
 
 fn serial_of(path: &Path) -> String {
     let pem = client_certificate(path);
-    kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&pem).unwrap()[0].der)
-        .unwrap()
-        .serial
+    kubecred::domain::cert::Certificate::from_der(
+        &kubecred::domain::pem::parse(&pem).unwrap()[0].der,
+    )
+    .unwrap()
+    .serial
 }
 
 fn timed(run: impl FnOnce() -> Run) -> (Run, Duration) {
@@ -1337,9 +1343,9 @@ fn an_offline_manifest_that_cannot_be_written_leaves_admin_conf_as_it_was() {
 /// Fails the rename of one file: the write itself, inside the transaction.
 struct FailRename(std::path::PathBuf);
 
-impl kubecred::apply::hook::Hook for FailRename {
-    fn before(&self, step: kubecred::apply::hook::Step, path: &Path) -> std::io::Result<()> {
-        if step == kubecred::apply::hook::Step::Rename && path == self.0 {
+impl kubecred::edge::apply::hook::Hook for FailRename {
+    fn before(&self, step: kubecred::edge::apply::hook::Step, path: &Path) -> std::io::Result<()> {
+        if step == kubecred::edge::apply::hook::Step::Rename && path == self.0 {
             return Err(std::io::Error::other("injected failure"));
         }
         Ok(())
@@ -1348,11 +1354,11 @@ impl kubecred::apply::hook::Hook for FailRename {
 
 #[test]
 fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_everything() {
-    use kubecred::apply::transaction::{ApplyError, apply};
-    use kubecred::migrate::{self, Options, SuperAdminTarget, Unverified};
+    use kubecred::domain::migrate::{self, Options, SuperAdminTarget, Unverified};
+    use kubecred::edge::apply::transaction::{ApplyError, apply};
     let host = Host::new(AdminLayout::Pre129);
     let state = common::state_dir();
-    let inventory = kubecred::inventory::Inventory::scan(&kubecred::inventory::Scope {
+    let inventory = kubecred::edge::inventory::Inventory::scan(&kubecred::edge::inventory::Scope {
         kubernetes_dir: host.path().to_path_buf(),
         cert_dir: host.file("pki"),
         copies: Vec::new(),

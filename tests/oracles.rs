@@ -97,9 +97,10 @@ fn certificate_files(root: &Path, json: &Value, scratch: &Path) -> Vec<(String, 
         let file = if cred["source"]["type"] == "file" {
             PathBuf::from(cred["source"]["path"].as_str().unwrap())
         } else {
-            let config =
-                kubecred::kubeconfig::Kubeconfig::parse(&fs::read(root.join(&name)).unwrap())
-                    .unwrap();
+            let config = kubecred::domain::kubeconfig::Kubeconfig::parse(
+                &fs::read(root.join(&name)).unwrap(),
+            )
+            .unwrap();
             let data = config.users[0]
                 .user
                 .client_certificate_data
@@ -219,7 +220,7 @@ fn openssl_agrees_on_every_certificate_of_the_demo_host() {
 #[test]
 fn openssl_and_kubecred_agree_on_a_foreign_signature_and_a_foreign_key() {
     let demo = demo();
-    let other = common::Host::new(kubecred::demo::AdminLayout::Init129);
+    let other = common::Host::new(kubecred::domain::demo::AdminLayout::Init129);
     fs::copy(
         other.file("pki/apiserver.crt"),
         demo.root.join("pki/apiserver.crt"),

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 
 use common::{Host, finding, kubecred};
-use kubecred::demo::AdminLayout;
+use kubecred::domain::demo::AdminLayout;
 
 /// A uid that owns nothing on this machine.
 const STRANGER: u32 = 4242;

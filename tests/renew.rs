@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use common::{Host, codes, kubeadm_tree, kubecred, now, pairs, snapshot, spec};
-use kubecred::apply::hook::{Hook, Step};
-use kubecred::apply::transaction::{self, ApplyError, Change};
-use kubecred::demo::AdminLayout;
-use kubecred::inventory::{Inventory, Scope};
-use kubecred::kubeconfig::Kubeconfig;
-use kubecred::renew::{self, KeyChoice, Request};
+use kubecred::domain::demo::AdminLayout;
+use kubecred::domain::kubeconfig::Kubeconfig;
+use kubecred::domain::renew::{self, KeyChoice, Request};
+use kubecred::edge::apply::hook::{Hook, Step};
+use kubecred::edge::apply::transaction::{self, ApplyError, Change};
+use kubecred::edge::inventory::{Inventory, Scope};
 use time::Duration;
 
 fn run_in(dir: &Path, state: &Path, args: &[&str]) -> common::Run {
@@ -241,9 +241,10 @@ fn renew_all_matches_kubeadm_certs_renew_all() {
                 String::from_utf8_lossy(&verify.stdout)
             );
             // The not-after is now + 8760h.
-            let cert =
-                kubecred::cert::Certificate::from_der(&kubecred::pem::parse(&ours).unwrap()[0].der)
-                    .unwrap();
+            let cert = kubecred::domain::cert::Certificate::from_der(
+                &kubecred::domain::pem::parse(&ours).unwrap()[0].der,
+            )
+            .unwrap();
             assert_eq!(
                 cert.not_after - cert.not_before,
                 Duration::hours(8760) + Duration::minutes(5)
@@ -710,10 +711,10 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     let host = Host::new(AdminLayout::Init129);
     let state = common::state_dir();
     let before = snapshot(host.path());
-    let held = kubecred::apply::lock::RunLock::acquire(
+    let held = kubecred::edge::apply::lock::RunLock::acquire(
         state.path(),
         host.path(),
-        kubecred::apply::lock::Wait::Never,
+        kubecred::edge::apply::lock::Wait::Never,
     )
     .unwrap();
     let run = run_in(host.path(), state.path(), &["renew", "all", "--yes"]);
@@ -858,15 +859,15 @@ fn no_key_mismatch(root: &Path) {
         expected_owner: 0,
     };
     let inventory = Inventory::scan(&scope);
-    let findings = kubecred::findings::evaluate(
+    let findings = kubecred::domain::findings::evaluate(
         &inventory,
         now(),
-        &kubecred::findings::Thresholds::default(),
+        &kubecred::domain::findings::Thresholds::default(),
     );
     assert!(
         findings
             .iter()
-            .all(|f| f.code != kubecred::findings::Code::KeyMismatch),
+            .all(|f| f.code != kubecred::domain::findings::Code::KeyMismatch),
         "{findings:#?}"
     );
 }

@@ -16,11 +16,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Host, NOW, Run, codes, kubecred, now, snapshot, state_dir};
-use kubecred::apply::atomic::Ownership;
-use kubecred::apply::hook::Proceed;
-use kubecred::apply::lock::{RunLock, Wait};
-use kubecred::apply::transaction::{Action, Change, Transaction};
-use kubecred::demo::AdminLayout;
+use kubecred::domain::demo::AdminLayout;
+use kubecred::edge::apply::atomic::Ownership;
+use kubecred::edge::apply::hook::Proceed;
+use kubecred::edge::apply::lock::{RunLock, Wait};
+use kubecred::edge::apply::transaction::{Action, Change, Transaction};
 
 /// What a secret an attacker wants copied looks like; it must never show up.
 const SECRET: &str = "TOP-SECRET-MARKER-7f3a";
@@ -553,7 +553,7 @@ fn plant(state: &Path, path: &Path, mode: u32, bytes: &[u8]) {
         "schemaVersion": 1, "id": id, "operation": "renew", "createdAt": NOW,
         "files": [{
             "path": path, "existed": true, "mode": mode, "uid": 0, "gid": 0,
-            "sha256": kubecred::cert::Fingerprint::of(bytes).to_string(), "stored": "0001"
+            "sha256": kubecred::domain::cert::Fingerprint::of(bytes).to_string(), "stored": "0001"
         }]
     });
     fs::write(set.join("manifest.json"), manifest.to_string()).unwrap();

@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use base64::Engine as _;
 use common::{Host, codes, finding, message, now, pairs, snapshot, spec};
-use kubecred::demo::{AdminLayout, KubeletCert};
-use kubecred::issue::KeyAlgorithm;
-use kubecred::kubeconfig::Kubeconfig;
+use kubecred::domain::demo::{AdminLayout, KubeletCert};
+use kubecred::domain::issue::KeyAlgorithm;
+use kubecred::domain::kubeconfig::Kubeconfig;
 use time::Duration;
 
 #[test]

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Host, snapshot};
-use kubecred::demo::AdminLayout;
-use kubecred::wizard::flow::{Binding, Facts, Intent, Offer, offers};
-use kubecred::wizard::prompt::{Reply, Scripted};
-use kubecred::wizard::{self, Executor, Outcome};
+use kubecred::domain::demo::AdminLayout;
+use kubecred::ui::wizard::flow::{Binding, Facts, Intent, Offer, offers};
+use kubecred::ui::wizard::prompt::{Reply, Scripted};
+use kubecred::ui::wizard::{self, Executor, Outcome};
 use rexpect::process::WaitStatus;
 use std::time::Instant;
 use time::Duration;

@@ -24,14 +24,14 @@ use std::os::unix::ffi::OsStringExt as _;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 
-use kubecred::cert::Certificate;
-use kubecred::findings::{Finding, Thresholds};
-use kubecred::inventory::{Inventory, Scope};
-use kubecred::key;
-use kubecred::kubeconfig::Kubeconfig;
-use kubecred::pem::{self, Block, BlockKind};
-use kubecred::render::{self, Paint};
-use kubecred::report::Report;
+use kubecred::domain::cert::Certificate;
+use kubecred::domain::findings::{Finding, Thresholds};
+use kubecred::domain::key;
+use kubecred::domain::kubeconfig::Kubeconfig;
+use kubecred::domain::pem::{self, Block, BlockKind};
+use kubecred::domain::report::Report;
+use kubecred::edge::inventory::{Inventory, Scope};
+use kubecred::ui::render::{self, Paint};
 use time::OffsetDateTime;
 use time::macros::datetime;
 

@@ -4,16 +4,16 @@
 use anyhow::Result;
 
 use crate::app::{PathError, describe_scan, lock_error, paint, print, scan_host, scope};
-use crate::apply::atomic;
-use crate::apply::lock::{CHECK_WAIT, SharedLock};
-use crate::apply::state;
-use crate::apply::transaction::{self, Pending};
-use crate::cli::{CheckArgs, Global, Output};
-use crate::context::Context;
-use crate::findings::{self, Thresholds};
-use crate::online;
-use crate::render;
-use crate::report::{Report, Status};
+use crate::domain::findings::{self, Thresholds};
+use crate::domain::report::{Report, Status};
+use crate::edge::apply::atomic;
+use crate::edge::apply::lock::{CHECK_WAIT, SharedLock};
+use crate::edge::apply::state;
+use crate::edge::apply::transaction::{self, Pending};
+use crate::edge::context::Context;
+use crate::edge::online;
+use crate::ui::cli::{CheckArgs, Global, Output};
+use crate::ui::render;
 
 pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8> {
     let unknown = Status::Unknown.code();
@@ -28,8 +28,8 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         return Err(PathError {
             message: format!(
                 "{crit_flag} {} must not be longer than {warn_flag} {}",
-                crate::span::exact(crit),
-                crate::span::exact(warn)
+                crate::domain::span::exact(crit),
+                crate::domain::span::exact(warn)
             ),
             path: global.kubernetes_dir.clone(),
             hint: None,
@@ -74,14 +74,16 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
     })?;
     if args.online {
         let timeout = std::time::Duration::try_from(args.api_timeout)
-            .unwrap_or(crate::api::DEFAULT_TOTAL_TIMEOUT);
+            .unwrap_or(crate::edge::api::DEFAULT_TOTAL_TIMEOUT);
         let state = online::waiting("kubecred: asking the API server", || {
             online::binding_state(&inventory, args.server.as_deref(), timeout)
         });
         if mark.is_some() && online::binding_seen(&state) {
             match online::clear_mark(&global.state_dir) {
                 Ok(()) => mark = None,
-                Err(message) => eprintln!("kubecred: {}", crate::render::text::printable(&message)),
+                Err(message) => {
+                    eprintln!("kubecred: {}", crate::ui::render::text::printable(&message))
+                }
             }
         }
         report.extend(online::findings(&inventory, &state));
@@ -89,7 +91,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
     if let Some(mark) = mark {
         report.extend(vec![findings::binding_unverified(
             mark.admin.clone(),
-            &crate::render::text::path(&mark.manifest),
+            &crate::ui::render::text::path(&mark.manifest),
             &mark.apply_line(),
         )]);
     }

@@ -5,15 +5,19 @@ use std::fs;
 use anyhow::{Context as _, Result};
 
 use crate::app::PathError;
-use crate::apply::tree;
-use crate::cli::{DemoArgs, DemoKeys, Global};
-use crate::context::Context;
-use crate::demo::{self, HostSpec};
-use crate::issue::KeyAlgorithm;
+use crate::domain::demo::{self, HostSpec};
+use crate::domain::issue::KeyAlgorithm;
+use crate::edge::apply::tree;
+use crate::edge::context::Context;
+use crate::ui::cli::{DemoArgs, DemoKeys, Global};
 
 pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8> {
-    let dir = std::path::absolute(&args.dir)
-        .with_context(|| format!("cannot resolve {}", crate::render::text::path(&args.dir)))?;
+    let dir = std::path::absolute(&args.dir).with_context(|| {
+        format!(
+            "cannot resolve {}",
+            crate::ui::render::text::path(&args.dir)
+        )
+    })?;
     if fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(PathError {
             message: "the demo folder exists and is not empty; refusing to write into it".into(),
@@ -34,7 +38,7 @@ pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8>
         eprintln!(
             "wrote a kubeadm 1.28-style control-plane node to {0}\n\
          try: kubecred --kubernetes-dir {0} --no-copies check",
-            crate::render::text::path(&dir)
+            crate::ui::render::text::path(&dir)
         );
     }
     Ok(0)

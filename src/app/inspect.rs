@@ -3,12 +3,12 @@
 use anyhow::Result;
 
 use crate::app::{PathError, describe_scan, paint, print, scan_host_or, scope};
-use crate::cli::{Global, InspectArgs, Output};
-use crate::context::Context;
-use crate::findings::Thresholds;
-use crate::inventory::Inventory;
-use crate::render;
-use crate::report::Report;
+use crate::domain::findings::Thresholds;
+use crate::domain::report::Report;
+use crate::edge::context::Context;
+use crate::edge::inventory::Inventory;
+use crate::ui::cli::{Global, InspectArgs, Output};
+use crate::ui::render;
 
 pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<u8> {
     let inventory = if args.paths.is_empty() {

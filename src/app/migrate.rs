@@ -8,23 +8,25 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::api::{self, BINDING, Binding, Client, Created, Verdict};
 use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
-use crate::apply::hook::Proceed;
-use crate::apply::transaction::{Change, Transaction};
-use crate::cli::{Global, MigrateArgs, Output};
-use crate::context::Context;
-use crate::inventory::Inventory;
-use crate::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
-use crate::migrate::{self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified};
-use crate::online;
-use crate::render::json::{SCHEMA_VERSION, path as json_path};
-use crate::render::plan::algorithm_name;
-use crate::shell;
-use crate::span::date;
+use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
+use crate::domain::migrate::{
+    self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
+};
+use crate::domain::shell;
+use crate::domain::span::date;
+use crate::edge::api::{self, BINDING, Binding, Client, Created, Verdict};
+use crate::edge::apply::hook::Proceed;
+use crate::edge::apply::transaction::{Change, Transaction};
+use crate::edge::context::Context;
+use crate::edge::inventory::Inventory;
+use crate::edge::online;
+use crate::ui::cli::{Global, MigrateArgs, Output};
+use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
+use crate::ui::render::plan::algorithm_name;
 
 /// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
 const INTERRUPTED_EXIT: u8 = 130;
@@ -188,7 +190,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
 /// The binding was seen: an offline migration's mark can go.
 fn forget_mark(global: &Global) {
     if let Err(message) = online::clear_mark(&global.state_dir) {
-        eprintln!("kubecred: {}", crate::render::text::printable(&message));
+        eprintln!("kubecred: {}", crate::ui::render::text::printable(&message));
     }
 }
 
@@ -425,13 +427,13 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
     let files: Vec<String> = plan
         .paths()
         .iter()
-        .map(|p| crate::render::text::path(p))
+        .map(|p| crate::ui::render::text::path(p))
         .collect();
     steps.push(format!("back up {}", files.join(", ")));
     steps.push(if args.offline {
         format!(
             "write the {BINDING} binding manifest to {} (offline: no API call)",
-            crate::render::text::path(&migrate::manifest_path(state_dir))
+            crate::ui::render::text::path(&migrate::manifest_path(state_dir))
         )
     } else {
         match &plan.binding_via {
@@ -440,8 +442,8 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
         }
     });
     steps.push(match &plan.super_admin {
-        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", crate::render::text::path(path)),
-        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", crate::render::text::path(path)),
+        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", crate::ui::render::text::path(path)),
+        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", crate::ui::render::text::path(path)),
         SuperAdmin::Skip => "write no super-admin.conf (--no-super-admin): break-glass access needs a system:masters credential from elsewhere".into(),
     });
     steps.push(if plan.reissue_admin {
@@ -462,7 +464,7 @@ pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> S
             } else {
                 "report"
             },
-            crate::render::text::path(&copy.path),
+            crate::ui::render::text::path(&copy.path),
             copy.user
         ));
     }
@@ -483,7 +485,7 @@ fn plan_json(plan: &Plan, args: &MigrateArgs) -> String {
         "superAdmin": super_admin_json(&plan.super_admin),
         "reissueAdmin": plan.reissue_admin,
         "keyAlgorithm": algorithm_name(plan.key),
-        "notAfter": crate::span::rfc3339(plan.not_after),
+        "notAfter": crate::domain::span::rfc3339(plan.not_after),
         "copies": plan.copies.iter().map(|c| json!({"path": json_path(&c.path), "user": c.user, "update": plan.update_copies})).collect::<Vec<_>>(),
     }))
 }
@@ -511,7 +513,7 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         (None, Some(mark)) => {
             line(format!(
                 "binding: manifest written to {}; apply it with:",
-                crate::render::text::path(&mark.manifest)
+                crate::ui::render::text::path(&mark.manifest)
             ));
             line(format!("  {}", mark.apply_line()));
             if mark.kubeconfig.is_none() {
@@ -529,8 +531,8 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         (None, None) => line(format!("binding: {BINDING} already grants cluster-admin")),
     }
     match &plan.super_admin {
-        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", crate::render::text::path(path))),
-        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", crate::render::text::path(path))),
+        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", crate::ui::render::text::path(path))),
+        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", crate::ui::render::text::path(path))),
         SuperAdmin::Skip => line("super-admin.conf: not written; break-glass access needs a system:masters credential from another node".into()),
     }
     if let Some(cert) = &material.admin_certificate {
@@ -548,19 +550,22 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
         ));
     }
     for (path, _) in &material.copies {
-        line(format!("copy updated: {}", crate::render::text::path(path)));
+        line(format!(
+            "copy updated: {}",
+            crate::ui::render::text::path(path)
+        ));
     }
     for (path, reason) in &material.skipped_copies {
         line(format!(
             "copy NOT updated: {}: {reason}",
-            crate::render::text::path(path)
+            crate::ui::render::text::path(path)
         ));
     }
     if !plan.update_copies {
         for copy in &plan.copies {
             line(format!(
                 "stale copy: {} (user {}); --update-copies rewrites it",
-                crate::render::text::path(&copy.path),
+                crate::ui::render::text::path(&copy.path),
                 copy.user
             ));
         }
@@ -568,7 +573,7 @@ fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: 
     if let Some((id, dir)) = &outcome.backup {
         line(format!(
             "backup: {id} ({}); undo with: {}",
-            crate::render::text::path(dir),
+            crate::ui::render::text::path(dir),
             shell::line(&[
                 "kubecred",
                 "--state-dir",
@@ -608,13 +613,13 @@ fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
         "superAdmin": super_admin_json(&plan.super_admin),
         "admin": material.admin_certificate.as_ref().map(|cert| json!({
             "serial": cert.serial,
-            "notAfter": crate::span::rfc3339(cert.not_after),
+            "notAfter": crate::domain::span::rfc3339(cert.not_after),
             "groups": cert.groups,
             "verified": outcome.verified.is_some(),
         })),
         "oldAdmin": {
             "serial": plan.old_admin.serial,
-            "notAfter": crate::span::rfc3339(plan.old_admin.not_after),
+            "notAfter": crate::domain::span::rfc3339(plan.old_admin.not_after),
             "groups": plan.old_admin.groups,
         },
         "copies": {

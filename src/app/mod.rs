@@ -16,12 +16,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
-use crate::apply::backup::Bounds;
-use crate::apply::lock::{RunLock, Wait};
-use crate::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
-use crate::context::Context;
-use crate::inventory::{Inventory, Scope};
-use crate::render::{Paint, text};
+use crate::edge::apply::backup::Bounds;
+use crate::edge::apply::lock::{RunLock, Wait};
+use crate::edge::context::Context;
+use crate::edge::inventory::{Inventory, Scope};
+use crate::ui::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
+use crate::ui::render::{Paint, text};
 
 /// Runs a parsed command line; returns the process exit status.
 pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
@@ -93,7 +93,7 @@ fn begin_writing(
 
 /// Removes what crashed runs left in the state dir (under the lock).
 fn sweep(global: &Global) {
-    for removed in crate::apply::backup::sweep(&global.state_dir) {
+    for removed in crate::edge::apply::backup::sweep(&global.state_dir) {
         if global.verbose {
             eprintln!(
                 "kubecred: removed what an interrupted run left: {}",
@@ -114,8 +114,8 @@ fn take_lock(global: &Global, wait: Option<time::Duration>) -> Result<RunLock> {
 }
 
 /// A lock error as a message and the path it concerns.
-fn lock_error(err: &crate::apply::lock::LockError) -> (String, PathBuf) {
-    use crate::apply::lock::LockError;
+fn lock_error(err: &crate::edge::apply::lock::LockError) -> (String, PathBuf) {
+    use crate::edge::apply::lock::LockError;
     match err {
         LockError::Busy { path, holder } => (
             match holder {
@@ -130,7 +130,7 @@ fn lock_error(err: &crate::apply::lock::LockError) -> (String, PathBuf) {
         LockError::Untrusted(untrusted) => (
             format!(
                 "refusing the {} folder: it {}",
-                if untrusted.path == crate::apply::lock::tree_lock_dir() {
+                if untrusted.path == crate::edge::apply::lock::tree_lock_dir() {
                     "lock"
                 } else {
                     "state"
@@ -155,7 +155,7 @@ fn copy_globs(global: &Global) -> Vec<String> {
 }
 
 /// A lock that could not be taken, as a writing command reports it.
-fn lock_refused(err: &crate::apply::lock::LockError) -> PathError {
+fn lock_refused(err: &crate::edge::apply::lock::LockError) -> PathError {
     let (message, path) = lock_error(err);
     PathError {
         message,
@@ -177,8 +177,8 @@ fn bounds(global: &Global) -> Bounds {
         folders: vec![global.kubernetes_dir.clone(), cert_dir],
         copies,
         files: vec![
-            crate::migrate::manifest_path(&global.state_dir),
-            crate::migrate::mark_path(&global.state_dir),
+            crate::domain::migrate::manifest_path(&global.state_dir),
+            crate::domain::migrate::mark_path(&global.state_dir),
         ],
     }
 }
@@ -234,7 +234,7 @@ fn describe_scan(global: &Global, inventory: &Inventory) {
 }
 
 /// With `-v`: every file a finished transaction wrote or removed, on stderr.
-fn describe_backup(global: &Global, backup: &crate::apply::backup::Backup) {
+fn describe_backup(global: &Global, backup: &crate::edge::apply::backup::Backup) {
     if !global.verbose {
         return;
     }
@@ -249,7 +249,8 @@ fn describe_backup(global: &Global, backup: &crate::apply::backup::Backup) {
 
 /// Restores what a crashed run left half-done, before anything else.
 fn recover(global: &Global, ctx: &Context) -> Result<Option<String>> {
-    match crate::apply::transaction::recover(&global.state_dir, &bounds(global), &ctx.hook()) {
+    match crate::edge::apply::transaction::recover(&global.state_dir, &bounds(global), &ctx.hook())
+    {
         Ok(Some(id)) => {
             eprintln!("an interrupted run was found: restored its backup {id} first");
             Ok(Some(id))

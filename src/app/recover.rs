@@ -5,8 +5,8 @@
 use anyhow::Result;
 
 use crate::app::{recover, sweep, take_lock};
-use crate::cli::{Global, RecoverArgs};
-use crate::context::Context;
+use crate::edge::context::Context;
+use crate::ui::cli::{Global, RecoverArgs};
 
 /// 0: nothing to do, or repaired; 4 (from `recover`): it could not be repaired.
 pub(super) fn run(global: &Global, args: &RecoverArgs, ctx: &Context) -> Result<u8> {

@@ -7,12 +7,12 @@ use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host,
     scope_without_copies,
 };
-use crate::apply::transaction::{self, ApplyError, Change};
-use crate::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
-use crate::context::Context;
-use crate::issue::KeyAlgorithm;
-use crate::render;
-use crate::renew::{self, KeyChoice, RenewError, Request, SkipReason};
+use crate::domain::issue::KeyAlgorithm;
+use crate::domain::renew::{self, KeyChoice, RenewError, Request, SkipReason};
+use crate::edge::apply::transaction::{self, ApplyError, Change};
+use crate::edge::context::Context;
+use crate::ui::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
+use crate::ui::render;
 
 pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
@@ -45,7 +45,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             "warning: {} is capped at {}'s expiry ({}): plan the CA's rotation",
             item.name,
             item.ca,
-            crate::span::date(item.not_after)
+            crate::domain::span::date(item.not_after)
         );
     }
     if plan.items.is_empty() || args.write.dry_run {
@@ -109,7 +109,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             "renewed {} certificate(s); the previous files are in backup {} ({})",
             names.len(),
             backup.manifest.id,
-            crate::render::text::path(&backup.dir)
+            crate::ui::render::text::path(&backup.dir)
         );
         let pods = renew::pods_to_restart(&names);
         if !pods.is_empty() {
@@ -139,7 +139,7 @@ fn skipped_faults(plan: &renew::Plan) -> u8 {
             eprintln!(
                 "error: {} not renewed: {reason} ({})",
                 skip.name,
-                crate::render::text::path(path)
+                crate::ui::render::text::path(path)
             );
         }
     }
@@ -209,7 +209,7 @@ pub(super) fn apply_error(err: &ApplyError) -> anyhow::Error {
             path: backup.clone(),
             hint: Some(format!(
                 "restore by hand: {}",
-                crate::shell::line(&[
+                crate::domain::shell::line(&[
                     "kubecred",
                     "--state-dir",
                     // <state-dir>/backups/<id>

@@ -8,14 +8,14 @@ use anyhow::Result;
 
 use crate::app::renew::apply_error;
 use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_refused, print};
-use crate::apply::atomic::Ownership;
-use crate::apply::backup::{self, Backup, Bounds};
-use crate::apply::lock::{TreeLock, Wait};
-use crate::apply::state;
-use crate::apply::transaction::{self, Action, Change};
-use crate::cli::{Global, Output, RollbackArgs};
-use crate::context::Context;
-use crate::render;
+use crate::edge::apply::atomic::Ownership;
+use crate::edge::apply::backup::{self, Backup, Bounds};
+use crate::edge::apply::lock::{TreeLock, Wait};
+use crate::edge::apply::state;
+use crate::edge::apply::transaction::{self, Action, Change};
+use crate::edge::context::Context;
+use crate::ui::cli::{Global, Output, RollbackArgs};
+use crate::ui::render;
 
 pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result<u8> {
     if args.list {
@@ -121,7 +121,7 @@ fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(Path
                     message: format!(
                         "backup `{}` was taken of {}, not of this kubernetes dir; nothing was changed",
                         backup.manifest.id,
-                        crate::inventory::escaped(&original)
+                        crate::edge::inventory::escaped(&original)
                     ),
                     path: global.kubernetes_dir.clone(),
                     hint: Some(

@@ -9,23 +9,23 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::app::{PathError, begin_writing, migrate, renew, rollback, scope};
-use crate::apply::atomic::Ownership;
-use crate::apply::backup::Backup;
-use crate::apply::hook::Proceed;
-use crate::apply::transaction::{Action, Change, Transaction};
-use crate::cli::{
+use crate::domain::findings::{Code, Thresholds};
+use crate::domain::layout::Kind;
+use crate::domain::report::Report;
+use crate::edge::apply::atomic::Ownership;
+use crate::edge::apply::backup::Backup;
+use crate::edge::apply::hook::Proceed;
+use crate::edge::apply::transaction::{Action, Change, Transaction};
+use crate::edge::context::Context;
+use crate::edge::inventory::Inventory;
+use crate::edge::online::{self, BindingState};
+use crate::ui::cli::{
     Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
 };
-use crate::context::Context;
-use crate::findings::{Code, Thresholds};
-use crate::inventory::Inventory;
-use crate::layout::Kind;
-use crate::online::{self, BindingState};
-use crate::render;
-use crate::report::Report;
-use crate::wizard::flow::{Binding, Facts, Intent};
-use crate::wizard::prompt::Terminal;
-use crate::wizard::{self, Executor};
+use crate::ui::render;
+use crate::ui::wizard::flow::{Binding, Facts, Intent};
+use crate::ui::wizard::prompt::Terminal;
+use crate::ui::wizard::{self, Executor};
 
 /// Set once the final confirmation is given: Ctrl-C no longer cancels.
 static EXECUTING: AtomicBool = AtomicBool::new(false);
@@ -179,24 +179,24 @@ impl Executor for RealExecutor<'_> {
             } => self.migrate_plan(*offline, *update_copies),
             Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
             Intent::Renew { within, validity } => {
-                let inventory = Inventory::scan(&crate::inventory::Scope {
+                let inventory = Inventory::scan(&crate::edge::inventory::Scope {
                     copies: Vec::new(),
                     ..scope(self.global, self.ctx)
                 });
-                let request = crate::renew::Request {
+                let request = crate::domain::renew::Request {
                     names: Vec::new(),
                     within: Some(*within),
                     validity: *validity,
-                    key: crate::renew::KeyChoice::Auto,
+                    key: crate::domain::renew::KeyChoice::Auto,
                     trust_clock: false,
                     all_or_nothing: false,
                 };
-                let plan = crate::renew::plan(&inventory, &request, self.ctx.now)
+                let plan = crate::domain::renew::plan(&inventory, &request, self.ctx.now)
                     .map_err(|err| err.to_string())?;
                 if plan.items.is_empty() {
                     return Err(format!(
                         "nothing expires within {}",
-                        crate::span::left(*within)
+                        crate::domain::span::left(*within)
                     ));
                 }
                 Ok(render::plan::renew_table(&plan))
@@ -206,20 +206,22 @@ impl Executor for RealExecutor<'_> {
                 if to.exists() {
                     return Err(format!(
                         "{} exists already; name a new file",
-                        crate::render::text::path(to)
+                        crate::ui::render::text::path(to)
                     ));
                 }
                 if !to.parent().is_some_and(Path::is_dir) {
                     return Err(format!(
                         "{} has no folder to go in (is the medium mounted?)",
-                        crate::render::text::path(to)
+                        crate::ui::render::text::path(to)
                     ));
                 }
                 Ok(format!(
                     "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
-                    crate::render::text::path(&from),
-                    crate::render::text::path(&crate::apply::backup::root(&self.global.state_dir)),
-                    crate::render::text::path(to)
+                    crate::ui::render::text::path(&from),
+                    crate::ui::render::text::path(&crate::edge::apply::backup::root(
+                        &self.global.state_dir
+                    )),
+                    crate::ui::render::text::path(to)
                 ))
             }
             Intent::Rollback { id } => Backup::load(&self.global.state_dir, id)
@@ -288,13 +290,13 @@ impl Executor for RealExecutor<'_> {
 impl RealExecutor<'_> {
     fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
         let inventory = Inventory::scan(&scope(self.global, self.ctx));
-        let options = crate::migrate::Options {
-            super_admin: crate::migrate::SuperAdminTarget::Default,
+        let options = crate::domain::migrate::Options {
+            super_admin: crate::domain::migrate::SuperAdminTarget::Default,
             update_copies,
             validity: time::Duration::hours(8760),
             trust_clock: false,
         };
-        let plan = crate::migrate::plan(&inventory, &options, self.ctx.now)
+        let plan = crate::domain::migrate::plan(&inventory, &options, self.ctx.now)
             .map_err(|err| err.to_string())?;
         Ok(migrate::plan_table(
             &plan,
@@ -309,13 +311,13 @@ impl RealExecutor<'_> {
 fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, false, None, ctx)?;
     let from = global.kubernetes_dir.join("super-admin.conf");
-    let bytes = crate::renew::read_pem(&from).map_err(|message| PathError {
+    let bytes = crate::domain::renew::read_pem(&from).map_err(|message| PathError {
         message,
         path: from.clone(),
         hint: None,
         exit: 1,
     })?;
-    crate::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
+    crate::domain::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
         message,
         path: from.clone(),
         hint: None,
@@ -346,16 +348,19 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
         .write(&write)
         .map_err(|err| err.to_string())
         .and_then(|()| {
-            let copy = crate::inventory::read_file(to, crate::inventory::Links::Refuse)
+            let copy = crate::edge::inventory::read_file(to, crate::edge::inventory::Links::Refuse)
                 .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
                 .map(|(copy, _)| copy)
                 .map_err(|err| {
-                    format!("cannot re-read {}: {err}", crate::render::text::path(to))
+                    format!(
+                        "cannot re-read {}: {err}",
+                        crate::ui::render::text::path(to)
+                    )
                 })?;
             if copy != bytes {
                 return Err(format!(
                     "{} does not read back as written",
-                    crate::render::text::path(to)
+                    crate::ui::render::text::path(to)
                 ));
             }
             transaction
@@ -374,8 +379,8 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
         .map_err(|err| renew::apply_error(&err))?;
     eprintln!(
         "super-admin.conf moved to {} (0600) and removed from {}; backup {}",
-        crate::render::text::path(to),
-        crate::render::text::path(&global.kubernetes_dir),
+        crate::ui::render::text::path(to),
+        crate::ui::render::text::path(&global.kubernetes_dir),
         backup.manifest.id
     );
     Ok(0)

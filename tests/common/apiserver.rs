@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use kubecred::cert::Certificate;
-use kubecred::issue::{self, KeyAlgorithm, Profile, Usage};
+use kubecred::domain::cert::Certificate;
+use kubecred::domain::issue::{self, KeyAlgorithm, Profile, Usage};
 use rcgen::{Issuer, KeyPair};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
@@ -97,11 +97,11 @@ impl ApiServer {
             now + time::Duration::days(30),
         )
         .unwrap();
-        let cert_der = kubecred::pem::parse(cert_pem.as_bytes())
+        let cert_der = kubecred::domain::pem::parse(cert_pem.as_bytes())
             .unwrap()
             .remove(0)
             .der;
-        let ca_der = kubecred::pem::parse(ca_pem.as_bytes())
+        let ca_der = kubecred::domain::pem::parse(ca_pem.as_bytes())
             .unwrap()
             .remove(0)
             .der;

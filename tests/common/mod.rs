@@ -16,8 +16,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kubecred::demo::{self, AdminLayout, HostSpec};
-use kubecred::issue::KeyAlgorithm;
+use kubecred::domain::demo::{self, AdminLayout, HostSpec};
+use kubecred::domain::issue::KeyAlgorithm;
 use serde_json::Value;
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -123,7 +123,7 @@ impl Host {
     pub fn generate(spec: &HostSpec) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let files = demo::generate(spec).unwrap();
-        kubecred::apply::tree::write(dir.path(), &files).unwrap();
+        kubecred::edge::apply::tree::write(dir.path(), &files).unwrap();
         Self { dir }
     }
 
@@ -229,7 +229,8 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (String, u32)> {
                 let target = fs::read_link(&path).unwrap();
                 out.insert(rel, (format!("-> {}", target.display()), 0o777));
             } else {
-                let sha = kubecred::cert::Fingerprint::of(&fs::read(&path).unwrap()).to_string();
+                let sha =
+                    kubecred::domain::cert::Fingerprint::of(&fs::read(&path).unwrap()).to_string();
                 out.insert(rel, (sha, meta.permissions().mode() & 0o7777));
             }
         }

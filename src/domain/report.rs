@@ -1,0 +1,114 @@
+//! The result of a check: an inventory, its findings, the clock and thresholds
+//! used. The single input of every renderer.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::domain::findings::{self, Finding, Severity, Thresholds};
+use crate::edge::inventory::Inventory;
+
+/// A monitoring-plugin status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Nothing needs attention (exit 0).
+    Ok,
+    /// Something needs attention soon (exit 1).
+    Warning,
+    /// Something needs attention now (exit 2).
+    Critical,
+    /// kubecred could not judge (exit 3).
+    Unknown,
+}
+
+impl Status {
+    /// The monitoring-plugin exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Warning => 1,
+            Self::Critical => 2,
+            Self::Unknown => 3,
+        }
+    }
+
+    /// Upper-case name, as Nagios prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Warning => "WARNING",
+            Self::Critical => "CRITICAL",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// An evaluated inventory.
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// What was found.
+    pub inventory: &'a Inventory,
+    /// What is wrong, sorted by credential then code.
+    pub findings: Vec<Finding>,
+    /// The time the findings were computed for.
+    pub now: OffsetDateTime,
+    /// The thresholds used.
+    pub thresholds: Thresholds,
+    /// Finding positions by credential name.
+    by_credential: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> Report<'a> {
+    /// Evaluates `inventory` at `now`.
+    pub fn new(inventory: &'a Inventory, now: OffsetDateTime, thresholds: Thresholds) -> Self {
+        let mut report = Self {
+            findings: findings::evaluate(inventory, now, &thresholds),
+            inventory,
+            now,
+            thresholds,
+            by_credential: HashMap::new(),
+        };
+        report.index();
+        report
+    }
+
+    fn index(&mut self) {
+        self.by_credential.clear();
+        for (position, finding) in self.findings.iter().enumerate() {
+            self.by_credential
+                .entry(finding.credential.clone())
+                .or_default()
+                .push(position);
+        }
+    }
+
+    /// Adds findings from outside the host (the API server) and keeps the order.
+    pub fn extend(&mut self, findings: Vec<Finding>) {
+        self.findings.extend(findings);
+        self.findings.sort_by(|a, b| {
+            (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path))
+        });
+        self.index();
+    }
+
+    /// The overall status.
+    pub fn status(&self) -> Status {
+        match findings::worst(&self.findings) {
+            Some(Severity::Critical) => Status::Critical,
+            Some(Severity::Warning) => Status::Warning,
+            Some(Severity::Info) | None => Status::Ok,
+        }
+    }
+
+    /// The findings about one credential.
+    pub fn findings_for<'b>(
+        &'b self,
+        credential: &'b str,
+    ) -> impl Iterator<Item = &'b Finding> + 'b {
+        self.by_credential
+            .get(credential)
+            .into_iter()
+            .flatten()
+            .filter_map(|position| self.findings.get(*position))
+    }
+}

@@ -1,0 +1,111 @@
+//! Process state, read once at start: the clock, terminals, colour
+//! preferences, the owner credentials must have and (debug builds) a fault a
+//! test asked for. Nothing below `app`
+//! reads the environment or the clock.
+
+use std::io::IsTerminal as _;
+
+use time::OffsetDateTime;
+
+use crate::domain::span;
+use crate::edge::apply::hook::{Fault, Pause, RunHook};
+
+/// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
+pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
+
+/// Names the uid that owns credential files and folders in a test tree, in
+/// place of root. Not for production use: on a node, unset, the owner is root.
+pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
+
+/// Stops a run for good before the N-th step of a kind (`rename:3`), so a
+/// test can kill it there. Not for production use.
+pub const TEST_PAUSE_VAR: &str = "KUBECRED_TEST_PAUSE_AT";
+
+/// What kubecred knows of the process it runs in.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The time every judgement is made at.
+    pub now: OffsetDateTime,
+    /// Whether stdout is a terminal.
+    pub stdout_is_terminal: bool,
+    /// Whether stdin and stderr are a terminal a person can answer on.
+    pub interactive: bool,
+    /// Whether `NO_COLOR` is set (to anything non-empty).
+    pub no_color: bool,
+    /// The uid every credential file and folder must belong to: root (0),
+    /// unless a test names another with `KUBECRED_TEST_OWNER`.
+    pub expected_owner: u32,
+    /// A fault for the writes to run into: always `None` in release builds;
+    /// debug builds read `KUBECRED_TEST_FAIL_UNDER` (and
+    /// `KUBECRED_TEST_FAIL_AFTER_RENAMES`) so tests can make a restore fail.
+    pub fault: Option<Fault>,
+    /// The test seam before each filesystem step (unset: every step proceeds).
+    pub pause: Pause,
+}
+
+impl Context {
+    /// Reads the real process state.
+    pub fn os() -> Result<Self, String> {
+        let now = match std::env::var(TEST_NOW_VAR) {
+            Ok(text) => {
+                span::parse_rfc3339(&text).map_err(|err| format!("{TEST_NOW_VAR}: {err}"))?
+            }
+            // Certificates carry whole seconds: so does every judgement and plan.
+            Err(_) => OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
+        };
+        let expected_owner = match std::env::var_os(TEST_OWNER_VAR) {
+            None => 0,
+            Some(text) => text
+                .to_str()
+                .and_then(|text| text.parse::<u32>().ok())
+                .ok_or_else(|| format!("{TEST_OWNER_VAR}: not a uid (a number)"))?,
+        };
+        #[cfg(debug_assertions)]
+        let fault = fault_from_env()?;
+        #[cfg(not(debug_assertions))]
+        let fault = None;
+        #[cfg(debug_assertions)]
+        let pause = match std::env::var(TEST_PAUSE_VAR) {
+            Ok(text) => Pause::parse(&text).map_err(|err| format!("{TEST_PAUSE_VAR}: {err}"))?,
+            Err(_) => Pause::default(),
+        };
+        #[cfg(not(debug_assertions))]
+        let pause = Pause::default();
+        Ok(Self {
+            now,
+            expected_owner,
+            fault,
+            pause,
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
+        })
+    }
+
+    /// The hook for one command's writes: fresh, with the test's pause and
+    /// fault if any (debug builds only).
+    pub fn hook(&self) -> RunHook {
+        RunHook::with_pause(self.fault.clone(), self.pause.clone())
+    }
+}
+
+/// The fault a test asked for through the environment (debug builds only).
+#[cfg(debug_assertions)]
+fn fault_from_env() -> Result<Option<Fault>, String> {
+    use crate::edge::apply::hook::{FAIL_AFTER_RENAMES_VAR, FAIL_UNDER_VAR};
+    let Some(dir) = std::env::var_os(FAIL_UNDER_VAR).filter(|dir| !dir.is_empty()) else {
+        return Ok(None);
+    };
+    let after_renames = match std::env::var(FAIL_AFTER_RENAMES_VAR) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| format!("{FAIL_AFTER_RENAMES_VAR}: `{text}` is not a count"))?,
+        Err(_) => 0,
+    };
+    Ok(Some(Fault {
+        dir: dir.into(),
+        after_renames,
+    }))
+}

@@ -1,0 +1,331 @@
+//! The command line, declared once: parsing, help, completions and the man
+//! page all come from here. No I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::span;
+
+/// Inspect, check and repair the credentials of a kubeadm control-plane node.
+#[derive(Debug, Parser)]
+#[command(name = "kubecred", version, about, long_about = None, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_HELP: &str = "\
+Exit status of `check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+Exit status of other commands: 0 success, 1 failed (nothing changed), 2 usage,
+4 failed and the host could not be restored (the message names the backup).";
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where the kubeconfigs live
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECRED_KUBERNETES_DIR",
+        default_value = "/etc/kubernetes",
+        value_name = "DIR"
+    )]
+    pub kubernetes_dir: PathBuf,
+    /// kubeadm's certificatesDir [default: <kubernetes-dir>/pki]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Where backups, the journal and the lock live
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECRED_STATE_DIR",
+        default_value = "/var/lib/kubecred",
+        value_name = "DIR"
+    )]
+    pub state_dir: PathBuf,
+    /// Output format (`check` also takes nagios and prometheus)
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table, value_name = "FORMAT")]
+    pub output: Output,
+    /// When to colour tables (`NO_COLOR` is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Say less on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Where stale copies of the admin credential are looked for (repeatable)
+    /// [default: /root/.kube/config, /home/*/.kube/config]
+    #[arg(long = "copies", global = true, value_name = "GLOB")]
+    pub copies: Vec<String>,
+    /// Do not look for stale copies of the admin credential
+    #[arg(long, global = true, conflicts_with = "copies")]
+    pub no_copies: bool,
+}
+
+/// The default places of admin.conf copies.
+pub const DEFAULT_COPIES: &[&str] = &["/root/.kube/config", "/home/*/.kube/config"];
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people
+    Table,
+    /// JSON (schemaVersion 1)
+    Json,
+    /// A monitoring-plugin status line with perfdata (check only)
+    Nagios,
+    /// Prometheus text exposition (check only)
+    Prometheus,
+}
+
+/// When to use colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal and `NO_COLOR` is unset
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every credential of the node (or of the files and folders named)
+    Inspect(InspectArgs),
+    /// Judge the node's credentials against what kubeadm expects
+    Check(CheckArgs),
+    /// Renew certificates as `kubeadm certs renew` does: planned, backed up, verified, atomic
+    Renew(RenewArgs),
+    /// Move this node to the admin.conf / super-admin.conf split, verified against the API server
+    Migrate(MigrateArgs),
+    /// List backups, or restore one (after backing up the current state)
+    Rollback(RollbackArgs),
+    /// Repair what an interrupted run left half-done (at boot, before the kubelet)
+    Recover(RecoverArgs),
+    /// Walk through the node's state and what to do about it, at a terminal
+    Wizard(WizardArgs),
+    /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
+    Demo(DemoArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+/// `inspect` arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Files (kubeconfig, PEM certificate or bundle) or folders to read instead of the node
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Warn when a certificate expires within this (30d, 720h, 1y)
+    #[arg(long, default_value = "30d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub warn: time::Duration,
+    /// Critical when a certificate expires within this
+    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub crit: time::Duration,
+    /// Warn when a CA expires within this
+    #[arg(long, default_value = "365d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub ca_warn: time::Duration,
+    /// Critical when a CA expires within this
+    #[arg(long, default_value = "90d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub ca_crit: time::Duration,
+    /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+    /// Also ask the API server whether the kubeadm:cluster-admins binding exists
+    #[arg(long)]
+    pub online: bool,
+    /// API server URL [default: the kubeconfig's]
+    #[arg(long, value_name = "URL", requires = "online")]
+    pub server: Option<String>,
+    /// How long to keep retrying the API server
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub api_timeout: time::Duration,
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Make no API calls: write the binding manifest next to the backup and leave the new admin.conf unverified
+    #[arg(long)]
+    pub offline: bool,
+    /// Write super-admin.conf here instead of the kubernetes dir (removable media, a vault drop folder)
+    #[arg(long, value_name = "PATH", conflicts_with = "no_super_admin")]
+    pub super_admin_out: Option<PathBuf>,
+    /// Write no super-admin.conf (normal on joined nodes: break-glass access then needs another node's)
+    #[arg(long)]
+    pub no_super_admin: bool,
+    /// With --offline --no-super-admin: you hold a system:masters credential to apply the binding with
+    #[arg(long, requires = "no_super_admin")]
+    pub i_have_another_break_glass_credential: bool,
+    /// Rewrite the stale copies found (root's and users' ~/.kube/config) with the new admin credential
+    #[arg(long)]
+    pub update_copies: bool,
+    /// API server URL [default: admin.conf's]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long to keep retrying the API server
+    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub api_timeout: time::Duration,
+    /// Lifetime of the new certificates, capped at the CA's
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub validity: time::Duration,
+    /// Issue although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past the CA
+    #[arg(long)]
+    pub trust_clock: bool,
+}
+
+/// The switches every writing command takes, defined once.
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct WriteArgs {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Wait up to DUR (bare: 10m) for another kubecred run to finish instead of failing at once
+    #[arg(long, value_parser = duration, value_name = "DUR", num_args = 0..=1, default_missing_value = "10m")]
+    pub wait: Option<time::Duration>,
+}
+
+/// `renew` arguments.
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// `all`, or kubeadm names: admin.conf, apiserver, apiserver-etcd-client,
+    /// apiserver-kubelet-client, controller-manager.conf, etcd-healthcheck-client,
+    /// etcd-peer, etcd-server, front-proxy-client, scheduler.conf, super-admin.conf
+    #[arg(value_name = "NAME", default_value = "all")]
+    pub names: Vec<String>,
+    /// Renew only what expires within this (30d, 720h); nothing due exits 0
+    #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub within: Option<time::Duration>,
+    /// Lifetime of the new certificates, capped at the CA's
+    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub validity: time::Duration,
+    /// Algorithm of the new keys (auto: the one of the key being replaced)
+    #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::Auto, value_name = "ALG")]
+    pub key_algorithm: KeyAlgorithmArg,
+    /// Keep each certificate's existing private key
+    #[arg(long, conflicts_with = "key_algorithm")]
+    pub reuse_key: bool,
+    /// Renew although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past a CA
+    #[arg(long)]
+    pub trust_clock: bool,
+    /// With `all`: renew nothing when one credential cannot be renewed (default: renew the others, exit 1)
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// Key algorithms `renew` can generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithmArg {
+    /// The algorithm of the key being replaced
+    Auto,
+    /// RSA-2048
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// RSA-3072
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    /// RSA-4096
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    /// ECDSA P-256
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA P-384
+    #[value(name = "ecdsa-p384")]
+    EcdsaP384,
+}
+
+/// `rollback` arguments.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// List the backups
+    #[arg(long, conflicts_with = "id")]
+    pub list: bool,
+    /// The backup to restore (see --list)
+    #[arg(value_name = "ID", required_unless_present = "list")]
+    pub id: Option<String>,
+    /// Restore a backup taken of another kubernetes dir into that dir, not into --kubernetes-dir
+    #[arg(long, conflicts_with = "list")]
+    pub into_original: bool,
+    /// How to write: plan only, confirmation, lock.
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `recover` arguments.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Wait up to DUR (bare: 10m) for another kubecred run to finish instead of failing at once
+    #[arg(long, value_parser = duration, value_name = "DUR", num_args = 0..=1, default_missing_value = "10m")]
+    pub wait: Option<time::Duration>,
+}
+
+/// `wizard` arguments.
+#[derive(Debug, Args)]
+pub struct WizardArgs {
+    /// API server URL [default: admin.conf's]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long to wait for the API server before calling it unreachable
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub api_timeout: time::Duration,
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder to create (must not exist, or be empty)
+    #[arg(default_value = "kubecred-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Key algorithm of every key, as kubeadm's encryptionAlgorithm
+    #[arg(long, value_enum, default_value_t = DemoKeys::Rsa2048, value_name = "ALG")]
+    pub key_algorithm: DemoKeys,
+}
+
+/// Key algorithms the demo can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoKeys {
+    /// RSA-2048 (kubeadm's default)
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// ECDSA P-256
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn duration(text: &str) -> Result<time::Duration, String> {
+    span::parse_duration(text)
+}

@@ -1,0 +1,214 @@
+//! Plans, shown: what `--dry-run` prints and what a confirmation shows.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::domain::renew::{KeyAction, Plan, SkipReason};
+use crate::domain::span::{date, rfc3339};
+use crate::edge::apply::backup::{Backup, Unreadable};
+use crate::edge::inventory::escaped;
+use crate::ui::render::Paint;
+use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
+use crate::ui::render::table::{self, Row};
+
+/// The renewal plan as a table.
+pub fn renew_table(plan: &Plan) -> String {
+    let mut rows: Vec<[String; 4]> = plan
+        .items
+        .iter()
+        .map(|item| {
+            let new = if item.capped {
+                format!("{} (capped at {}'s expiry)", date(item.not_after), item.ca)
+            } else {
+                date(item.not_after)
+            };
+            let key = match item.key {
+                KeyAction::Generate(algorithm) => format!("new {}", algorithm_name(algorithm)),
+                KeyAction::Reuse => "keep existing".into(),
+            };
+            [item.name.clone(), date(item.old.not_after), new, key]
+        })
+        .collect();
+    rows.extend(plan.skipped.iter().map(|skip| {
+        [
+            skip.name.clone(),
+            "-".into(),
+            "-".into(),
+            format!("skipped: {}", skip_text(&skip.reason)),
+        ]
+    }));
+    columns(&["CERTIFICATE", "EXPIRES", "NEW EXPIRES", "KEY"], &rows)
+}
+
+/// The renewal plan as JSON.
+pub fn renew_json(plan: &Plan) -> String {
+    let doc = json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "operation": "renew",
+        "items": plan.items.iter().map(|item| json!({
+            "name": item.name,
+            "path": json_path(&item.path),
+            "ca": item.ca,
+            "notAfter": rfc3339(item.old.not_after),
+            "newNotBefore": rfc3339(item.not_before),
+            "newNotAfter": rfc3339(item.not_after),
+            "capped": item.capped,
+            "key": match item.key {
+                KeyAction::Generate(algorithm) => json!({"action": "generate", "algorithm": algorithm_name(algorithm)}),
+                KeyAction::Reuse => json!({"action": "reuse"}),
+            },
+        })).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|skip| {
+            let mut entry = json!({
+                "name": skip.name,
+                "reason": match &skip.reason {
+                    SkipReason::Absent => "absent",
+                    SkipReason::ExternalCa(_) => "external-ca",
+                    SkipReason::NotDue(_) => "not-due",
+                    SkipReason::Fault { .. } => "fault",
+                },
+                "fault": skip.reason.is_fault(),
+                "message": skip_text(&skip.reason),
+            });
+            if let (SkipReason::Fault { path, .. }, Some(fields)) = (&skip.reason, entry.as_object_mut()) {
+                fields.insert("path".into(), json!(path));
+            }
+            entry
+        }).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Backups as a table; sets that cannot be read are rows too, each named with why below.
+pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
+    let mut rows: Vec<[String; 4]> = backups
+        .iter()
+        .map(|backup| {
+            let m = &backup.manifest;
+            [
+                m.id.clone(),
+                m.created_at.clone(),
+                m.operation.clone(),
+                m.files.len().to_string(),
+            ]
+        })
+        .collect();
+    rows.extend(
+        unreadable
+            .iter()
+            .map(|set| [set_name(set), "-".into(), "UNREADABLE".into(), "-".into()]),
+    );
+    let mut text = columns(&["ID", "CREATED", "OPERATION", "FILES"], &rows);
+    for set in unreadable {
+        let _ = writeln!(
+            text,
+            "unreadable backup {}: {}",
+            crate::ui::render::text::path(&set.dir),
+            crate::ui::render::text::printable(&set.reason)
+        );
+    }
+    text
+}
+
+/// Backups as JSON; sets that cannot be read are listed under `unreadable`.
+pub fn backups_json(backups: &[Backup], unreadable: &[Unreadable]) -> String {
+    let doc = json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "backups": backups.iter().map(|backup| {
+            let m = &backup.manifest;
+            json!({
+                "id": m.id,
+                "createdAt": m.created_at,
+                "operation": m.operation,
+                "path": json_path(&backup.dir),
+                "files": m.files.iter().map(|entry| json!({
+                    "path": json_path(&entry.path),
+                    "existed": entry.existed,
+                    "mode": format!("{:04o}", entry.mode),
+                    "uid": entry.uid,
+                    "gid": entry.gid,
+                    "sha256": entry.sha256,
+                })).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+        "unreadable": unreadable.iter().map(|set| json!({
+            "id": set_name(set),
+            "path": json_path(&set.dir),
+            "error": set.reason,
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// An unreadable set's folder name, escaped.
+fn set_name(set: &Unreadable) -> String {
+    set.dir
+        .file_name()
+        .map_or_else(String::new, |name| escaped(std::path::Path::new(name)))
+}
+
+/// What restoring a backup does, file by file.
+pub fn restore_table(backup: &Backup) -> String {
+    let rows: Vec<[String; 2]> = backup
+        .manifest
+        .files
+        .iter()
+        .map(|entry| {
+            let action = if entry.existed {
+                format!(
+                    "restore (mode {:04o}, uid {}, sha256 {})",
+                    entry.mode,
+                    entry.uid,
+                    short(&entry.sha256)
+                )
+            } else {
+                "remove (the operation created it)".into()
+            };
+            [escaped(&entry.path), action]
+        })
+        .collect();
+    columns(&["FILE", "ACTION"], &rows)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+fn skip_text(reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::Absent => "absent (MISSING, as kubeadm says; not recreated)".into(),
+        SkipReason::ExternalCa(ca) => {
+            format!("external CA: {ca}.key is absent, it cannot be renewed here")
+        }
+        SkipReason::NotDue(not_after) => format!("not due (expires {})", date(*not_after)),
+        SkipReason::Fault { reason, .. } => format!("cannot renew: {reason}"),
+    }
+}
+
+/// kubeadm's `encryptionAlgorithm` spelling.
+pub fn algorithm_name(algorithm: crate::domain::issue::KeyAlgorithm) -> &'static str {
+    use crate::domain::issue::KeyAlgorithm as A;
+    match algorithm {
+        A::EcdsaP256 => "ECDSA-P256",
+        A::EcdsaP384 => "ECDSA-P384",
+        A::Rsa2048 => "RSA-2048",
+        A::Rsa3072 => "RSA-3072",
+        A::Rsa4096 => "RSA-4096",
+    }
+}
+
+fn columns<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|cells| Row {
+            cells: cells.to_vec(),
+            severity: None,
+        })
+        .collect();
+    table::render(headers, &rows, Paint::Plain)
+}
