@@ -82,7 +82,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
             match online::clear_mark(&global.state_dir) {
                 Ok(()) => mark = None,
                 Err(message) => {
-                    eprintln!("kubecred: {}", crate::ui::render::text::printable(&message))
+                    eprintln!("kubecred: {}", crate::ui::render::text::printable(&message));
                 }
             }
         }
@@ -133,7 +133,7 @@ fn pending_change(global: &Global, unknown: u8) -> Result<Option<Pending>> {
     {
         return Ok(None);
     }
-    if let Err(err) = std::fs::read_dir(&global.state_dir) {
+    if let Err(err) = state::readable(&global.state_dir) {
         return Err(fail(
             format!("cannot read the state folder ({err})"),
             global.state_dir.clone(),

@@ -1,7 +1,5 @@
 //! `kubecred demo`: writes a generated kubeadm node into a new folder.
 
-use std::fs;
-
 use anyhow::{Context as _, Result};
 
 use crate::app::PathError;
@@ -9,16 +7,17 @@ use crate::domain::demo::{self, HostSpec};
 use crate::domain::issue::KeyAlgorithm;
 use crate::edge::apply::tree;
 use crate::edge::context::Context;
+use crate::edge::inventory::presence;
 use crate::ui::cli::{DemoArgs, DemoKeys, Global};
 
 pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8> {
-    let dir = std::path::absolute(&args.dir).with_context(|| {
+    let dir = ctx.absolute(&args.dir).with_context(|| {
         format!(
             "cannot resolve {}",
             crate::ui::render::text::path(&args.dir)
         )
     })?;
-    if fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) {
+    if presence::has_entries(&dir) {
         return Err(PathError {
             message: "the demo folder exists and is not empty; refusing to write into it".into(),
             path: dir,

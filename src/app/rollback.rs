@@ -2,7 +2,7 @@
 //! present, into the kubernetes dir named (or, with `--into-original`, the one
 //! the backup was taken of) and nowhere else.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -14,6 +14,7 @@ use crate::edge::apply::lock::{TreeLock, Wait};
 use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Action, Change};
 use crate::edge::context::Context;
+use crate::edge::inventory::presence;
 use crate::ui::cli::{Global, Output, RollbackArgs};
 use crate::ui::render;
 
@@ -110,12 +111,8 @@ fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(Path
         .kubernetes_dir
         .as_ref()
         .map(|dir| dir.0.clone());
-    let same = |a: &Path, b: &Path| {
-        a == b
-            || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
-    };
     match original {
-        Some(original) if !same(&original, &global.kubernetes_dir) => {
+        Some(original) if !presence::same_place(&original, &global.kubernetes_dir) => {
             if !args.into_original {
                 return Err(PathError {
                     message: format!(

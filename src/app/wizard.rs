@@ -17,7 +17,7 @@ use crate::edge::apply::backup::Backup;
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::{Action, Change, Transaction};
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
+use crate::edge::inventory::{Inventory, presence};
 use crate::edge::online::{self, BindingState};
 use crate::ui::cli::{
     Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
@@ -203,13 +203,13 @@ impl Executor for RealExecutor<'_> {
             }
             Intent::MoveSuperAdmin { to } => {
                 let from = self.global.kubernetes_dir.join("super-admin.conf");
-                if to.exists() {
+                if presence::exists(to) {
                     return Err(format!(
                         "{} exists already; name a new file",
                         crate::ui::render::text::path(to)
                     ));
                 }
-                if !to.parent().is_some_and(Path::is_dir) {
+                if !to.parent().is_some_and(presence::is_folder) {
                     return Err(format!(
                         "{} has no folder to go in (is the medium mounted?)",
                         crate::ui::render::text::path(to)

@@ -5,6 +5,7 @@
 mod copies;
 mod file;
 mod paths;
+pub mod presence;
 
 use std::collections::HashMap;
 use std::fs;
