@@ -3,34 +3,24 @@
 
 use anyhow::Result;
 
-use crate::app::{
-    PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host,
-    scope_without_copies,
-};
-use crate::domain::issue::KeyAlgorithm;
-use crate::domain::renew::{self, KeyChoice, RenewError, Request, SkipReason};
+use crate::app::host::{begin_writing, describe_backup, describe_scan};
+use crate::app::options::{Format, GlobalOptions, RenewOptions};
+use crate::app::{PathError, confirm, print, scan_host};
+use crate::domain::renew::{self, RenewError, SkipReason};
 use crate::edge::apply::transaction::{self, ApplyError, Change};
 use crate::edge::context::Context;
-use crate::ui::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
-    let inventory = scan_host(&scope_without_copies(global, ctx), 1)?;
-    describe_scan(global, &inventory);
-    let request = Request {
-        names: args.names.clone(),
-        within: args.within,
-        validity: args.validity,
-        key: key_choice(args),
-        trust_clock: args.trust_clock,
-        all_or_nothing: args.all_or_nothing,
-    };
-    let plan =
-        renew::plan(&inventory, &request, ctx.now).map_err(|err| usage_or_failure(&err, global))?;
+pub(super) fn run(global: &GlobalOptions, options: &RenewOptions, ctx: &Context) -> Result<u8> {
+    let write = &options.write;
+    let _lock = begin_writing(global, write, ctx)?;
+    let inventory = scan_host(&global.writing_scope(ctx), 1)?;
+    describe_scan(global.verbose, &inventory);
+    let plan = renew::plan(&inventory, &options.request, ctx.now)
+        .map_err(|err| usage_or_failure(&err, global))?;
     let show = |plan: &renew::Plan| -> Result<()> {
-        let text = match global.output {
-            Output::Json => render::plan::renew_json(plan),
+        let text = match global.format {
+            Format::Json => render::plan::renew_json(plan),
             _ => render::plan::renew_table(plan),
         };
         print(&text)
@@ -48,7 +38,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             crate::domain::span::date(item.not_after)
         );
     }
-    if plan.items.is_empty() || args.write.dry_run {
+    if plan.items.is_empty() || write.dry_run {
         show(&plan)?;
         let status = skipped_faults(&plan);
         if plan.items.is_empty() && !global.quiet {
@@ -63,11 +53,11 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         }
         return Ok(status);
     }
-    if !args.write.yes {
+    if !write.yes {
         show(&plan)?;
     }
     confirm(
-        args.write.yes,
+        write.yes,
         ctx,
         &format!("Renew {} certificate(s)?", plan.items.len()),
     )?;
@@ -78,7 +68,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
     plan.items
         .retain(|item| !prepared.skipped.iter().any(|skip| skip.name == item.name));
     plan.skipped.extend(prepared.skipped);
-    if args.write.yes {
+    if write.yes {
         show(&plan)?;
     }
     let status = skipped_faults(&plan);
@@ -102,7 +92,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         &ctx.hook(),
     )
     .map_err(|err| apply_error(&err))?;
-    describe_backup(global, &backup);
+    describe_backup(global.verbose, &backup);
     let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
     if !global.quiet {
         eprintln!(
@@ -146,21 +136,7 @@ fn skipped_faults(plan: &renew::Plan) -> u8 {
     u8::from(!faults.is_empty())
 }
 
-fn key_choice(args: &RenewArgs) -> KeyChoice {
-    if args.reuse_key {
-        return KeyChoice::Reuse;
-    }
-    match args.key_algorithm {
-        KeyAlgorithmArg::Auto => KeyChoice::Auto,
-        KeyAlgorithmArg::Rsa2048 => KeyChoice::New(KeyAlgorithm::Rsa2048),
-        KeyAlgorithmArg::Rsa3072 => KeyChoice::New(KeyAlgorithm::Rsa3072),
-        KeyAlgorithmArg::Rsa4096 => KeyChoice::New(KeyAlgorithm::Rsa4096),
-        KeyAlgorithmArg::EcdsaP256 => KeyChoice::New(KeyAlgorithm::EcdsaP256),
-        KeyAlgorithmArg::EcdsaP384 => KeyChoice::New(KeyAlgorithm::EcdsaP384),
-    }
-}
-
-fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
+fn usage_or_failure(err: &RenewError, global: &GlobalOptions) -> anyhow::Error {
     let (path, exit) = match err {
         RenewError::Usage(_) => (global.kubernetes_dir.clone(), 2),
         RenewError::Unusable { path, .. } => (path.clone(), 1),

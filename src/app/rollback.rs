@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::app::host::{begin_writing, describe_backup};
+use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions};
 use crate::app::renew::apply_error;
-use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_refused, print};
+use crate::app::{PathError, confirm, lock_refused, print};
 use crate::edge::apply::atomic::Ownership;
 use crate::edge::apply::backup::{self, Backup, Bounds};
 use crate::edge::apply::lock::{TreeLock, Wait};
@@ -15,27 +17,36 @@ use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Action, Change};
 use crate::edge::context::Context;
 use crate::edge::inventory::presence;
-use crate::ui::cli::{Global, Output, RollbackArgs};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result<u8> {
-    if args.list {
-        state::judge_state_dir(&global.state_dir).map_err(|err| PathError {
-            message: format!("refusing the state folder: it {}", err.reason),
-            path: err.path.clone(),
-            hint: None,
-            exit: 1,
-        })?;
-        let (backups, unreadable) = Backup::list_all(&global.state_dir);
-        let text = match global.output {
-            Output::Json => render::plan::backups_json(&backups, &unreadable),
-            _ => render::plan::backups_table(&backups, &unreadable),
-        };
-        print(&text)?;
-        return Ok(0);
+pub(super) fn run(global: &GlobalOptions, options: &RollbackOptions, ctx: &Context) -> Result<u8> {
+    match options {
+        RollbackOptions::List => list(global),
+        RollbackOptions::Restore(restore) => self::restore(global, restore, ctx),
     }
-    let id = args.id.clone().unwrap_or_default();
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
+}
+
+/// Every backup, and the sets that cannot be read.
+fn list(global: &GlobalOptions) -> Result<u8> {
+    state::judge_state_dir(&global.state_dir).map_err(|err| PathError {
+        message: format!("refusing the state folder: it {}", err.reason),
+        path: err.path.clone(),
+        hint: None,
+        exit: 1,
+    })?;
+    let (backups, unreadable) = Backup::list_all(&global.state_dir);
+    let text = match global.format {
+        Format::Json => render::plan::backups_json(&backups, &unreadable),
+        _ => render::plan::backups_table(&backups, &unreadable),
+    };
+    print(&text)?;
+    Ok(0)
+}
+
+/// Restores one backup after backing up the present.
+fn restore(global: &GlobalOptions, args: &RestoreOptions, ctx: &Context) -> Result<u8> {
+    let id = args.id.clone();
+    let _lock = begin_writing(global, &args.write, ctx)?;
     if args.write.dry_run {
         state::judge_state_dir(&global.state_dir).map_err(|err| refused(err.to_string()))?;
     }
@@ -83,7 +94,7 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
         &ctx.hook(),
     )
     .map_err(|err| apply_error(&err))?;
-    describe_backup(global, &current);
+    describe_backup(global.verbose, &current);
     if !global.quiet {
         eprintln!(
             "restored backup {id}; the state before the rollback is in backup {}",
@@ -104,8 +115,12 @@ fn refused(message: String) -> PathError {
 
 /// The tree a backup goes back into, and where in it it may write: the
 /// kubernetes dir named, unless the backup was taken of another one.
-fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(PathBuf, Bounds)> {
-    let named = bounds(global);
+fn target(
+    global: &GlobalOptions,
+    args: &RestoreOptions,
+    backup: &Backup,
+) -> Result<(PathBuf, Bounds)> {
+    let named = global.bounds();
     let original = backup
         .manifest
         .kubernetes_dir

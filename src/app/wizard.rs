@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::{PathError, begin_writing, migrate, renew, rollback, scope};
+use crate::app::host::begin_writing;
+use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, RollbackOptions};
+use crate::app::{PathError, migrate, renew, rollback, scope};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
 use crate::domain::report::Report;
@@ -19,9 +21,7 @@ use crate::edge::apply::transaction::{Action, Change, Transaction};
 use crate::edge::context::Context;
 use crate::edge::inventory::{Inventory, presence};
 use crate::edge::online::{self, BindingState};
-use crate::ui::cli::{
-    Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
-};
+use crate::ui::cli::{self, Global, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render;
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
@@ -30,7 +30,12 @@ use crate::ui::wizard::{self, Executor};
 /// Set once the final confirmation is given: Ctrl-C no longer cancels.
 static EXECUTING: AtomicBool = AtomicBool::new(false);
 
-pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u8> {
+pub(super) fn run(
+    global: &Global,
+    options: &GlobalOptions,
+    args: &WizardArgs,
+    ctx: &Context,
+) -> Result<u8> {
     if !ctx.interactive {
         return Err(PathError {
             message: "the wizard needs a terminal; without one, use the commands: \
@@ -59,8 +64,13 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
         std::process::exit(130);
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
-    let (facts, asking) = gather(global, args.server.clone(), timeout, ctx);
-    let mut executor = RealExecutor { global, args, ctx };
+    let (facts, asking) = gather(options, args.server.clone(), timeout, ctx);
+    let mut executor = RealExecutor {
+        global,
+        options,
+        args,
+        ctx,
+    };
     let binding = move || {
         asking.map(|asking| {
             online::waiting("kubecred: asking the API server", || {
@@ -82,12 +92,12 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
 /// The facts of the opening screen, read from the node at once; the API
 /// server's answer about the binding comes from the thread returned.
 fn gather(
-    global: &Global,
+    global: &GlobalOptions,
     server: Option<String>,
     timeout: Duration,
     ctx: &Context,
 ) -> (Facts, Option<JoinHandle<Binding>>) {
-    let inventory = Inventory::scan(&scope(global, ctx));
+    let inventory = Inventory::scan(&global.scope(ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
         .credentials
@@ -144,7 +154,9 @@ fn gather(
 }
 
 struct RealExecutor<'a> {
+    /// The command line's, for `migrate`, which still takes them.
     global: &'a Global,
+    options: &'a GlobalOptions,
     args: &'a WizardArgs,
     ctx: &'a Context,
 }
@@ -179,18 +191,8 @@ impl Executor for RealExecutor<'_> {
             } => self.migrate_plan(*offline, *update_copies),
             Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
             Intent::Renew { within, validity } => {
-                let inventory = Inventory::scan(&crate::edge::inventory::Scope {
-                    copies: Vec::new(),
-                    ..scope(self.global, self.ctx)
-                });
-                let request = crate::domain::renew::Request {
-                    names: Vec::new(),
-                    within: Some(*within),
-                    validity: *validity,
-                    key: crate::domain::renew::KeyChoice::Auto,
-                    trust_clock: false,
-                    all_or_nothing: false,
-                };
+                let inventory = Inventory::scan(&self.options.writing_scope(self.ctx));
+                let request = renew_options(*within, *validity)?.request;
                 let plan = crate::domain::renew::plan(&inventory, &request, self.ctx.now)
                     .map_err(|err| err.to_string())?;
                 if plan.items.is_empty() {
@@ -202,7 +204,7 @@ impl Executor for RealExecutor<'_> {
                 Ok(render::plan::renew_table(&plan))
             }
             Intent::MoveSuperAdmin { to } => {
-                let from = self.global.kubernetes_dir.join("super-admin.conf");
+                let from = self.options.kubernetes_dir.join("super-admin.conf");
                 if presence::exists(to) {
                     return Err(format!(
                         "{} exists already; name a new file",
@@ -219,64 +221,41 @@ impl Executor for RealExecutor<'_> {
                     "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
                     crate::ui::render::text::path(&from),
                     crate::ui::render::text::path(&crate::edge::apply::backup::root(
-                        &self.global.state_dir
+                        &self.options.state_dir
                     )),
                     crate::ui::render::text::path(to)
                 ))
             }
-            Intent::Rollback { id } => Backup::load(&self.global.state_dir, id)
+            Intent::Rollback { id } => Backup::load(&self.options.state_dir, id)
                 .map(|backup| render::plan::restore_table(&backup)),
         }
     }
 
     fn run(&mut self, intent: &Intent) -> u8 {
         EXECUTING.store(true, Ordering::SeqCst);
-        let result = match intent {
-            Intent::Migrate {
-                offline,
-                update_copies,
-            } => migrate::run(
-                self.global,
-                &self.migrate_args(*offline, *update_copies),
-                self.ctx,
-            ),
-            Intent::UpdateCopies { offline } => {
-                migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
-            }
-            Intent::Renew { within, validity } => renew::run(
-                self.global,
-                &RenewArgs {
-                    names: Vec::new(),
-                    within: Some(*within),
-                    validity: *validity,
-                    key_algorithm: KeyAlgorithmArg::Auto,
-                    reuse_key: false,
-                    trust_clock: false,
-                    all_or_nothing: false,
-                    write: WriteArgs {
-                        dry_run: false,
-                        yes: true,
-                        wait: None,
-                    },
-                },
-                self.ctx,
-            ),
-            Intent::MoveSuperAdmin { to } => move_super_admin(self.global, to, self.ctx),
-            Intent::Rollback { id } => rollback::run(
-                self.global,
-                &RollbackArgs {
-                    list: false,
-                    into_original: false,
-                    id: Some(id.clone()),
-                    write: WriteArgs {
-                        dry_run: false,
-                        yes: true,
-                        wait: None,
-                    },
-                },
-                self.ctx,
-            ),
-        };
+        let result =
+            match intent {
+                Intent::Migrate {
+                    offline,
+                    update_copies,
+                } => migrate::run(
+                    self.global,
+                    &self.migrate_args(*offline, *update_copies),
+                    self.ctx,
+                ),
+                Intent::UpdateCopies { offline } => {
+                    migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
+                }
+                Intent::Renew { within, validity } => renew_options(*within, *validity)
+                    .map_err(anyhow::Error::msg)
+                    .and_then(|options| renew::run(self.options, &options, self.ctx)),
+                Intent::MoveSuperAdmin { to } => move_super_admin(self.options, to, self.ctx),
+                Intent::Rollback { id } => restore_options(id)
+                    .map_err(anyhow::Error::msg)
+                    .and_then(|options| {
+                        rollback::run(self.options, &RollbackOptions::Restore(options), self.ctx)
+                    }),
+            };
         match result {
             Ok(code) => code,
             Err(err) => {
@@ -306,10 +285,39 @@ impl RealExecutor<'_> {
     }
 }
 
+/// The switches of a change the wizard's final confirmation approved: as
+/// `--yes`, every other flag at its default.
+fn confirmed() -> Result<WriteArgs, String> {
+    Ok(WriteArgs {
+        yes: true,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    })
+}
+
+/// `renew all --within W --validity V --yes`, resolved as the command line is.
+fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
+    Ok(RenewOptions::new(&RenewArgs {
+        within: Some(within),
+        validity,
+        write: confirmed()?,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
+}
+
+/// `rollback ID --yes`, resolved as the command line is.
+fn restore_options(id: &str) -> Result<RestoreOptions, String> {
+    Ok(RestoreOptions::new(&RollbackArgs {
+        id: Some(id.to_owned()),
+        write: confirmed()?,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
+}
+
 /// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
 /// then removes it from the kubernetes dir; one transaction.
-fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, false, None, ctx)?;
+fn move_super_admin(global: &GlobalOptions, to: &Path, ctx: &Context) -> Result<u8> {
+    let write = crate::app::options::WriteOptions::new(&confirmed().map_err(anyhow::Error::msg)?);
+    let _lock = begin_writing(global, &write, ctx)?;
     let from = global.kubernetes_dir.join("super-admin.conf");
     let bytes = crate::domain::renew::read_pem(&from).map_err(|message| PathError {
         message,

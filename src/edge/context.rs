@@ -126,3 +126,46 @@ fn fault_from_env() -> Result<Option<Fault>, String> {
         after_renames,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(working_dir: Option<&str>) -> Context {
+        Context {
+            now: OffsetDateTime::UNIX_EPOCH,
+            stdout_is_terminal: false,
+            interactive: false,
+            no_color: false,
+            expected_owner: 0,
+            fault: None,
+            pause: Pause::default(),
+            working_dir: working_dir.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_working_folder_read_at_start() {
+        let ctx = at(Some("/srv/work"));
+        assert_eq!(
+            ctx.absolute(Path::new("./node/pki")).unwrap(),
+            Path::new("/srv/work/node/pki")
+        );
+        assert_eq!(
+            ctx.absolute(Path::new("/etc/./kubernetes")).unwrap(),
+            Path::new("/etc/kubernetes")
+        );
+        assert_eq!(
+            ctx.absolute(Path::new("../up")).unwrap(),
+            Path::new("/srv/work/../up"),
+            "`..` is kept: resolving it is the filesystem's business"
+        );
+        assert!(ctx.absolute(Path::new("")).is_err());
+        let lost = at(None);
+        assert!(lost.absolute(Path::new("node")).is_err());
+        assert_eq!(
+            lost.absolute(Path::new("/node")).unwrap(),
+            Path::new("/node")
+        );
+    }
+}
