@@ -27,16 +27,22 @@ struct Fake {
 }
 
 impl Executor for Fake {
-    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+    type Plan = Intent;
+
+    fn plan(&mut self, intent: &Intent) -> Result<Intent, String> {
         self.planned.push(intent.clone());
         match self.refuse.take() {
             Some(reason) => Err(reason),
-            None => Ok(format!("PLAN {intent:?}")),
+            None => Ok(intent.clone()),
         }
     }
 
-    fn run(&mut self, intent: &Intent) -> u8 {
-        self.ran.push(intent.clone());
+    fn show(&self, plan: &Intent) -> String {
+        format!("PLAN {plan:?}")
+    }
+
+    fn run(&mut self, plan: Intent) -> u8 {
+        self.ran.push(plan);
         0
     }
 }
@@ -326,6 +332,74 @@ fn rollback_picks_a_backup() {
             0
         )
     );
+}
+
+/// Numbers each plan it makes; records which one it is handed to run.
+#[derive(Default)]
+struct Counting {
+    made: usize,
+    ran: Vec<usize>,
+}
+
+impl Executor for Counting {
+    type Plan = usize;
+
+    fn plan(&mut self, _: &Intent) -> Result<usize, String> {
+        self.made += 1;
+        Ok(self.made)
+    }
+
+    fn show(&self, plan: &usize) -> String {
+        format!("PLAN #{plan}")
+    }
+
+    fn run(&mut self, plan: usize) -> u8 {
+        self.ran.push(plan);
+        0
+    }
+}
+
+#[test]
+fn the_plan_carried_out_is_the_one_shown_at_the_confirmation() {
+    let mut prompter = Scripted::new(vec![
+        pick("Roll back"),
+        pick("20261101"),
+        Reply::Confirm(false),
+        pick("Roll back"),
+        pick("20261120"),
+        Reply::Confirm(true),
+    ]);
+    let mut counting = Counting::default();
+    let outcome = wizard::run(&facts(), &mut prompter, &mut counting);
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Rollback {
+                id: "20261120T000000Z-renew".into()
+            },
+            0
+        )
+    );
+    assert_eq!(
+        counting.made, 2,
+        "each confirmation shows one plan; none is made to run"
+    );
+    assert_eq!(
+        counting.ran,
+        [2],
+        "the plan confirmed, not the declined one, nor a new one"
+    );
+    let shown = prompter
+        .transcript
+        .iter()
+        .rposition(|l| l == "PLAN #2")
+        .unwrap();
+    let confirmed = prompter
+        .transcript
+        .iter()
+        .rposition(|l| l.starts_with("? Carry this out?"))
+        .unwrap();
+    assert!(shown < confirmed, "{:#?}", prompter.transcript);
 }
 
 #[test]

@@ -22,10 +22,20 @@ pub(super) fn begin_writing(
     if write.dry_run {
         return Ok(None);
     }
-    let lock = take_lock(global, write.wait)?;
+    lock_for_writing(global, write.wait, ctx).map(Some)
+}
+
+/// The run locks, then the repair of a crashed run and the removal of what
+/// crashed runs left: what every change begins with.
+pub(super) fn lock_for_writing(
+    global: &GlobalOptions,
+    wait: Wait,
+    ctx: &Context,
+) -> Result<RunLock> {
+    let lock = take_lock(global, wait)?;
     recover(global, ctx)?;
     sweep(global);
-    Ok(Some(lock))
+    Ok(lock)
 }
 
 /// Removes what crashed runs left in the state dir (under the lock).

@@ -6,6 +6,7 @@ mod demo;
 mod host;
 mod inspect;
 mod migrate;
+mod move_super_admin;
 mod options;
 mod recover;
 mod renew;

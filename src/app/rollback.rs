@@ -1,18 +1,19 @@
 //! `kubecred rollback`: list backups, or restore one after backing up the
 //! present, into the kubernetes dir named (or, with `--into-original`, the one
-//! the backup was taken of) and nowhere else.
+//! the backup was taken of) and nowhere else. Planning and carrying out are
+//! apart, so that the wizard carries out the very restore it showed.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
 use crate::app::host::{begin_writing, describe_backup};
-use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions};
+use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions, WriteOptions};
 use crate::app::renew::apply_error;
 use crate::app::{PathError, confirm, lock_refused, print};
 use crate::edge::apply::atomic::Ownership;
 use crate::edge::apply::backup::{self, Backup, Bounds};
-use crate::edge::apply::lock::{TreeLock, Wait};
+use crate::edge::apply::lock::{RunLock, TreeLock, Wait};
 use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Action, Change};
 use crate::edge::context::Context;
@@ -43,48 +44,106 @@ fn list(global: &GlobalOptions) -> Result<u8> {
     Ok(0)
 }
 
+/// A restore planned from one backup: what is shown and, once confirmed,
+/// exactly what is written back.
+pub(super) struct Planned {
+    options: RestoreOptions,
+    backup: Backup,
+    tree: PathBuf,
+    changes: Vec<Change>,
+}
+
+impl Planned {
+    /// The backup restored, for showing.
+    pub(super) fn backup(&self) -> &Backup {
+        &self.backup
+    }
+
+    /// How it is to be written.
+    pub(super) fn write(&self) -> &WriteOptions {
+        &self.options.write
+    }
+
+    /// Whether every file is already as the backup has it.
+    pub(super) fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
 /// Restores one backup after backing up the present.
-fn restore(global: &GlobalOptions, args: &RestoreOptions, ctx: &Context) -> Result<u8> {
-    let id = args.id.clone();
-    let _lock = begin_writing(global, &args.write, ctx)?;
-    if args.write.dry_run {
+fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> Result<u8> {
+    let id = &options.id;
+    let lock = begin_writing(global, &options.write, ctx)?;
+    if options.write.dry_run {
         state::judge_state_dir(&global.state_dir).map_err(|err| refused(err.to_string()))?;
     }
-    let backup = Backup::load(&global.state_dir, &id).map_err(|message| PathError {
-        message,
-        path: backup::root(&global.state_dir),
-        hint: Some("kubecred rollback --list shows the backups".into()),
-        exit: 1,
-    })?;
-    let (tree, bounds) = target(global, args, &backup)?;
-    bounds.check(&backup.manifest).map_err(|reason| PathError {
-        message: format!("refusing backup `{id}`: its manifest {reason}; nothing was changed"),
-        path: backup.dir.clone(),
-        hint: None,
-        exit: 1,
-    })?;
+    let (backup, tree) = locate(global, options)?;
     // The tree restored into is locked too when it is not the one named.
-    let _original = if args.into_original && !args.write.dry_run {
+    let _original = if options.into_original && !options.write.dry_run {
         TreeLock::acquire(&tree, Wait::Never).map_err(|err| lock_refused(&err))?
     } else {
         None
     };
     print(&render::plan::restore_table(&backup))?;
-    if args.write.dry_run {
+    // No lock is a dry run: it only shows.
+    let Some(lock) = lock else {
         return Ok(0);
-    }
-    let changes = changes(&backup)?;
-    if changes.is_empty() {
+    };
+    let planned = with_changes(options, backup, tree)?;
+    if planned.is_empty() {
         if !global.quiet {
-            eprintln!("nothing to restore: every file is as backup {id} has it");
+            eprintln!("{}", nothing_to_restore(id));
         }
         return Ok(0);
     }
     confirm(
-        args.write.yes,
+        options.write.yes,
         ctx,
-        &format!("Restore {} file(s) from backup {id}?", changes.len()),
+        &format!(
+            "Restore {} file(s) from backup {id}?",
+            planned.changes.len()
+        ),
     )?;
+    execute(global, planned, &lock, ctx)
+}
+
+/// Plans the restore of a backup: the backup, checked against where it may
+/// write, and the files to put back; takes no lock and writes nothing.
+pub(super) fn plan(global: &GlobalOptions, options: &RestoreOptions) -> Result<Planned> {
+    let (backup, tree) = locate(global, options)?;
+    with_changes(options, backup, tree)
+}
+
+/// The restore of `backup` into `tree`, with the files to put back.
+fn with_changes(options: &RestoreOptions, backup: Backup, tree: PathBuf) -> Result<Planned> {
+    Ok(Planned {
+        options: options.clone(),
+        changes: changes(&backup)?,
+        backup,
+        tree,
+    })
+}
+
+/// Why a restore has nothing to do.
+pub(super) fn nothing_to_restore(id: &str) -> String {
+    format!("nothing to restore: every file is as backup {id} has it")
+}
+
+/// Writes back exactly the files `planned` holds, after backing up the
+/// present, in one transaction under the run lock (and, for another tree
+/// than the one named, that tree's lock, which the caller holds).
+pub(super) fn execute(
+    global: &GlobalOptions,
+    planned: Planned,
+    _lock: &RunLock,
+    ctx: &Context,
+) -> Result<u8> {
+    let Planned {
+        options,
+        tree,
+        changes,
+        ..
+    } = planned;
     let current = transaction::apply(
         &global.state_dir,
         &tree,
@@ -97,11 +156,31 @@ fn restore(global: &GlobalOptions, args: &RestoreOptions, ctx: &Context) -> Resu
     describe_backup(global.verbose, &current);
     if !global.quiet {
         eprintln!(
-            "restored backup {id}; the state before the rollback is in backup {}",
-            current.manifest.id
+            "restored backup {}; the state before the rollback is in backup {}",
+            options.id, current.manifest.id
         );
     }
     Ok(0)
+}
+
+/// The backup named and the tree it goes back into, its manifest checked
+/// against where it may write.
+fn locate(global: &GlobalOptions, options: &RestoreOptions) -> Result<(Backup, PathBuf)> {
+    let id = &options.id;
+    let backup = Backup::load(&global.state_dir, id).map_err(|message| PathError {
+        message,
+        path: backup::root(&global.state_dir),
+        hint: Some("kubecred rollback --list shows the backups".into()),
+        exit: 1,
+    })?;
+    let (tree, bounds) = target(global, options, &backup)?;
+    bounds.check(&backup.manifest).map_err(|reason| PathError {
+        message: format!("refusing backup `{id}`: its manifest {reason}; nothing was changed"),
+        path: backup.dir.clone(),
+        hint: None,
+        exit: 1,
+    })?;
+    Ok((backup, tree))
 }
 
 fn refused(message: String) -> PathError {

@@ -1,28 +1,25 @@
 //! `kubecred wizard`: gathers the facts, runs the flow on the terminal, and
 //! carries out the confirmed intent with the same code as the commands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::host::begin_writing;
-use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, RollbackOptions};
-use crate::app::{PathError, migrate, renew, rollback, scope};
+use crate::app::host::lock_for_writing;
+use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOptions};
+use crate::app::{PathError, migrate, move_super_admin, renew, rollback, scope};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
 use crate::domain::report::Report;
-use crate::edge::apply::atomic::Ownership;
 use crate::edge::apply::backup::Backup;
-use crate::edge::apply::hook::Proceed;
-use crate::edge::apply::transaction::{Action, Change, Transaction};
 use crate::edge::context::Context;
-use crate::edge::inventory::{Inventory, presence};
+use crate::edge::inventory::Inventory;
 use crate::edge::online::{self, BindingState};
 use crate::ui::cli::{self, Global, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
-use crate::ui::render;
+use crate::ui::render::{self, text::printable};
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
 use crate::ui::wizard::{self, Executor};
@@ -182,88 +179,131 @@ impl RealExecutor<'_> {
     }
 }
 
+/// A plan the wizard showed, kept to be carried out as it was shown.
+enum Shown {
+    /// `migrate`: its table, and the intent it is planned again from when it runs.
+    Migrate {
+        offline: bool,
+        update_copies: bool,
+        table: String,
+    },
+    Renew(Box<renew::Planned>),
+    MoveSuperAdmin(move_super_admin::Planned),
+    Rollback(rollback::Planned),
+}
+
 impl Executor for RealExecutor<'_> {
-    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+    type Plan = Shown;
+
+    fn plan(&mut self, intent: &Intent) -> Result<Shown, String> {
         match intent {
             Intent::Migrate {
                 offline,
                 update_copies,
-            } => self.migrate_plan(*offline, *update_copies),
-            Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
+            } => self
+                .migrate_plan(*offline, *update_copies)
+                .map(|table| Shown::Migrate {
+                    offline: *offline,
+                    update_copies: *update_copies,
+                    table,
+                }),
+            Intent::UpdateCopies { offline } => {
+                self.migrate_plan(*offline, true)
+                    .map(|table| Shown::Migrate {
+                        offline: *offline,
+                        update_copies: true,
+                        table,
+                    })
+            }
             Intent::Renew { within, validity } => {
-                let inventory = Inventory::scan(&self.options.writing_scope(self.ctx));
-                let request = renew_options(*within, *validity)?.request;
-                let plan = crate::domain::renew::plan(&inventory, &request, self.ctx.now)
-                    .map_err(|err| err.to_string())?;
-                if plan.items.is_empty() {
+                let options = renew_options(*within, *validity)?;
+                let planned = renew::plan(self.options, &options, self.ctx)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.plan().items.is_empty() {
                     return Err(format!(
                         "nothing expires within {}",
                         crate::domain::span::left(*within)
                     ));
                 }
-                Ok(render::plan::renew_table(&plan))
+                Ok(Shown::Renew(Box::new(planned)))
             }
             Intent::MoveSuperAdmin { to } => {
-                let from = self.options.kubernetes_dir.join("super-admin.conf");
-                if presence::exists(to) {
-                    return Err(format!(
-                        "{} exists already; name a new file",
-                        crate::ui::render::text::path(to)
-                    ));
-                }
-                if !to.parent().is_some_and(presence::is_folder) {
-                    return Err(format!(
-                        "{} has no folder to go in (is the medium mounted?)",
-                        crate::ui::render::text::path(to)
-                    ));
-                }
-                Ok(format!(
-                    "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
-                    crate::ui::render::text::path(&from),
-                    crate::ui::render::text::path(&crate::edge::apply::backup::root(
-                        &self.options.state_dir
-                    )),
-                    crate::ui::render::text::path(to)
-                ))
+                move_super_admin::plan(self.options, to, WriteOptions::new(&confirmed()?))
+                    .map(Shown::MoveSuperAdmin)
+                    .map_err(|err| unplannable(&err))
             }
-            Intent::Rollback { id } => Backup::load(&self.options.state_dir, id)
-                .map(|backup| render::plan::restore_table(&backup)),
+            Intent::Rollback { id } => {
+                let planned = rollback::plan(self.options, &restore_options(id)?)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.is_empty() {
+                    return Err(rollback::nothing_to_restore(id));
+                }
+                Ok(Shown::Rollback(planned))
+            }
         }
     }
 
-    fn run(&mut self, intent: &Intent) -> u8 {
-        EXECUTING.store(true, Ordering::SeqCst);
-        let result =
-            match intent {
-                Intent::Migrate {
-                    offline,
-                    update_copies,
-                } => migrate::run(
-                    self.global,
-                    &self.migrate_args(*offline, *update_copies),
-                    self.ctx,
-                ),
-                Intent::UpdateCopies { offline } => {
-                    migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
-                }
-                Intent::Renew { within, validity } => renew_options(*within, *validity)
-                    .map_err(anyhow::Error::msg)
-                    .and_then(|options| renew::run(self.options, &options, self.ctx)),
-                Intent::MoveSuperAdmin { to } => move_super_admin(self.options, to, self.ctx),
-                Intent::Rollback { id } => restore_options(id)
-                    .map_err(anyhow::Error::msg)
-                    .and_then(|options| {
-                        rollback::run(self.options, &RollbackOptions::Restore(options), self.ctx)
-                    }),
-            };
-        match result {
-            Ok(code) => code,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                err.downcast_ref::<PathError>().map_or(1, |e| e.exit)
-            }
+    fn show(&self, shown: &Shown) -> String {
+        match shown {
+            Shown::Migrate { table, .. } => table.clone(),
+            Shown::Renew(planned) => render::plan::renew_table(planned.plan()),
+            Shown::MoveSuperAdmin(planned) => move_super_admin::show(self.options, planned),
+            Shown::Rollback(planned) => render::plan::restore_table(planned.backup()),
         }
     }
+
+    fn run(&mut self, shown: Shown) -> u8 {
+        EXECUTING.store(true, Ordering::SeqCst);
+        let (options, ctx) = (self.options, self.ctx);
+        let result = match shown {
+            Shown::Migrate {
+                offline,
+                update_copies,
+                ..
+            } => migrate::run(
+                self.global,
+                &self.migrate_args(offline, update_copies),
+                self.ctx,
+            ),
+            Shown::Renew(planned) => {
+                lock_for_writing(options, planned.write().wait, ctx).and_then(|lock| {
+                    renew::notices(options, planned.plan());
+                    renew::execute(options, *planned, &lock, ctx)
+                })
+            }
+            Shown::MoveSuperAdmin(planned) => lock_for_writing(options, planned.write().wait, ctx)
+                .and_then(|lock| move_super_admin::execute(options, planned, &lock, ctx)),
+            Shown::Rollback(planned) => lock_for_writing(options, planned.write().wait, ctx)
+                .and_then(|lock| rollback::execute(options, planned, &lock, ctx)),
+        };
+        match result {
+            Ok(code) => code,
+            Err(err) => refused(&err),
+        }
+    }
+}
+
+/// Why a plan cannot be made, in one line.
+fn unplannable(err: &anyhow::Error) -> String {
+    printable(&format!("{err:#}")).into_owned()
+}
+
+/// Says why a confirmed change failed, as `main` says it for the commands,
+/// and that the plan shown was not carried out when nothing was changed;
+/// returns the exit status.
+fn refused(err: &anyhow::Error) -> u8 {
+    eprintln!("error: {}", printable(&format!("{err:#}")));
+    let path_error = err.downcast_ref::<PathError>();
+    if let Some(hint) = path_error.and_then(|e| e.hint.as_deref()) {
+        eprintln!("hint: {}", printable(hint));
+    }
+    let exit = path_error.map_or(1, |e| e.exit);
+    if exit == 1 {
+        eprintln!(
+            "The plan shown was not carried out; if the node changed since it was shown, run `kubecred wizard` again to see it as it is now."
+        );
+    }
+    exit
 }
 
 impl RealExecutor<'_> {
@@ -311,85 +351,4 @@ fn restore_options(id: &str) -> Result<RestoreOptions, String> {
         write: confirmed()?,
         ..cli::defaults().map_err(|err| err.to_string())?
     }))
-}
-
-/// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
-/// then removes it from the kubernetes dir; one transaction.
-fn move_super_admin(global: &GlobalOptions, to: &Path, ctx: &Context) -> Result<u8> {
-    let write = crate::app::options::WriteOptions::new(&confirmed().map_err(anyhow::Error::msg)?);
-    let _lock = begin_writing(global, &write, ctx)?;
-    let from = global.kubernetes_dir.join("super-admin.conf");
-    let bytes = crate::domain::renew::read_pem(&from).map_err(|message| PathError {
-        message,
-        path: from.clone(),
-        hint: None,
-        exit: 1,
-    })?;
-    crate::domain::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
-        message,
-        path: from.clone(),
-        hint: None,
-        exit: 1,
-    })?;
-    let mut transaction = Transaction::begin(
-        &global.state_dir,
-        &global.kubernetes_dir,
-        "move-super-admin",
-        &[to.to_path_buf(), from.clone()],
-        ctx.now,
-        &Proceed,
-    )
-    .map_err(|err| renew::apply_error(&err))?;
-    let write = Change {
-        path: to.to_path_buf(),
-        action: Action::Write(
-            bytes.clone(),
-            Ownership::Exact {
-                mode: 0o600,
-                uid: 0,
-                gid: 0,
-            },
-        ),
-        kubeconfig: false,
-    };
-    let steps = transaction
-        .write(&write)
-        .map_err(|err| err.to_string())
-        .and_then(|()| {
-            let copy = crate::edge::inventory::read_file(to, crate::edge::inventory::Links::Refuse)
-                .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
-                .map(|(copy, _)| copy)
-                .map_err(|err| {
-                    format!(
-                        "cannot re-read {}: {err}",
-                        crate::ui::render::text::path(to)
-                    )
-                })?;
-            if copy != bytes {
-                return Err(format!(
-                    "{} does not read back as written",
-                    crate::ui::render::text::path(to)
-                ));
-            }
-            transaction
-                .write(&Change {
-                    path: from.clone(),
-                    action: Action::Remove,
-                    kubeconfig: false,
-                })
-                .map_err(|err| err.to_string())
-        });
-    if let Err(cause) = steps {
-        return Err(renew::apply_error(&transaction.abort(cause)));
-    }
-    let backup = transaction
-        .commit()
-        .map_err(|err| renew::apply_error(&err))?;
-    eprintln!(
-        "super-admin.conf moved to {} (0600) and removed from {}; backup {}",
-        crate::ui::render::text::path(to),
-        crate::ui::render::text::path(&global.kubernetes_dir),
-        backup.manifest.id
-    );
-    Ok(0)
 }
