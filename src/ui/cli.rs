@@ -219,7 +219,7 @@ pub struct RenewArgs {
     #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub within: Option<time::Duration>,
     /// Lifetime of the new certificates, capped at the CA's
-    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, default_value = RENEW_VALIDITY, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub validity: time::Duration,
     /// Algorithm of the new keys (auto: the one of the key being replaced)
     #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::Auto, value_name = "ALG")]
@@ -237,6 +237,10 @@ pub struct RenewArgs {
     #[command(flatten)]
     pub write: WriteArgs,
 }
+
+/// The lifetime `renew` gives new certificates by default: kubeadm's
+/// `certificateValidityPeriod` default.
+pub const RENEW_VALIDITY: &str = "8760h";
 
 /// Key algorithms `renew` can generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
