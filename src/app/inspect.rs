@@ -4,9 +4,9 @@ use anyhow::Result;
 
 use crate::app::{PathError, describe_scan, paint, print, scan_host_or, scope};
 use crate::domain::findings::Thresholds;
+use crate::domain::model::Inventory;
 use crate::domain::report::Report;
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::ui::cli::{Global, InspectArgs, Output};
 use crate::ui::render;
 

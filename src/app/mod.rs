@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
+use crate::domain::model::{Inventory, Scope};
 use crate::edge::apply::backup::Bounds;
 use crate::edge::apply::lock::{RunLock, Wait};
 use crate::edge::context::Context;
-use crate::edge::inventory::{Inventory, Scope};
 use crate::ui::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
 use crate::ui::render::{Paint, text};
 

@@ -8,9 +8,11 @@ use crate::app::{
     scope_without_copies,
 };
 use crate::domain::issue::KeyAlgorithm;
+use crate::domain::plan::Write;
 use crate::domain::renew::{self, KeyChoice, RenewError, Request, SkipReason};
-use crate::edge::apply::transaction::{self, ApplyError, Change};
+use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
+use crate::edge::inventory::Host;
 use crate::ui::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
 use crate::ui::render;
 
@@ -71,8 +73,8 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         ctx,
         &format!("Renew {} certificate(s)?", plan.items.len()),
     )?;
-    let prepared =
-        renew::prepare(&plan, &inventory).map_err(|err| usage_or_failure(&err, global))?;
+    let prepared = renew::prepare(&plan, &inventory, &Host::new(&inventory))
+        .map_err(|err| usage_or_failure(&err, global))?;
     // What was shown is what happens: a credential that failed to issue moves to the skips.
     let mut plan = plan;
     plan.items
@@ -89,7 +91,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         }
         return Ok(status);
     }
-    let changes: Vec<Change> = renewed
+    let changes: Vec<Write> = renewed
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
         .collect();
@@ -188,6 +190,18 @@ fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
 /// Maps a failed transaction to SPEC's exit statuses: 1 restored, 4 not.
 pub(super) fn apply_error(err: &ApplyError) -> anyhow::Error {
     match err {
+        ApplyError::Changed {
+            path,
+            planned,
+            found,
+        } => PathError {
+            message: format!(
+                "refusing to write: the file changed since the plan was made (planned from {planned}, found {found})"
+            ),
+            path: path.clone(),
+            hint: Some("nothing was changed; run kubecred again to plan from what is there now".into()),
+            exit: 1,
+        },
         ApplyError::Backup(cause) => PathError {
             message: format!("cannot make the backup: {}", cause.source),
             path: cause.path.clone(),

@@ -8,12 +8,13 @@ use anyhow::Result;
 
 use crate::app::renew::apply_error;
 use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_refused, print};
-use crate::edge::apply::atomic::Ownership;
+use crate::domain::plan::{Action, Ownership, Write};
 use crate::edge::apply::backup::{self, Backup, Bounds};
 use crate::edge::apply::lock::{TreeLock, Wait};
 use crate::edge::apply::state;
-use crate::edge::apply::transaction::{self, Action, Change};
+use crate::edge::apply::transaction;
 use crate::edge::context::Context;
+use crate::edge::inventory;
 use crate::ui::cli::{Global, Output, RollbackArgs};
 use crate::ui::render;
 
@@ -145,7 +146,7 @@ fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(Path
 
 /// The changes that put every file of `backup` back, verified against its
 /// manifest; files already as the backup has them are left alone.
-fn changes(backup: &Backup) -> Result<Vec<Change>> {
+fn changes(backup: &Backup) -> Result<Vec<Write>> {
     let mut changes = Vec::new();
     for entry in &backup.manifest.files {
         let kubeconfig = entry.kubeconfig || backup::is_kubeconfig_name(&entry.path);
@@ -169,10 +170,17 @@ fn changes(backup: &Backup) -> Result<Vec<Change>> {
         if backup::is_as_it_was(entry, wanted.as_deref()) {
             continue;
         }
-        changes.push(Change {
+        let expect = inventory::found(&entry.path).map_err(|reason| PathError {
+            message: format!("{reason}; nothing was changed"),
+            path: entry.path.clone(),
+            hint: None,
+            exit: 1,
+        })?;
+        changes.push(Write {
             path: entry.path.clone(),
             action,
             kubeconfig,
+            expect,
         });
     }
     Ok(changes)

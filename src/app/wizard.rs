@@ -11,13 +11,13 @@ use anyhow::Result;
 use crate::app::{PathError, begin_writing, migrate, renew, rollback, scope};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
+use crate::domain::model::Inventory;
+use crate::domain::plan::{Action, Expect, Ownership, Write};
 use crate::domain::report::Report;
-use crate::edge::apply::atomic::Ownership;
 use crate::edge::apply::backup::Backup;
 use crate::edge::apply::hook::Proceed;
-use crate::edge::apply::transaction::{Action, Change, Transaction};
+use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::edge::online::{self, BindingState};
 use crate::ui::cli::{
     Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
@@ -179,7 +179,7 @@ impl Executor for RealExecutor<'_> {
             } => self.migrate_plan(*offline, *update_copies),
             Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
             Intent::Renew { within, validity } => {
-                let inventory = Inventory::scan(&crate::edge::inventory::Scope {
+                let inventory = Inventory::scan(&crate::domain::model::Scope {
                     copies: Vec::new(),
                     ..scope(self.global, self.ctx)
                 });
@@ -296,8 +296,13 @@ impl RealExecutor<'_> {
             validity: time::Duration::hours(8760),
             trust_clock: false,
         };
-        let plan = crate::domain::migrate::plan(&inventory, &options, self.ctx.now)
-            .map_err(|err| err.to_string())?;
+        let plan = crate::domain::migrate::plan(
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+            &options,
+            self.ctx.now,
+        )
+        .map_err(|err| err.to_string())?;
         Ok(migrate::plan_table(
             &plan,
             &self.migrate_args(offline, update_copies),
@@ -311,28 +316,22 @@ impl RealExecutor<'_> {
 fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
     let _lock = begin_writing(global, false, None, ctx)?;
     let from = global.kubernetes_dir.join("super-admin.conf");
-    let bytes = crate::domain::renew::read_pem(&from).map_err(|message| PathError {
-        message,
-        path: from.clone(),
-        hint: None,
-        exit: 1,
-    })?;
+    let bytes = crate::edge::inventory::read_file(&from, crate::edge::inventory::Links::Refuse)
+        .and_then(|read| read.ok_or_else(|| "file is absent".to_owned()))
+        .map(|(bytes, _)| bytes)
+        .map_err(|message| PathError {
+            message,
+            path: from.clone(),
+            hint: None,
+            exit: 1,
+        })?;
     crate::domain::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
         message,
         path: from.clone(),
         hint: None,
         exit: 1,
     })?;
-    let mut transaction = Transaction::begin(
-        &global.state_dir,
-        &global.kubernetes_dir,
-        "move-super-admin",
-        &[to.to_path_buf(), from.clone()],
-        ctx.now,
-        &Proceed,
-    )
-    .map_err(|err| renew::apply_error(&err))?;
-    let write = Change {
+    let write = Write {
         path: to.to_path_buf(),
         action: Action::Write(
             bytes.clone(),
@@ -343,7 +342,23 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
             },
         ),
         kubeconfig: false,
+        expect: Expect::Absent,
     };
+    let remove = Write {
+        path: from.clone(),
+        action: Action::Remove,
+        kubeconfig: false,
+        expect: Expect::of(Some(&bytes)),
+    };
+    let mut transaction = Transaction::begin(
+        &global.state_dir,
+        &global.kubernetes_dir,
+        "move-super-admin",
+        &[write.clone(), remove.clone()],
+        ctx.now,
+        &Proceed,
+    )
+    .map_err(|err| renew::apply_error(&err))?;
     let steps = transaction
         .write(&write)
         .map_err(|err| err.to_string())
@@ -363,13 +378,7 @@ fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
                     crate::ui::render::text::path(to)
                 ));
             }
-            transaction
-                .write(&Change {
-                    path: from.clone(),
-                    action: Action::Remove,
-                    kubeconfig: false,
-                })
-                .map_err(|err| err.to_string())
+            transaction.write(&remove).map_err(|err| err.to_string())
         });
     if let Err(cause) = steps {
         return Err(renew::apply_error(&transaction.abort(cause)));

@@ -9,10 +9,10 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::domain::cert::{Certificate, ChainError};
 use crate::domain::layout::{self, CommonName, Kind, Presence};
-use crate::domain::span::{date, left};
-use crate::edge::inventory::{
+use crate::domain::model::{
     Credential, FileMeta, FileRead, Inventory, KeyState, Material, Origin, ServiceAccount, State,
 };
+use crate::domain::span::{date, left};
 
 /// How bad a finding is; ordered from harmless to urgent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

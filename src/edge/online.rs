@@ -13,8 +13,9 @@ use crate::domain::findings::{self, Code, Finding, Severity};
 use crate::domain::kubeconfig::{Kubeconfig, Source};
 use crate::domain::layout;
 use crate::domain::migrate::Unverified;
+use crate::domain::model::Inventory;
 use crate::edge::api::{ApiError, BINDING, Binding, Client, Credentials, Verdict};
-use crate::edge::inventory::{self, Inventory, Links};
+use crate::edge::inventory::{self, Links};
 
 /// API credentials from a kubeconfig on disk (its current context), with the
 /// server URL overridden by `server` when given.

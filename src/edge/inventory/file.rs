@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::edge::inventory::{FileMeta, MAX_FILE_BYTES};
+use crate::domain::cert::Fingerprint;
+use crate::domain::model::FileMeta;
+use crate::domain::plan::Expect;
+use crate::edge::inventory::MAX_FILE_BYTES;
 
 /// Whether a symlink may stand where a file is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +49,7 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
         return Ok(None);
     };
     let bytes = read_opened(opened.file, MAX_FILE_BYTES)?;
+    let sha256 = Some(Fingerprint::of(&bytes));
     Ok(Some((
         bytes,
         FileMeta {
@@ -54,8 +58,18 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
             uid: opened.meta.uid(),
             gid: opened.meta.gid(),
             symlink_target: opened.symlink_target,
+            sha256,
         },
     )))
+}
+
+/// What is at `path` now, as a plan's expectation (no symlink is followed).
+pub fn found(path: &Path) -> Result<Expect, String> {
+    Ok(Expect::of(
+        read_file(path, Links::Refuse)?
+            .map(|(bytes, _)| bytes)
+            .as_deref(),
+    ))
 }
 
 /// Reads all of an opened file, refusing one that grew past `max` bytes since it was checked.

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::domain::cert::Certificate;
 use crate::domain::findings::Finding;
+use crate::domain::model::{Credential, FileMeta, FileRead, KeyState, Origin, State};
 use crate::domain::report::Report;
 use crate::domain::span::rfc3339;
-use crate::edge::inventory::{Credential, FileMeta, FileRead, KeyState, Origin, State};
 
 /// The wire format's version.
 pub const SCHEMA_VERSION: u32 = 1;

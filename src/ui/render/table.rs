@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use crate::domain::findings::{Finding, Severity};
 use crate::domain::layout::Kind;
+use crate::domain::model::{Credential, KeyState, Material, State};
 use crate::domain::report::Report;
 use crate::domain::span::{date, left};
-use crate::edge::inventory::{Credential, KeyState, Material, State};
 use crate::ui::render::Paint;
 use crate::ui::render::text::printable;
 
