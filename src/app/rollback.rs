@@ -122,7 +122,7 @@ fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(Path
                     message: format!(
                         "backup `{}` was taken of {}, not of this kubernetes dir; nothing was changed",
                         backup.manifest.id,
-                        crate::edge::inventory::escaped(&original)
+                        crate::domain::exact::escaped(&original)
                     ),
                     path: global.kubernetes_dir.clone(),
                     hint: Some(

@@ -6,6 +6,7 @@
 pub mod cert;
 pub mod clock;
 pub mod demo;
+pub mod exact;
 pub mod findings;
 pub mod issue;
 pub mod key;

@@ -41,7 +41,7 @@ pub struct Manifest {
 /// A path written exactly (a string, or its bytes where it is not UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
-pub struct ExactPath(#[serde(with = "crate::ui::render::json::path_serde")] pub PathBuf);
+pub struct ExactPath(#[serde(with = "crate::domain::exact::path_serde")] pub PathBuf);
 
 /// Where a backup may put files back: inside these folders, or at a path one
 /// of the copy globs matches. A manifest naming any other path, a mode with
@@ -95,7 +95,7 @@ impl Bounds {
     /// with special bits, or a copy that is not a plain name in its set.
     pub fn check(&self, manifest: &Manifest) -> Result<(), String> {
         for entry in &manifest.files {
-            let path = crate::edge::inventory::escaped(&entry.path);
+            let path = crate::domain::exact::escaped(&entry.path);
             if !self.allows(&entry.path) {
                 return Err(format!(
                     "names {path}, which is outside the kubernetes dir and the admin copies"
@@ -153,7 +153,7 @@ fn changed(path: &Path, planned: Expect, found: Expect) -> Result<(), CreateErro
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// The file, exact: a string, or its bytes where it is not UTF-8.
-    #[serde(with = "crate::ui::render::json::path_serde")]
+    #[serde(with = "crate::domain::exact::path_serde")]
     pub path: PathBuf,
     /// Whether it existed (if not, restoring removes it).
     pub existed: bool,

@@ -10,7 +10,6 @@
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
 use std::os::fd::AsRawFd as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 
@@ -228,24 +227,6 @@ fn pseudo_filesystem(f_type: i128) -> Result<(), String> {
     }
 }
 
-/// A path for people and for names: a UTF-8 path as it is; otherwise
-/// backslashes doubled and every byte that is not UTF-8 written `\xNN`.
-pub fn escaped(path: &Path) -> String {
-    use std::fmt::Write as _;
-    let bytes = path.as_os_str().as_bytes();
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(&chunk.valid().replace('\\', "\\\\"));
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
-        }
-    }
-    out
-}
-
 fn io_reason(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -255,25 +236,8 @@ fn io_reason(err: &io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt as _;
 
     use super::*;
-
-    #[test]
-    fn escaped_keeps_utf8_and_writes_other_bytes_as_hex() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
-            ("/home/zoë/a\\b".as_bytes(), "/home/zoë/a\\b"),
-            (b"pki/ca\xff.crt", "pki/ca\\xff.crt"),
-            (b"a\\b\xc3", "a\\\\b\\xc3"),
-            (b"\xfe\xff", "\\xfe\\xff"),
-        ];
-        for (bytes, expected) in cases {
-            let path = PathBuf::from(OsString::from_vec(bytes.to_vec()));
-            assert_eq!(escaped(&path), *expected);
-        }
-    }
 
     #[test]
     fn pseudo_filesystems_are_named_and_real_ones_pass() {

@@ -12,7 +12,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-pub use file::{Links, Opened, escaped, found, open_regular, read_file, read_opened};
+pub use file::{Links, Opened, found, open_regular, read_file, read_opened};
 pub use source::Host;
 
 use copies::find_copies;

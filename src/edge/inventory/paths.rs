@@ -12,7 +12,7 @@ use crate::edge::inventory::{Links, kubeconfig_material, malformed, read_file, r
 
 /// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
 pub(super) fn read_any(path: &Path) -> Vec<Credential> {
-    let name = crate::edge::inventory::escaped(path);
+    let name = crate::domain::exact::escaped(path);
     let adhoc = |kind, state| Credential::adhoc(name.clone(), path, kind, state);
     let (bytes, file) = match read_file(path, Links::Follow) {
         Ok(Some(read)) => read,

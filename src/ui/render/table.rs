@@ -33,7 +33,7 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         });
     }
     for copy in &report.inventory.copies {
-        let name = crate::edge::inventory::escaped(&copy.file.path);
+        let name = crate::domain::exact::escaped(&copy.file.path);
         let findings: Vec<&Finding> = report.findings_for(&name).collect();
         let cert = &copy.certificate;
         rows.push(Row {
