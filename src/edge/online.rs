@@ -308,7 +308,7 @@ pub fn waiting<T>(what: &str, work: impl FnOnce() -> T) -> T {
         return work();
     }
     let (done, wait) = mpsc::channel::<()>();
-    let what = crate::ui::render::text::printable(what).into_owned();
+    let what = crate::domain::exact::printable(what).into_owned();
     let spinner = thread::spawn(move || {
         let started = Instant::now();
         if wait.recv_timeout(Duration::from_secs(1)) != Err(RecvTimeoutError::Timeout) {
