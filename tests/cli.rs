@@ -1,7 +1,13 @@
 //! The command line itself: help, completions, man page, `inspect PATH...`,
 //! errors on stderr as one line naming the file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

@@ -2,7 +2,13 @@
 //! sequence and a newline, and a stale copy in a folder named the same way,
 //! print escaped in every format, and every error stays one line.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

@@ -3,7 +3,13 @@
 //! blocks (each run has a deadline), every refusal names the path and what it
 //! is, and every JSON output carries the exact bytes of every path.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 
@@ -817,7 +823,8 @@ fn a_backup_of_a_fifo_is_refused_before_anything_is_written() {
     mkfifo(&fifo);
     let state = tmp.path().join("state");
     let (tx, rx) = mpsc::channel();
-    let paths = vec![regular, fifo.clone()];
+    let expect = kubecred::domain::plan::Expect::of(Some(b"apiVersion: v1\n"));
+    let paths = vec![(regular, expect), (fifo.clone(), expect)];
     let worker_state = state.clone();
     let worker_tree = tmp.path().to_path_buf();
     std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 //! `tree` target changes the node as its input says and always puts it back.
 
 // A test harness: a failed setup step (a tempdir, a read) stops the test.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::expect_used, clippy::panic)]
 
 // Shared with the fuzz crate, where these items are its public API.
 #[allow(unreachable_pub, dead_code)]

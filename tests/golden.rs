@@ -6,7 +6,13 @@
 //! the Prometheus output by `promtool check metrics`; each judge is first shown
 //! to reject a broken sample.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

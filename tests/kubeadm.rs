@@ -2,7 +2,13 @@
 //! and every date, CA and "externally managed" flag equal to what
 //! `kubeadm certs check-expiration` printed for the same tree.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

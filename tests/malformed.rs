@@ -11,7 +11,7 @@
 //!   message starts with the file's path; the host is unchanged on disk.
 
 // A test harness: a failed setup step (a tempdir, a copy) stops the test.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -3,7 +3,13 @@
 //! down, that fails half-way, that does not honour the binding, `--offline`,
 //! `--update-copies`, rollback, and kubectl as judge of every file written.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 
@@ -1358,7 +1364,7 @@ fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_ev
     use kubecred::edge::apply::transaction::{ApplyError, apply};
     let host = Host::new(AdminLayout::Pre129);
     let state = common::state_dir();
-    let inventory = kubecred::edge::inventory::Inventory::scan(&kubecred::edge::inventory::Scope {
+    let inventory = kubecred::domain::model::Inventory::scan(&kubecred::domain::model::Scope {
         kubernetes_dir: host.path().to_path_buf(),
         cert_dir: host.file("pki"),
         copies: Vec::new(),
@@ -1370,14 +1376,16 @@ fn offline_the_manifest_is_written_before_admin_conf_and_its_failure_restores_ev
         validity: time::Duration::days(365),
         trust_clock: false,
     };
-    let plan = migrate::plan(&inventory, &options, common::now()).unwrap();
-    let material = migrate::prepare(&plan, &inventory).unwrap();
+    let host_source = kubecred::edge::inventory::Host::new(&inventory);
+    let plan = migrate::plan(&inventory, &host_source, &options, common::now()).unwrap();
+    let material = migrate::prepare(&plan, &inventory, &host_source).unwrap();
     let mark = Unverified {
         admin: plan.admin_path.clone(),
         manifest: migrate::manifest_path(state.path()),
         kubeconfig: Some(host.file("super-admin.conf")),
     };
-    let changes = migrate::writes(&plan, &material, Some(&mark), state.path());
+    let changes =
+        migrate::writes(&plan, &material, Some(&mark), state.path(), &host_source).unwrap();
     let at = |path: &Path| changes.iter().position(|c| c.path == path).unwrap();
     assert!(at(&mark.manifest) < at(&plan.admin_path));
     assert!(at(&migrate::mark_path(state.path())) < at(&plan.admin_path));
@@ -1539,4 +1547,52 @@ fn kubectl_accepts(path: &Path) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// `--super-admin-out` names a file that did not exist when the plan was made:
+/// one that appears before the write (another run, a user) is never overwritten.
+#[test]
+fn a_super_admin_out_file_that_appears_after_the_plan_is_not_overwritten() {
+    use kubecred::domain::migrate::{self, Options, SuperAdminTarget};
+    use kubecred::edge::apply::transaction::{ApplyError, apply};
+    let host = Host::new(AdminLayout::Pre129);
+    let state = common::state_dir();
+    let vault = tempfile::tempdir().unwrap();
+    let out = vault.path().join("super-admin.conf");
+    let inventory = kubecred::domain::model::Inventory::scan(&kubecred::domain::model::Scope {
+        kubernetes_dir: host.path().to_path_buf(),
+        cert_dir: host.file("pki"),
+        copies: Vec::new(),
+        expected_owner: 0,
+    });
+    let options = Options {
+        super_admin: SuperAdminTarget::Out(out.clone()),
+        update_copies: false,
+        validity: time::Duration::days(365),
+        trust_clock: false,
+    };
+    let source = kubecred::edge::inventory::Host::new(&inventory);
+    let plan = migrate::plan(&inventory, &source, &options, common::now()).unwrap();
+    let material = migrate::prepare(&plan, &inventory, &source).unwrap();
+    let writes = migrate::writes(&plan, &material, None, state.path(), &source).unwrap();
+    fs::write(&out, b"someone else's break-glass credential").unwrap();
+    let before = snapshot(host.path());
+    let err = apply(
+        state.path(),
+        host.path(),
+        "migrate",
+        &writes,
+        common::now(),
+        &kubecred::edge::apply::hook::Proceed,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Changed { path, .. } if *path == out),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        b"someone else's break-glass credential"
+    );
+    assert_eq!(snapshot(host.path()), before);
 }

@@ -2,7 +2,13 @@
 //! subjects, groups, serials, fingerprints, signatures, key matches, and
 //! that every kubeconfig the demo writes loads in kubectl.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

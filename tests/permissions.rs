@@ -2,7 +2,13 @@
 //! severity follows what someone else could do with the file, and a renewal
 //! never hands a new private key to a mode or an owner that leaks it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

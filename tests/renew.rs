@@ -2,7 +2,13 @@
 //! left (openssl as judge), fault injection at every step, crash recovery,
 //! the lock, and rollback byte for byte.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 
@@ -18,10 +24,11 @@ use base64::Engine as _;
 use common::{Host, codes, kubeadm_tree, kubecred, now, pairs, snapshot, spec};
 use kubecred::domain::demo::AdminLayout;
 use kubecred::domain::kubeconfig::Kubeconfig;
+use kubecred::domain::model::{Inventory, Scope};
+use kubecred::domain::plan::Write as Change;
 use kubecred::domain::renew::{self, KeyChoice, Request};
 use kubecred::edge::apply::hook::{Hook, Step};
-use kubecred::edge::apply::transaction::{self, ApplyError, Change};
-use kubecred::edge::inventory::{Inventory, Scope};
+use kubecred::edge::apply::transaction::{self, ApplyError};
 use time::Duration;
 
 fn run_in(dir: &Path, state: &Path, args: &[&str]) -> common::Run {
@@ -843,12 +850,16 @@ fn prepared_changes(root: &Path) -> Vec<Change> {
         all_or_nothing: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
-    renew::prepare(&plan, &inventory)
-        .unwrap()
-        .renewed
-        .into_iter()
-        .flat_map(|r| r.changes)
-        .collect()
+    renew::prepare(
+        &plan,
+        &inventory,
+        &kubecred::edge::inventory::Host::new(&inventory),
+    )
+    .unwrap()
+    .renewed
+    .into_iter()
+    .flat_map(|r| r.changes)
+    .collect()
 }
 
 fn no_key_mismatch(root: &Path) {
@@ -943,12 +954,11 @@ fn a_panic_at_any_step_restores_the_tree_before_it_unwinds() {
         };
         let tree_was_touched = AtomicUsize::new(0);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
             let mut transaction = transaction::Transaction::begin(
                 state.path(),
                 dir.path(),
                 "renew",
-                &paths,
+                &changes,
                 now(),
                 &hook,
             )
@@ -1016,13 +1026,12 @@ fn a_failed_restore_names_the_backup_to_restore_by_hand() {
             crash: false,
         };
         let scratch = common::state_dir();
-        let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
         drop(
             transaction::Transaction::begin(
                 scratch.path(),
                 host.path(),
                 "renew",
-                &paths,
+                &changes,
                 now(),
                 &counter,
             )
@@ -1685,4 +1694,104 @@ fn renewing_a_kubeconfig_with_a_ca_file_writes_one_kubectl_accepts() {
         );
     }
     assert_eq!(codes(&host.check(&[]).json()), before);
+}
+
+/// A second writer between the plan and the write: kubeadm re-issues a
+/// certificate, an operator edits a kubeconfig, a file appears where a new
+/// one goes. Every one refuses the whole change, names the file, and leaves
+/// the tree, the state dir and the backups exactly as they were.
+#[test]
+fn a_file_changed_since_the_plan_refuses_every_write() {
+    type Meddle = fn(&Path) -> PathBuf;
+    let meddlers: [(&str, Meddle); 4] = [
+        ("kubeadm re-issued a certificate", |root| {
+            let crt = root.join("pki/apiserver.crt");
+            let mut bytes = fs::read(&crt).unwrap();
+            bytes.extend_from_slice(b"\n");
+            fs::write(&crt, bytes).unwrap();
+            crt
+        }),
+        ("a key was replaced", |root| {
+            let key = root.join("pki/front-proxy-client.key");
+            let other = fs::read(root.join("pki/apiserver-kubelet-client.key")).unwrap();
+            fs::write(&key, other).unwrap();
+            key
+        }),
+        ("an operator edited a kubeconfig", |root| {
+            let conf = root.join("scheduler.conf");
+            let mut bytes = fs::read(&conf).unwrap();
+            bytes.extend_from_slice(b"# kubectl config set ...\n");
+            fs::write(&conf, bytes).unwrap();
+            conf
+        }),
+        ("a file was removed", |root| {
+            let crt = root.join("pki/etcd/peer.crt");
+            fs::remove_file(&crt).unwrap();
+            crt
+        }),
+    ];
+    for (what, meddle) in meddlers {
+        let host = Host::new(AdminLayout::Init129);
+        let state = common::state_dir();
+        let writes = prepared_changes(host.path());
+        let changed = meddle(host.path());
+        let before = snapshot(host.path());
+        let states_before = snapshot(state.path());
+        let err = transaction::apply(
+            state.path(),
+            host.path(),
+            "renew",
+            &writes,
+            now(),
+            &kubecred::edge::apply::hook::Proceed,
+        )
+        .unwrap_err();
+        match &err {
+            ApplyError::Changed { path, .. } => assert_eq!(path, &changed, "{what}"),
+            other => panic!("{what}: {other}"),
+        }
+        assert!(err.to_string().starts_with("nothing was changed"), "{err}");
+        assert_eq!(snapshot(host.path()), before, "{what}: the tree changed");
+        assert_eq!(
+            snapshot(state.path()),
+            states_before,
+            "{what}: a backup or a journal was written"
+        );
+    }
+}
+
+/// The bytes a renewal is made from are the bytes the scan read: a
+/// kubeconfig edited between the scan and the issuing is refused then.
+#[test]
+fn a_file_changed_between_the_scan_and_the_issuing_is_refused() {
+    let host = Host::new(AdminLayout::Init129);
+    let scope = Scope {
+        kubernetes_dir: host.path().to_path_buf(),
+        cert_dir: host.file("pki"),
+        copies: vec![],
+        expected_owner: 0,
+    };
+    let inventory = Inventory::scan(&scope);
+    let request = Request {
+        names: vec!["scheduler.conf".into()],
+        within: None,
+        validity: Duration::hours(8760),
+        key: KeyChoice::Auto,
+        trust_clock: false,
+        all_or_nothing: false,
+    };
+    let plan = renew::plan(&inventory, &request, now()).unwrap();
+    let conf = host.file("scheduler.conf");
+    let mut bytes = fs::read(&conf).unwrap();
+    bytes.extend_from_slice(b"# edited\n");
+    fs::write(&conf, bytes).unwrap();
+    let err = renew::prepare(
+        &plan,
+        &inventory,
+        &kubecred::edge::inventory::Host::new(&inventory),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("changed since it was read"), "{err}");
+    assert!(err.contains("scheduler.conf"), "{err}");
 }

@@ -3,7 +3,13 @@
 //! when private, the locks, exact and timely recovery, and `check` never
 //! judging a change in flight.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 
@@ -17,10 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Host, NOW, Run, codes, kubecred, now, snapshot, state_dir};
 use kubecred::domain::demo::AdminLayout;
-use kubecred::edge::apply::atomic::Ownership;
+use kubecred::domain::plan::{Action, Expect, Ownership, Write as Change};
 use kubecred::edge::apply::hook::Proceed;
 use kubecred::edge::apply::lock::{RunLock, Wait};
-use kubecred::edge::apply::transaction::{Action, Change, Transaction};
+use kubecred::edge::apply::transaction::Transaction;
 
 /// What a secret an attacker wants copied looks like; it must never show up.
 const SECRET: &str = "TOP-SECRET-MARKER-7f3a";
@@ -74,13 +80,28 @@ fn shadow_like(dir: &Path) -> PathBuf {
 
 /// The renewal of admin.conf that a crash will interrupt: its only change.
 fn admin_change(host: &Host) -> Change {
-    let mut bytes = fs::read(host.file("admin.conf")).unwrap();
+    let old = fs::read(host.file("admin.conf")).unwrap();
+    let mut bytes = old.clone();
     bytes.extend_from_slice(b"# renewed\n");
     Change {
         path: host.file("admin.conf"),
         action: Action::Write(bytes, Ownership::Keep(0o600)),
         kubeconfig: true,
+        expect: Expect::of(Some(&old)),
     }
+}
+
+/// Writes that only name `paths` as they are now: what a transaction backs up.
+fn as_found(paths: &[PathBuf]) -> Vec<Change> {
+    paths
+        .iter()
+        .map(|path| Change {
+            path: path.clone(),
+            action: Action::Remove,
+            kubeconfig: false,
+            expect: kubecred::edge::inventory::found(path).unwrap_or(Expect::Absent),
+        })
+        .collect()
 }
 
 /// Leaves what a crash mid-change leaves: admin.conf written, the journal pending.
@@ -90,7 +111,10 @@ fn crash_after_admin_conf(host: &Host, state: &Path) -> String {
         state,
         host.path(),
         "renew",
-        &[change.path.clone(), host.file("scheduler.conf")],
+        &[
+            change.clone(),
+            as_found(&[host.file("scheduler.conf")]).remove(0),
+        ],
         now(),
         &Proceed,
     )
@@ -129,7 +153,7 @@ fn a_symlinked_file_in_the_tree_is_refused_and_its_target_never_copied() {
         state.path(),
         host.path(),
         "renew",
-        &[host.file("admin.conf"), key.clone()],
+        &as_found(&[host.file("admin.conf"), key.clone()]),
         now(),
         &Proceed,
     )
@@ -204,7 +228,7 @@ fn a_copy_swapped_for_a_symlink_is_refused_and_its_target_never_copied() {
         state.path(),
         host.path(),
         "migrate",
-        std::slice::from_ref(&copy),
+        &as_found(std::slice::from_ref(&copy)),
         now(),
         &Proceed,
     )
@@ -234,7 +258,7 @@ fn a_copy_behind_a_symlinked_kube_folder_is_neither_read_nor_written() {
         state.path(),
         host.path(),
         "migrate",
-        std::slice::from_ref(&copy),
+        &as_found(std::slice::from_ref(&copy)),
         now(),
         &Proceed,
     )
@@ -253,7 +277,7 @@ fn a_copy_behind_a_symlinked_kube_folder_is_neither_read_nor_written() {
         state.path(),
         host.path(),
         "migrate",
-        std::slice::from_ref(&copy),
+        &as_found(std::slice::from_ref(&copy)),
         now(),
         &Proceed,
     )
@@ -264,6 +288,7 @@ fn a_copy_behind_a_symlinked_kube_folder_is_neither_read_nor_written() {
         path: copy.clone(),
         action: Action::Write(b"written by root".to_vec(), Ownership::Keep(0o600)),
         kubeconfig: true,
+        expect: Expect::Absent,
     };
     let err = transaction.write(&change).unwrap_err().to_string();
     assert!(

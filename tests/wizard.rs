@@ -1,7 +1,13 @@
 //! The wizard: its flow with a scripted prompter for every path and every
 //! cancel point, then the real binary on a pseudo-terminal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 mod common;
 

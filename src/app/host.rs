@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use crate::app::options::{GlobalOptions, WriteOptions};
 use crate::app::{PathError, lock_refused};
+use crate::domain::model::Inventory;
 use crate::edge::apply::backup::Backup;
 use crate::edge::apply::lock::{RunLock, Wait};
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::ui::render::text;
 
 /// Before a writing command: the run locks, the repair of a crashed run, then

@@ -6,9 +6,9 @@ use crate::app::host::describe_scan;
 use crate::app::options::{Format, GlobalOptions, InspectOptions};
 use crate::app::{PathError, print, scan_host_or};
 use crate::domain::findings::Thresholds;
+use crate::domain::model::Inventory;
 use crate::domain::report::Report;
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::ui::render;
 
 pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Context) -> Result<u8> {

@@ -16,13 +16,15 @@ use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::domain::migrate::{
     self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
 };
+use crate::domain::model::Inventory;
+use crate::domain::plan::Write;
 use crate::domain::shell;
 use crate::domain::span::date;
 use crate::edge::api::{self, BINDING, Binding, Client, Created, Verdict};
 use crate::edge::apply::hook::Proceed;
-use crate::edge::apply::transaction::{Change, Transaction};
+use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
+use crate::edge::inventory::Host;
 use crate::edge::online;
 use crate::ui::cli::{Global, MigrateArgs, Output};
 use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
@@ -54,7 +56,8 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         validity: args.validity,
         trust_clock: args.trust_clock,
     };
-    let plan = migrate::plan(&inventory, &options, ctx.now).map_err(|err| PathError {
+    let host = Host::new(&inventory);
+    let plan = migrate::plan(&inventory, &host, &options, ctx.now).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
@@ -109,7 +112,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         return Ok(0);
     }
     confirm(args.write.yes, ctx, "Migrate this node?")?;
-    let material = migrate::prepare(&plan, &inventory).map_err(|err| PathError {
+    let material = migrate::prepare(&plan, &inventory, &host).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
@@ -128,15 +131,26 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     });
     let unverified =
         (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
-    let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
-    let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
+    let changes = migrate::writes(
+        &plan,
+        &material,
+        unverified.as_ref(),
+        &global.state_dir,
+        &host,
+    )
+    .map_err(|err| PathError {
+        message: format!("cannot migrate: {}", err.message),
+        path: err.path,
+        hint: Some("nothing was changed".into()),
+        exit: 1,
+    })?;
 
     // Step 2: back up every file it will touch.
     let mut transaction = Transaction::begin(
         &global.state_dir,
         &global.kubernetes_dir,
         "migrate",
-        &paths,
+        &changes,
         ctx.now,
         &Proceed,
     )
@@ -298,7 +312,7 @@ fn preflight(
 fn apply_steps(
     plan: &Plan,
     material: &Material,
-    changes: &[Change],
+    changes: &[Write],
     offline: bool,
     server: Option<&str>,
     timeout: Duration,

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
+use crate::domain::model::{Inventory, Scope};
 use crate::edge::apply::lock::RunLock;
 use crate::edge::context::Context;
-use crate::edge::inventory::{Inventory, Scope};
 use crate::ui::cli::{Cli, Command, Global};
 use options::{
     CheckOptions, DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions,

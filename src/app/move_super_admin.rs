@@ -10,10 +10,10 @@ use anyhow::Result;
 use crate::app::PathError;
 use crate::app::options::{GlobalOptions, WriteOptions};
 use crate::app::renew::apply_error;
-use crate::edge::apply::atomic::Ownership;
+use crate::domain::plan::{Action, Expect, Ownership, Write};
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::lock::RunLock;
-use crate::edge::apply::transaction::{Action, Change, Transaction};
+use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
 use crate::edge::inventory::{self, Links, presence};
 use crate::ui::render::text;
@@ -65,7 +65,10 @@ pub(super) fn plan(global: &GlobalOptions, to: &Path, write: WriteOptions) -> Re
         hint: None,
         exit: 1,
     };
-    let bytes = crate::domain::renew::read_pem(&from).map_err(unusable)?;
+    let bytes = inventory::read_file(&from, Links::Refuse)
+        .and_then(|read| read.ok_or_else(|| "file is absent".to_owned()))
+        .map(|(bytes, _)| bytes)
+        .map_err(unusable)?;
     crate::domain::kubeconfig::Kubeconfig::parse(&bytes).map_err(unusable)?;
     Ok(Planned {
         write,
@@ -96,16 +99,7 @@ pub(super) fn execute(
     let Planned {
         from, to, bytes, ..
     } = planned;
-    let mut transaction = Transaction::begin(
-        &global.state_dir,
-        &global.kubernetes_dir,
-        "move-super-admin",
-        &[to.clone(), from.clone()],
-        ctx.now,
-        &Proceed,
-    )
-    .map_err(|err| apply_error(&err))?;
-    let write = Change {
+    let write = Write {
         path: to.clone(),
         action: Action::Write(
             bytes.clone(),
@@ -116,7 +110,23 @@ pub(super) fn execute(
             },
         ),
         kubeconfig: false,
+        expect: Expect::Absent,
     };
+    let remove = Write {
+        path: from.clone(),
+        action: Action::Remove,
+        kubeconfig: false,
+        expect: Expect::of(Some(&bytes)),
+    };
+    let mut transaction = Transaction::begin(
+        &global.state_dir,
+        &global.kubernetes_dir,
+        "move-super-admin",
+        &[write.clone(), remove.clone()],
+        ctx.now,
+        &Proceed,
+    )
+    .map_err(|err| apply_error(&err))?;
     let steps = transaction
         .write(&write)
         .map_err(|err| err.to_string())
@@ -128,13 +138,7 @@ pub(super) fn execute(
             if copy != bytes {
                 return Err(format!("{} does not read back as written", text::path(&to)));
             }
-            transaction
-                .write(&Change {
-                    path: from.clone(),
-                    action: Action::Remove,
-                    kubeconfig: false,
-                })
-                .map_err(|err| err.to_string())
+            transaction.write(&remove).map_err(|err| err.to_string())
         });
     if let Err(cause) = steps {
         return Err(apply_error(&transaction.abort(cause)));

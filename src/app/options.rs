@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use crate::app::PathError;
 use crate::domain::findings::Thresholds;
 use crate::domain::issue::KeyAlgorithm;
+use crate::domain::model::Scope;
 use crate::domain::renew::{KeyChoice, Request};
 use crate::domain::report::Status;
 use crate::edge::apply::backup::Bounds;
 use crate::edge::apply::lock::Wait;
 use crate::edge::context::Context;
-use crate::edge::inventory::Scope;
 use crate::ui::cli::{
     CheckArgs, ColorWhen, DEFAULT_COPIES, DemoArgs, DemoKeys, Global, InspectArgs, KeyAlgorithmArg,
     Output, RecoverArgs, RenewArgs, RollbackArgs, WriteArgs,

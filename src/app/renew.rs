@@ -7,11 +7,13 @@ use anyhow::Result;
 use crate::app::host::{begin_writing, describe_backup, describe_scan};
 use crate::app::options::{Format, GlobalOptions, RenewOptions, WriteOptions};
 use crate::app::{PathError, confirm, print, scan_host};
+use crate::domain::model::Inventory;
+use crate::domain::plan::Write;
 use crate::domain::renew::{self, RenewError, SkipReason};
 use crate::edge::apply::lock::RunLock;
-use crate::edge::apply::transaction::{self, ApplyError, Change};
+use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
+use crate::edge::inventory::Host;
 use crate::ui::render;
 
 /// A renewal planned from one scan of the node: what is shown and, once
@@ -125,8 +127,8 @@ pub(super) fn execute(
         inventory,
         mut plan,
     } = planned;
-    let prepared =
-        renew::prepare(&plan, &inventory).map_err(|err| usage_or_failure(&err, global))?;
+    let prepared = renew::prepare(&plan, &inventory, &Host::new(&inventory))
+        .map_err(|err| usage_or_failure(&err, global))?;
     // What was shown is what happens: a credential that failed to issue moves to the skips.
     plan.items
         .retain(|item| !prepared.skipped.iter().any(|skip| skip.name == item.name));
@@ -142,7 +144,7 @@ pub(super) fn execute(
         }
         return Ok(status);
     }
-    let changes: Vec<Change> = renewed
+    let changes: Vec<Write> = renewed
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
         .collect();
@@ -227,6 +229,18 @@ fn usage_or_failure(err: &RenewError, global: &GlobalOptions) -> anyhow::Error {
 /// Maps a failed transaction to SPEC's exit statuses: 1 restored, 4 not.
 pub(super) fn apply_error(err: &ApplyError) -> anyhow::Error {
     match err {
+        ApplyError::Changed {
+            path,
+            planned,
+            found,
+        } => PathError {
+            message: format!(
+                "refusing to write: the file changed since the plan was made (planned from {planned}, found {found})"
+            ),
+            path: path.clone(),
+            hint: Some("nothing was changed; run kubecred again to plan from what is there now".into()),
+            exit: 1,
+        },
         ApplyError::Backup(cause) => PathError {
             message: format!("cannot make the backup: {}", cause.source),
             path: cause.path.clone(),

@@ -11,13 +11,13 @@ use crate::app::host::{begin_writing, describe_backup};
 use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions, WriteOptions};
 use crate::app::renew::apply_error;
 use crate::app::{PathError, confirm, lock_refused, print};
-use crate::edge::apply::atomic::Ownership;
+use crate::domain::plan::{Action, Ownership, Write};
 use crate::edge::apply::backup::{self, Backup, Bounds};
 use crate::edge::apply::lock::{RunLock, TreeLock, Wait};
 use crate::edge::apply::state;
-use crate::edge::apply::transaction::{self, Action, Change};
+use crate::edge::apply::transaction;
 use crate::edge::context::Context;
-use crate::edge::inventory::presence;
+use crate::edge::inventory::{self, presence};
 use crate::ui::render;
 
 pub(super) fn run(global: &GlobalOptions, options: &RollbackOptions, ctx: &Context) -> Result<u8> {
@@ -50,7 +50,7 @@ pub(super) struct Planned {
     options: RestoreOptions,
     backup: Backup,
     tree: PathBuf,
-    changes: Vec<Change>,
+    changes: Vec<Write>,
 }
 
 impl Planned {
@@ -212,7 +212,7 @@ fn target(
                     message: format!(
                         "backup `{}` was taken of {}, not of this kubernetes dir; nothing was changed",
                         backup.manifest.id,
-                        crate::edge::inventory::escaped(&original)
+                        crate::domain::exact::escaped(&original)
                     ),
                     path: global.kubernetes_dir.clone(),
                     hint: Some(
@@ -236,7 +236,7 @@ fn target(
 
 /// The changes that put every file of `backup` back, verified against its
 /// manifest; files already as the backup has them are left alone.
-fn changes(backup: &Backup) -> Result<Vec<Change>> {
+fn changes(backup: &Backup) -> Result<Vec<Write>> {
     let mut changes = Vec::new();
     for entry in &backup.manifest.files {
         let kubeconfig = entry.kubeconfig || backup::is_kubeconfig_name(&entry.path);
@@ -260,10 +260,17 @@ fn changes(backup: &Backup) -> Result<Vec<Change>> {
         if backup::is_as_it_was(entry, wanted.as_deref()) {
             continue;
         }
-        changes.push(Change {
+        let expect = inventory::found(&entry.path).map_err(|reason| PathError {
+            message: format!("{reason}; nothing was changed"),
+            path: entry.path.clone(),
+            hint: None,
+            exit: 1,
+        })?;
+        changes.push(Write {
             path: entry.path.clone(),
             action,
             kubeconfig,
+            expect,
         });
     }
     Ok(changes)

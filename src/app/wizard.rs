@@ -13,10 +13,10 @@ use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOpti
 use crate::app::{PathError, migrate, move_super_admin, renew, rollback, scope};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
+use crate::domain::model::Inventory;
 use crate::domain::report::Report;
 use crate::edge::apply::backup::Backup;
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::edge::online::{self, BindingState};
 use crate::ui::cli::{self, Global, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render::{self, text::printable};
@@ -315,8 +315,13 @@ impl RealExecutor<'_> {
             validity: time::Duration::hours(8760),
             trust_clock: false,
         };
-        let plan = crate::domain::migrate::plan(&inventory, &options, self.ctx.now)
-            .map_err(|err| err.to_string())?;
+        let plan = crate::domain::migrate::plan(
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+            &options,
+            self.ctx.now,
+        )
+        .map_err(|err| err.to_string())?;
         Ok(migrate::plan_table(
             &plan,
             &self.migrate_args(offline, update_copies),

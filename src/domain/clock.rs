@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::domain::cert::Certificate;
 use crate::domain::layout::Kind;
+use crate::domain::model::Inventory;
 use crate::domain::span::{date, left};
-use crate::edge::inventory::Inventory;
 
 /// Why `now` is not believed: the certificate that disagrees with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn doubt(inventory: &Inventory, now: OffsetDateTime) -> Option<Doubt> {
             .iter()
             .filter_map(|cred| cred.material().map(|m| (cred, &m.certificate)))
     };
-    let doubt = |cred: &crate::edge::inventory::Credential, kind| Doubt {
+    let doubt = |cred: &crate::domain::model::Credential, kind| Doubt {
         now,
         name: cred.name.clone(),
         path: cred.path.clone(),
@@ -99,7 +99,7 @@ pub fn doubt(inventory: &Inventory, now: OffsetDateTime) -> Option<Doubt> {
     // A limit past the dates `time` represents is never reached.
     let mut latest: Option<(
         OffsetDateTime,
-        &crate::edge::inventory::Credential,
+        &crate::domain::model::Credential,
         &Certificate,
     )> = None;
     for (cred, cert) in present().filter(|(cred, _)| cred.kind != Kind::Ca) {
@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use crate::domain::demo::{self, AdminLayout, HostSpec};
     use crate::domain::issue::KeyAlgorithm;
-    use crate::edge::inventory::Scope;
+    use crate::domain::model::Scope;
 
     const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 

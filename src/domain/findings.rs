@@ -9,10 +9,10 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::domain::cert::{Certificate, ChainError};
 use crate::domain::layout::{self, CommonName, Kind, Presence};
-use crate::domain::span::{date, left};
-use crate::edge::inventory::{
+use crate::domain::model::{
     Credential, FileMeta, FileRead, Inventory, KeyState, Material, Origin, ServiceAccount, State,
 };
+use crate::domain::span::{date, left};
 
 /// How bad a finding is; ordered from harmless to urgent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -618,7 +618,7 @@ impl Rules<'_> {
             if problems.is_empty() {
                 continue;
             }
-            let name = crate::edge::inventory::escaped(&folder.path);
+            let name = crate::domain::exact::escaped(&folder.path);
             self.out.push(Finding {
                 code: Code::InsecurePermissions,
                 severity: Severity::Critical,
@@ -892,7 +892,7 @@ impl Rules<'_> {
             self.out.push(Finding {
                 code: Code::StaleAdminCopy,
                 severity: Severity::Warning,
-                credential: crate::edge::inventory::escaped(&copy.file.path),
+                credential: crate::domain::exact::escaped(&copy.file.path),
                 path: copy.file.path.clone(),
                 message: format!(
                     "user `{}` holds {why}; it stays valid until {}",

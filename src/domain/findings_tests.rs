@@ -12,7 +12,7 @@ use super::*;
 use crate::domain::cert::Fingerprint;
 use crate::domain::demo::{AdminLayout, HostSpec};
 use crate::domain::issue::KeyAlgorithm;
-use crate::edge::inventory::{Copy, Scope};
+use crate::domain::model::{Copy, Scope};
 
 const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
@@ -478,6 +478,7 @@ fn admin_copy(inventory: &mut Inventory, older: bool) -> Copy {
             uid: 0,
             gid: 0,
             symlink_target: None,
+            sha256: None,
         },
         user: "kubernetes-admin".into(),
         certificate,

@@ -13,12 +13,11 @@ use crate::domain::clock;
 use crate::domain::issue::{self, KeyAlgorithm, Profile, Usage};
 use crate::domain::kubeconfig::{ClientCredentials, Kubeconfig};
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
+use crate::domain::model::{Inventory, KeyState, State};
 use crate::domain::pem;
+use crate::domain::plan::{Action, Expect, Ownership, Source, Write};
 use crate::domain::renew;
 use crate::domain::span;
-use crate::edge::apply::atomic::Ownership;
-use crate::edge::apply::transaction::{Action, Change};
-use crate::edge::inventory::{Inventory, KeyState, State};
 
 /// Where super-admin.conf goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,12 +128,14 @@ fn error(message: impl Into<String>, path: &Path) -> MigrateError {
     }
 }
 
-/// Plans the migration. Pure.
+/// Plans the migration from `inventory`; `source` tells whether the
+/// `--super-admin-out` file exists.
 ///
 /// Refuses a `--validity` under a day or out of range, a CA that cannot sign
 /// at `now`, and (unless `trust_clock`) a clock that disagrees with the tree.
 pub fn plan(
     inventory: &Inventory,
+    source: &dyn Source,
     options: &Options,
     now: OffsetDateTime,
 ) -> Result<Plan, MigrateError> {
@@ -184,8 +185,8 @@ pub fn plan(
         (SuperAdminTarget::Out(path), _) => SuperAdmin::Write(path.clone()),
     };
     if let SuperAdmin::Write(path) = &super_admin
-        && path.exists()
         && *path != inventory.kubernetes_dir.join("super-admin.conf")
+        && !matches!(source.expect(path), Ok(Expect::Absent))
     {
         return Err(error(
             "refusing to overwrite an existing file with --super-admin-out",
@@ -274,11 +275,15 @@ pub struct Material {
 }
 
 /// Issues super-admin.conf and the new admin.conf; rewrites the copies.
-pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateError> {
-    let (_, issuer, ca_cert, ca_pem) = renew::load_ca(inventory, "ca", "admin.conf")
+pub fn prepare(
+    plan: &Plan,
+    inventory: &Inventory,
+    source: &dyn Source,
+) -> Result<Material, MigrateError> {
+    let (_, issuer, ca_cert, ca_pem) = renew::load_ca(inventory, source, "ca", "admin.conf")
         .map_err(|err| error(err.to_string(), &inventory.cert_dir))?;
-    let admin_bytes =
-        renew::read_pem(&plan.admin_path).map_err(|reason| error(reason, &plan.admin_path))?;
+    let admin_bytes = renew::read_pem(source, &plan.admin_path)
+        .map_err(|reason| error(reason, &plan.admin_path))?;
     let admin_config =
         Kubeconfig::parse(&admin_bytes).map_err(|reason| error(reason, &plan.admin_path))?;
     let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
@@ -377,7 +382,7 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
     };
     if plan.update_copies {
         for copy in &plan.copies {
-            match rewrite_copy(copy, &cert, &key) {
+            match rewrite_copy(source, copy, &cert, &key) {
                 Ok(bytes) => material.copies.push((copy.path.clone(), bytes)),
                 Err(reason) => material.skipped_copies.push((copy.path.clone(), reason)),
             }
@@ -387,8 +392,13 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Material, MigrateEr
 }
 
 /// The copy with its admin user's certificate and key replaced; all else kept.
-fn rewrite_copy(copy: &CopyRef, cert: &str, key: &str) -> Result<Vec<u8>, String> {
-    let bytes = renew::read_pem(&copy.path)?;
+fn rewrite_copy(
+    source: &dyn Source,
+    copy: &CopyRef,
+    cert: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
+    let bytes = renew::read_pem(source, &copy.path)?;
     let mut config = Kubeconfig::parse(&bytes)?;
     let user = config
         .users
@@ -510,47 +520,61 @@ pub fn manifest_yaml() -> String {
 
 /// Every file the migration writes, in order: super-admin.conf; offline, the
 /// binding manifest and the mark (`unverified`); then admin.conf, which must
-/// never be replaced before them; then the copies.
+/// never be replaced before them; then the copies. Each expects what `source`
+/// holds at its path.
 pub fn writes(
     plan: &Plan,
     material: &Material,
     unverified: Option<&Unverified>,
     state_dir: &Path,
-) -> Vec<Change> {
-    let mut changes = Vec::new();
+    source: &dyn Source,
+) -> Result<Vec<Write>, MigrateError> {
+    let expect = |path: &Path| source.expect(path).map_err(|reason| error(reason, path));
+    let mut writes = Vec::new();
     if let (SuperAdmin::Write(path), Some(bytes)) = (&plan.super_admin, &material.super_admin) {
-        changes.push(Change {
+        writes.push(Write {
             path: path.clone(),
             action: Action::Write(bytes.clone(), Ownership::Owned { allowed: 0o600 }),
             kubeconfig: true,
+            expect: expect(path)?,
         });
     }
     if let Some(bytes) = &material.admin {
         if let Some(mark) = unverified {
-            changes.push(Change::write(
+            let mark_file = mark_path(state_dir);
+            writes.push(Write::file(
                 mark.manifest.clone(),
                 manifest_yaml().into_bytes(),
                 0o600,
                 false,
+                expect(&mark.manifest)?,
             ));
-            changes.push(Change::write(
-                mark_path(state_dir),
+            writes.push(Write::file(
+                mark_file.clone(),
                 mark.to_bytes(),
                 0o600,
                 false,
+                expect(&mark_file)?,
             ));
         }
-        changes.push(Change::credential(
+        writes.push(Write::credential(
             plan.admin_path.clone(),
             bytes.clone(),
             0o600,
             true,
+            expect(&plan.admin_path)?,
         ));
     }
     for (path, bytes) in &material.copies {
-        changes.push(Change::write(path.clone(), bytes.clone(), 0o600, true));
+        writes.push(Write::file(
+            path.clone(),
+            bytes.clone(),
+            0o600,
+            true,
+            expect(path)?,
+        ));
     }
-    changes
+    Ok(writes)
 }
 
 #[cfg(test)]

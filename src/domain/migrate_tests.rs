@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::domain::plan::Files;
 use std::sync::OnceLock;
 
 use time::macros::datetime;
@@ -10,7 +11,7 @@ use time::macros::datetime;
 use super::*;
 use crate::domain::cert::Fingerprint;
 use crate::domain::demo::{AdminLayout, HostSpec};
-use crate::edge::inventory::{Copy, FileMeta, Scope};
+use crate::domain::model::{Copy, FileMeta, Scope};
 
 const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
@@ -143,7 +144,13 @@ fn each_layout_and_target_gives_its_plan() {
     ];
     let mut failures = Vec::new();
     for (what, layout, target, expected) in rows {
-        match plan(&inventory(layout), &options(target), NOW) {
+        let inventory = inventory(layout);
+        match plan(
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+            &options(target),
+            NOW,
+        ) {
             Ok(plan) if shape(&plan) == expected => {}
             Ok(plan) => failures.push(format!(
                 "{what}:\n    got      {:?}\n    expected {expected:?}",
@@ -160,7 +167,13 @@ fn the_new_certificates_are_dated_from_now_and_capped_at_the_ca() {
     let inv = inventory(AdminLayout::Pre129);
     let ca_end = inv.material("ca").unwrap().certificate.not_after;
     let with_nanos = NOW + Duration::nanoseconds(999_999_999);
-    let plan = plan(&inv, &options(SuperAdminTarget::Default), with_nanos).unwrap();
+    let plan = plan(
+        &inv,
+        &Files::default(),
+        &options(SuperAdminTarget::Default),
+        with_nanos,
+    )
+    .unwrap();
     assert_eq!(plan.not_before, NOW - Duration::minutes(5), "whole seconds");
     assert_eq!(plan.not_after, NOW + Duration::days(365));
     assert_eq!(plan.key, KeyAlgorithm::EcdsaP256, "admin.conf's algorithm");
@@ -179,7 +192,9 @@ fn the_new_certificates_are_dated_from_now_and_capped_at_the_ca() {
             ..options(SuperAdminTarget::Default)
         };
         assert_eq!(
-            super::plan(&inv, &options, NOW).unwrap().not_after,
+            super::plan(&inv, &Files::default(), &options, NOW)
+                .unwrap()
+                .not_after,
             expected,
             "validity {validity}"
         );
@@ -198,7 +213,7 @@ fn paths_are_every_file_the_migration_may_write() {
             update_copies,
             ..options(target)
         };
-        plan(&inv, &options, NOW).unwrap()
+        plan(&inv, &Files::default(), &options, NOW).unwrap()
     };
     assert_eq!(
         plan_for(SuperAdminTarget::Default, false, vec![]).paths(),
@@ -224,9 +239,14 @@ fn paths_are_every_file_the_migration_may_write() {
     // A joined 1.29 node: admin.conf is not reissued, only super-admin.conf written.
     let joined = inventory(AdminLayout::Joined129);
     assert_eq!(
-        plan(&joined, &options(SuperAdminTarget::Default), NOW)
-            .unwrap()
-            .paths(),
+        plan(
+            &joined,
+            &Files::default(),
+            &options(SuperAdminTarget::Default),
+            NOW
+        )
+        .unwrap()
+        .paths(),
         [joined.kubernetes_dir.join("super-admin.conf")]
     );
 }
@@ -245,6 +265,7 @@ fn copy_of(inv: &Inventory, path: &str, common_name: Option<&str>) -> Copy {
             uid: 1000,
             gid: 1000,
             symlink_target: None,
+            sha256: None,
         },
         user: "kubernetes-admin".into(),
         certificate,
@@ -260,7 +281,13 @@ fn copies_are_those_of_the_admin_identity_that_will_be_stale() {
         copy_of(&inv, "/root/.kube/config", None),
         copy_of(&inv, "/home/bob/.kube/config", Some("bob")),
     ];
-    let planned = plan(&inv, &options(SuperAdminTarget::Default), NOW).unwrap();
+    let planned = plan(
+        &inv,
+        &Files::default(),
+        &options(SuperAdminTarget::Default),
+        NOW,
+    )
+    .unwrap();
     assert_eq!(
         planned.copies,
         [CopyRef {
@@ -274,7 +301,13 @@ fn copies_are_those_of_the_admin_identity_that_will_be_stale() {
     let mut older = copy_of(&inv, "/home/alice/.kube/config", None);
     older.certificate.fingerprint = Fingerprint::of(b"an older admin certificate");
     inv.copies = vec![copy_of(&inv, "/root/.kube/config", None), older];
-    let planned = plan(&inv, &options(SuperAdminTarget::Skip), NOW).unwrap();
+    let planned = plan(
+        &inv,
+        &Files::default(),
+        &options(SuperAdminTarget::Skip),
+        NOW,
+    )
+    .unwrap();
     assert_eq!(
         planned.copies,
         [CopyRef {
@@ -305,9 +338,7 @@ fn set_state(inv: &mut Inventory, name: &str, state: State) {
 fn what_cannot_be_migrated_is_refused_naming_the_file() {
     let base = inventory(AdminLayout::Pre129);
     let dir = base.kubernetes_dir.clone();
-    let vault = tempfile::tempdir().unwrap();
-    let existing_out = vault.path().join("cluster-a-super-admin.conf");
-    std::fs::write(&existing_out, b"someone else's").unwrap();
+    let existing_out = PathBuf::from("/media/vault/cluster-a-super-admin.conf");
     let rows: Vec<Refusal> = vec![
         (
             "admin.conf absent",
@@ -368,11 +399,13 @@ fn what_cannot_be_migrated_is_refused_naming_the_file() {
             existing_out.clone(),
         ),
     ];
+    // The source, not the disk, says what exists: the planner never looks.
+    let source = Files([(existing_out.clone(), b"taken".to_vec())].into());
     let mut failures = Vec::new();
     for (what, change, target, message, path) in rows {
         let mut inv = base.clone();
         change(&mut inv);
-        match plan(&inv, &options(target), NOW) {
+        match plan(&inv, &source, &options(target), NOW) {
             Err(err) if err.message.starts_with(message) && err.path == path => {}
             Err(err) => failures.push(format!(
                 "{what}: {:?} ({}), expected {message:?} ({})",

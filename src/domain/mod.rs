@@ -6,13 +6,16 @@
 pub mod cert;
 pub mod clock;
 pub mod demo;
+pub mod exact;
 pub mod findings;
 pub mod issue;
 pub mod key;
 pub mod kubeconfig;
 pub mod layout;
 pub mod migrate;
+pub mod model;
 pub mod pem;
+pub mod plan;
 pub mod renew;
 pub mod report;
 pub mod shell;

@@ -12,10 +12,10 @@ use crate::domain::clock;
 use crate::domain::issue::{self, IssueError, KeyAlgorithm, Profile, Usage};
 use crate::domain::kubeconfig::Kubeconfig;
 use crate::domain::layout::{self, Kind};
+use crate::domain::model::{self, Credential, Inventory, KeyState, Origin, State};
 use crate::domain::pem;
+use crate::domain::plan::{Source, Write};
 use crate::domain::span;
-use crate::edge::apply::transaction::Change;
-use crate::edge::inventory::{self, Credential, Inventory, KeyState, Links, Origin, State};
 
 /// What the operator asked for.
 #[derive(Clone, Debug)]
@@ -333,7 +333,7 @@ fn refuse_unrenewable(name: &str) -> Result<(), RenewError> {
 fn plan_one(
     inventory: &Inventory,
     credential: &Credential,
-    material: &inventory::Material,
+    material: &model::Material,
     request: &Request,
     now: OffsetDateTime,
     plan: &mut Plan,
@@ -520,7 +520,7 @@ pub struct Renewed {
     /// The new certificate, verified.
     pub certificate: Certificate,
     /// The writes that install it, key before certificate (as kubeadm orders them).
-    pub changes: Vec<Change>,
+    pub changes: Vec<Write>,
 }
 
 /// What `prepare` made: the renewed credentials, and those skipped as faults.
@@ -532,11 +532,16 @@ pub struct Prepared {
     pub skipped: Vec<Skipped>,
 }
 
-/// Issues every planned certificate and verifies it; reads the CA keys and,
-/// with `--reuse-key`, the old keys. Writes nothing. When the plan skips
+/// Issues every planned certificate and verifies it, with the CA keys and
+/// (with `--reuse-key`) the old keys from `source`; each write expects the
+/// file `source` holds. Writes nothing. When the plan skips
 /// faults, a credential that fails is skipped; otherwise the first failure
 /// refuses them all.
-pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Prepared, RenewError> {
+pub fn prepare(
+    plan: &Plan,
+    inventory: &Inventory,
+    source: &dyn Source,
+) -> Result<Prepared, RenewError> {
     let algorithms: Vec<KeyAlgorithm> = plan
         .items
         .iter()
@@ -568,7 +573,7 @@ pub fn prepare(plan: &Plan, inventory: &Inventory) -> Result<Prepared, RenewErro
             })?),
             KeyAction::Reuse => None,
         };
-        match renew_one(item, new_key, inventory, &mut issuers, plan.now) {
+        match renew_one(item, new_key, inventory, source, &mut issuers, plan.now) {
             Ok(renewed) => prepared.renewed.push(renewed),
             Err(err) if plan.skip_faults => {
                 prepared.skipped.push(fault(err, &item.name, &item.path));
@@ -583,11 +588,12 @@ fn renew_one(
     item: &Item,
     new_key: Option<issue::NewKey>,
     inventory: &Inventory,
+    source: &dyn Source,
     issuers: &mut Vec<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>)>,
     now: OffsetDateTime,
 ) -> Result<Renewed, RenewError> {
     if !issuers.iter().any(|(name, ..)| *name == item.ca) {
-        issuers.push(load_ca(inventory, &item.ca, &item.name)?);
+        issuers.push(load_ca(inventory, source, &item.ca, &item.name)?);
     }
     let Some((_, issuer, ca_cert, ca_pem)) = issuers.iter().find(|(name, ..)| *name == item.ca)
     else {
@@ -599,7 +605,7 @@ fn renew_one(
     };
     let (pair, key_pem) = match new_key {
         Some(key) => (key.pair, key.pem.into_bytes()),
-        None => existing_key(item)?,
+        None => existing_key(item, source)?,
     };
     let profile = profile(item)?;
     let cert_pem = issue::leaf(&profile, &pair, issuer, item.not_before, item.not_after).map_err(
@@ -609,12 +615,29 @@ fn renew_one(
         },
     )?;
     let certificate = verify(item, &cert_pem, ca_cert, pair.public_key_raw(), now)?;
-    let changes = match item.kind {
-        Kind::Kubeconfig => vec![kubeconfig_change(item, &cert_pem, &key_pem, ca_pem)?],
-        _ => vec![
-            Change::credential(item.path.with_extension("key"), key_pem, 0o600, false),
-            Change::credential(item.path.clone(), cert_pem.into_bytes(), 0o644, false),
-        ],
+    let changes = if item.kind == Kind::Kubeconfig {
+        vec![kubeconfig_change(
+            item, source, &cert_pem, &key_pem, ca_pem,
+        )?]
+    } else {
+        let key_path = item.path.with_extension("key");
+        let expect = |path: &Path| {
+            source.expect(path).map_err(|reason| RenewError::Unusable {
+                name: item.name.clone(),
+                path: path.to_path_buf(),
+                reason,
+            })
+        };
+        vec![
+            Write::credential(key_path.clone(), key_pem, 0o600, false, expect(&key_path)?),
+            Write::credential(
+                item.path.clone(),
+                cert_pem.into_bytes(),
+                0o644,
+                false,
+                expect(&item.path)?,
+            ),
+        ]
     };
     Ok(Renewed {
         name: item.name.clone(),
@@ -625,6 +648,7 @@ fn renew_one(
 
 pub(crate) fn load_ca(
     inventory: &Inventory,
+    source: &dyn Source,
     ca_name: &str,
     for_name: &str,
 ) -> Result<(String, Issuer<'static, KeyPair>, Certificate, Vec<u8>), RenewError> {
@@ -636,8 +660,8 @@ pub(crate) fn load_ca(
         path: path.to_path_buf(),
         reason,
     };
-    let ca_pem = read_pem(&crt).map_err(|reason| unusable(&crt, reason))?;
-    let key_pem = read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?;
+    let ca_pem = read_pem(source, &crt).map_err(|reason| unusable(&crt, reason))?;
+    let key_pem = read_pem(source, &key_path).map_err(|reason| unusable(&key_path, reason))?;
     crate::domain::key::from_pem(&key_pem).map_err(|reason| unusable(&key_path, reason))?;
     let key_text = String::from_utf8_lossy(&key_pem);
     let pair = KeyPair::from_pem(&key_text).map_err(|_| {
@@ -677,21 +701,21 @@ pub(crate) fn load_ca(
     Ok((ca_name.to_owned(), issuer, ca_cert, ca_pem))
 }
 
-pub(crate) fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
-    inventory::read_file(path, Links::Refuse)?
-        .map(|(bytes, _)| bytes)
+pub(crate) fn read_pem(source: &dyn Source, path: &Path) -> Result<Vec<u8>, String> {
+    source
+        .read(path)?
         .ok_or_else(|| "file is absent".to_owned())
 }
 
 /// The existing key of `item` and its original PEM bytes (never re-encoded).
-fn existing_key(item: &Item) -> Result<(KeyPair, Vec<u8>), RenewError> {
+fn existing_key(item: &Item, source: &dyn Source) -> Result<(KeyPair, Vec<u8>), RenewError> {
     let unusable = |path: &Path, reason: String| RenewError::Unusable {
         name: item.name.clone(),
         path: path.to_path_buf(),
         reason,
     };
     let pem_bytes = if item.kind == Kind::Kubeconfig {
-        let bytes = read_pem(&item.path).map_err(|reason| unusable(&item.path, reason))?;
+        let bytes = read_pem(source, &item.path).map_err(|reason| unusable(&item.path, reason))?;
         let config = Kubeconfig::parse(&bytes).map_err(|reason| unusable(&item.path, reason))?;
         let dir = item.path.parent().unwrap_or_else(|| Path::new("."));
         match config
@@ -704,7 +728,7 @@ fn existing_key(item: &Item) -> Result<(KeyPair, Vec<u8>), RenewError> {
         }
     } else {
         let key_path = item.path.with_extension("key");
-        read_pem(&key_path).map_err(|reason| unusable(&key_path, reason))?
+        read_pem(source, &key_path).map_err(|reason| unusable(&key_path, reason))?
     };
     crate::domain::key::from_pem(&pem_bytes).map_err(|reason| unusable(&item.path, reason))?;
     let pair = KeyPair::from_pem(&String::from_utf8_lossy(&pem_bytes))
@@ -813,26 +837,29 @@ pub(crate) fn valid_at(new: &Certificate, ca: &Certificate, now: OffsetDateTime)
 /// cluster's CA data refreshed from `ca.crt`; every other field as it was.
 fn kubeconfig_change(
     item: &Item,
+    source: &dyn Source,
     cert_pem: &str,
     key_pem: &[u8],
     ca_pem: &[u8],
-) -> Result<Change, RenewError> {
+) -> Result<Write, RenewError> {
     let unusable = |reason: String| RenewError::Unusable {
         name: item.name.clone(),
         path: item.path.clone(),
         reason,
     };
-    let bytes = read_pem(&item.path).map_err(unusable)?;
+    let bytes = read_pem(source, &item.path).map_err(unusable)?;
     let mut config = Kubeconfig::parse(&bytes).map_err(unusable)?;
     config
         .replace_credentials(cert_pem.as_bytes(), key_pem, ca_pem)
         .map_err(unusable)?;
     let yaml = config.to_checked_yaml().map_err(unusable)?;
-    Ok(Change::credential(
+    let expect = source.expect(&item.path).map_err(unusable)?;
+    Ok(Write::credential(
         item.path.clone(),
         yaml.into_bytes(),
         0o600,
         true,
+        expect,
     ))
 }
 
@@ -858,7 +885,13 @@ pub fn pods_to_restart(names: &[String]) -> Vec<&'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    reason = "the tests build hosts on disk"
+)]
 mod tests {
     use std::collections::BTreeMap;
 
@@ -866,7 +899,7 @@ mod tests {
 
     use super::*;
     use crate::domain::demo::{self, AdminLayout, HostSpec};
-    use crate::edge::inventory::Scope;
+    use crate::domain::model::Scope;
 
     const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
@@ -1322,14 +1355,23 @@ mod tests {
         let (_dir, inventory) = node(AdminLayout::Init129, &[], |_| {});
         let mut planned =
             plan(&inventory, &request(&["apiserver", "scheduler.conf"]), NOW).unwrap();
-        let prepared = prepare(&planned, &inventory).unwrap();
+        let prepared = prepare(
+            &planned,
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+        )
+        .unwrap();
         assert_eq!(prepared.renewed.len(), 2);
         for renewed in &prepared.renewed {
             assert!(renewed.certificate.not_before <= NOW && NOW < renewed.certificate.not_after);
         }
         // A plan whose clock is past its dates fails verification: nothing is prepared.
         planned.now = NOW + days(400);
-        match prepare(&planned, &inventory) {
+        match prepare(
+            &planned,
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+        ) {
             Err(RenewError::Verification { reason, .. }) => {
                 assert!(
                     reason.contains("is not valid at 2027-12-31 12:00 UTC"),
@@ -1340,7 +1382,12 @@ mod tests {
         }
         // Skipping faults, it is reported per credential instead.
         planned.skip_faults = true;
-        let prepared = prepare(&planned, &inventory).unwrap();
+        let prepared = prepare(
+            &planned,
+            &inventory,
+            &crate::edge::inventory::Host::new(&inventory),
+        )
+        .unwrap();
         assert!(prepared.renewed.is_empty());
         assert_eq!(prepared.skipped.len(), 2);
         assert!(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use crate::domain::findings::{self, Finding, Severity, Thresholds};
-use crate::edge::inventory::Inventory;
+use crate::domain::model::Inventory;
 
 /// A monitoring-plugin status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -13,8 +13,9 @@ use crate::domain::findings::{self, Code, Finding, Severity};
 use crate::domain::kubeconfig::{Kubeconfig, Source};
 use crate::domain::layout;
 use crate::domain::migrate::Unverified;
+use crate::domain::model::Inventory;
 use crate::edge::api::{ApiError, BINDING, Binding, Client, Credentials, Verdict};
-use crate::edge::inventory::{self, Inventory, Links};
+use crate::edge::inventory::{self, Links};
 
 /// API credentials from a kubeconfig on disk (its current context), with the
 /// server URL overridden by `server` when given.
@@ -307,7 +308,7 @@ pub fn waiting<T>(what: &str, work: impl FnOnce() -> T) -> T {
         return work();
     }
     let (done, wait) = mpsc::channel::<()>();
-    let what = crate::ui::render::text::printable(what).into_owned();
+    let what = crate::domain::exact::printable(what).into_owned();
     let spinner = thread::spawn(move || {
         let started = Instant::now();
         if wait.recv_timeout(Duration::from_secs(1)) != Err(RecvTimeoutError::Timeout) {

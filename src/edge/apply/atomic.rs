@@ -7,6 +7,7 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::domain::plan::Ownership;
 use crate::edge::apply::hook::{Hook, Proceed, Step};
 
 /// A failed atomic write, naming the step and the file.
@@ -20,30 +21,6 @@ pub struct WriteError {
     /// Why it failed.
     #[source]
     pub source: io::Error,
-}
-
-/// The mode and owner a written file gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ownership {
-    /// An existing file keeps its own; a new one gets this mode and the writer's owner.
-    Keep(u32),
-    /// A credential file of the kubernetes dir: the writer's owner (root on a
-    /// node), and the existing file's mode without any bit outside `allowed`
-    /// (a new file gets `allowed`). A new private key never inherits a mode or
-    /// an owner that would let someone else read it.
-    Owned {
-        /// The most a mode may grant: `0600` for keys and kubeconfigs, `0644` for certificates.
-        allowed: u32,
-    },
-    /// Exactly these (restoring a backup).
-    Exact {
-        /// Permission bits.
-        mode: u32,
-        /// Owner uid.
-        uid: u32,
-        /// Owner gid.
-        gid: u32,
-    },
 }
 
 /// Replaces (or creates) `path` with `bytes`; an existing file keeps its mode

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::cert::Fingerprint;
+use crate::domain::plan::{Expect, Ownership};
 use crate::domain::span;
-use crate::edge::apply::atomic::{self, Durability, Ownership, WriteError};
+use crate::edge::apply::atomic::{self, Durability, WriteError};
 use crate::edge::apply::hook::Hook;
 use crate::edge::apply::kubectl;
 use crate::edge::apply::state;
@@ -40,7 +41,7 @@ pub struct Manifest {
 /// A path written exactly (a string, or its bytes where it is not UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
-pub struct ExactPath(#[serde(with = "crate::ui::render::json::path_serde")] pub PathBuf);
+pub struct ExactPath(#[serde(with = "crate::domain::exact::path_serde")] pub PathBuf);
 
 /// Where a backup may put files back: inside these folders, or at a path one
 /// of the copy globs matches. A manifest naming any other path, a mode with
@@ -94,7 +95,7 @@ impl Bounds {
     /// with special bits, or a copy that is not a plain name in its set.
     pub fn check(&self, manifest: &Manifest) -> Result<(), String> {
         for entry in &manifest.files {
-            let path = crate::edge::inventory::escaped(&entry.path);
+            let path = crate::domain::exact::escaped(&entry.path);
             if !self.allows(&entry.path) {
                 return Err(format!(
                     "names {path}, which is outside the kubernetes dir and the admin copies"
@@ -116,12 +117,43 @@ impl Bounds {
     }
 }
 
+/// Why a backup was not made; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// A file could not be read, or the set not written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A file is not what the plan was made from.
+    #[error("{} changed since the plan was made", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What the plan expected.
+        planned: Expect,
+        /// What is there.
+        found: Expect,
+    },
+}
+
+/// Refuses a file that is not what the plan expects.
+fn changed(path: &Path, planned: Expect, found: Expect) -> Result<(), CreateError> {
+    if planned == found {
+        Ok(())
+    } else {
+        Err(CreateError::Changed {
+            path: path.to_path_buf(),
+            planned,
+            found,
+        })
+    }
+}
+
 /// One file as it was before an operation.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// The file, exact: a string, or its bytes where it is not UTF-8.
-    #[serde(with = "crate::ui::render::json::path_serde")]
+    #[serde(with = "crate::domain::exact::path_serde")]
     pub path: PathBuf,
     /// Whether it existed (if not, restoring removes it).
     pub existed: bool,
@@ -260,18 +292,19 @@ pub fn sweep(state_dir: &Path) -> Vec<PathBuf> {
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Backup {
-    /// Copies `paths` as they are now into a new set and fsyncs it. Every file
-    /// is read and the manifest serialized before anything is written, so a
-    /// file that cannot be backed up, or a manifest that cannot be serialized,
-    /// writes nothing; a set whose writing fails is removed again.
+    /// Copies `files` as they are now into a new set and fsyncs it. Every file
+    /// is read, compared with what the plan expects of it, and the manifest
+    /// serialized before anything is written, so a file that changed since
+    /// the plan, a file that cannot be backed up, or a manifest that cannot be
+    /// serialized writes nothing; a set whose writing fails is removed again.
     pub fn create(
         state_dir: &Path,
         kubernetes_dir: &Path,
         operation: &str,
-        paths: &[PathBuf],
+        files: &[(PathBuf, Expect)],
         now: OffsetDateTime,
         hook: &dyn Hook,
-    ) -> Result<Self, WriteError> {
+    ) -> Result<Self, CreateError> {
         let stamp = now
             .format(time::macros::format_description!(
                 "[year][month][day]T[hour][minute][second]Z"
@@ -293,9 +326,9 @@ impl Backup {
                 path: root.clone(),
                 source: io::Error::other("too many backups at the same second"),
             })?;
-        let mut files = Vec::new();
+        let mut entries = Vec::new();
         let mut copies = Vec::new();
-        for (n, path) in paths.iter().enumerate() {
+        for (n, (path, planned)) in files.iter().enumerate() {
             let refused = |reason: String| WriteError {
                 step: "back up",
                 path: path.clone(),
@@ -308,26 +341,29 @@ impl Backup {
             if !in_tree && !through_real_folders(path) {
                 return Err(refused(
                     "a folder on the way is a symbolic link; refusing to read through it".into(),
-                ));
+                )
+                .into());
             }
-            let entry = match open_regular(path, Links::Refuse, MAX_FILE_BYTES).map_err(refused)? {
-                Some(opened) => {
-                    let bytes = read_opened(opened.file, MAX_FILE_BYTES).map_err(refused)?;
-                    let stored = format!("{:04}", n + 1);
-                    let entry = Entry {
-                        path: path.clone(),
-                        existed: true,
-                        mode: opened.meta.mode() & 0o7777,
-                        uid: opened.meta.uid(),
-                        gid: opened.meta.gid(),
-                        sha256: Fingerprint::of(&bytes).to_string(),
-                        stored: Some(stored.clone()),
-                        kubeconfig: is_kubeconfig_name(path),
-                    };
-                    copies.push((stored, bytes));
-                    entry
-                }
-                None => Entry {
+            let opened = open_regular(path, Links::Refuse, MAX_FILE_BYTES).map_err(refused)?;
+            let entry = if let Some(opened) = opened {
+                let bytes = read_opened(opened.file, MAX_FILE_BYTES).map_err(refused)?;
+                changed(path, *planned, Expect::of(Some(&bytes)))?;
+                let stored = format!("{:04}", n + 1);
+                let entry = Entry {
+                    path: path.clone(),
+                    existed: true,
+                    mode: opened.meta.mode() & 0o7777,
+                    uid: opened.meta.uid(),
+                    gid: opened.meta.gid(),
+                    sha256: Fingerprint::of(&bytes).to_string(),
+                    stored: Some(stored.clone()),
+                    kubeconfig: is_kubeconfig_name(path),
+                };
+                copies.push((stored, bytes));
+                entry
+            } else {
+                changed(path, *planned, Expect::Absent)?;
+                Entry {
                     path: path.clone(),
                     existed: false,
                     mode: 0,
@@ -336,9 +372,9 @@ impl Backup {
                     sha256: String::new(),
                     stored: None,
                     kubeconfig: is_kubeconfig_name(path),
-                },
+                }
             };
-            files.push(entry);
+            entries.push(entry);
         }
         let manifest = Manifest {
             schema_version: 1,
@@ -346,7 +382,7 @@ impl Backup {
             operation: operation.to_owned(),
             created_at: span::rfc3339(now),
             kubernetes_dir: Some(ExactPath(kubernetes_dir.to_path_buf())),
-            files,
+            files: entries,
         };
         // Without its manifest a set cannot be restored: no manifest, no change.
         let text = serde_json::to_string_pretty(&manifest).map_err(|err| WriteError {
@@ -358,7 +394,7 @@ impl Backup {
         if let Err(err) = written {
             // A set without its manifest is no backup: take the part written away again.
             let _ = fs::remove_dir_all(&dir);
-            return Err(err);
+            return Err(err.into());
         }
         Ok(Self { dir, manifest })
     }

@@ -10,58 +10,29 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::edge::apply::atomic::{self, Durability, Ownership, WriteError};
+use crate::domain::plan::{Action, Expect, Ownership, Write};
+use crate::edge::apply::atomic::{self, Durability, WriteError};
 use crate::edge::apply::backup::{self, Backup, Bounds};
 use crate::edge::apply::hook::Hook;
 use crate::edge::apply::kubectl;
 use crate::edge::inventory::{Links, open_regular, read_opened};
 
-/// One file to write or remove.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    /// The file.
-    pub path: PathBuf,
-    /// What to do with it.
-    pub action: Action,
-    /// Whether it is a kubeconfig, written under kubectl's `<file>.lock`.
-    pub kubeconfig: bool,
-}
-
-/// What a change does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Write these bytes with this mode and owner.
-    Write(Vec<u8>, Ownership),
-    /// Remove the file.
-    Remove,
-}
-
-impl Change {
-    /// Writes `bytes`; an existing file keeps its mode and owner, a new one gets `new_mode`.
-    pub fn write(path: PathBuf, bytes: Vec<u8>, new_mode: u32, kubeconfig: bool) -> Self {
-        Self {
-            path,
-            action: Action::Write(bytes, Ownership::Keep(new_mode)),
-            kubeconfig,
-        }
-    }
-}
-
-impl Change {
-    /// Writes a credential file kubeadm owns: `allowed` is `0600` for keys and
-    /// kubeconfigs, `0644` for certificates (see [`Ownership::Owned`]).
-    pub fn credential(path: PathBuf, bytes: Vec<u8>, allowed: u32, kubeconfig: bool) -> Self {
-        Self {
-            path,
-            action: Action::Write(bytes, Ownership::Owned { allowed }),
-            kubeconfig,
-        }
-    }
-}
-
 /// Why applying failed, and what the host looks like now.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    /// A file is not what the plan was made from: nothing was changed.
+    #[error(
+        "nothing was changed: {} changed since the plan was made (planned from {planned}, found {found})",
+        path.display()
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What the plan expected.
+        planned: Expect,
+        /// What is there.
+        found: Expect,
+    },
     /// The backup could not be made: nothing was changed.
     #[error("nothing was changed: {0}")]
     Backup(#[source] WriteError),
@@ -93,27 +64,26 @@ fn journal(state_dir: &Path) -> PathBuf {
     state_dir.join("journal")
 }
 
-/// Applies `changes` to the tree `kubernetes_dir` as one unit; returns the backup made.
+/// Applies `writes` to the tree `kubernetes_dir` as one unit; returns the backup made.
 pub fn apply(
     state_dir: &Path,
     kubernetes_dir: &Path,
     operation: &str,
-    changes: &[Change],
+    writes: &[Write],
     now: OffsetDateTime,
     hook: &dyn Hook,
 ) -> Result<Backup, ApplyError> {
-    let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
     let mut transaction =
-        Transaction::begin(state_dir, kubernetes_dir, operation, &paths, now, hook)?;
-    for change in changes {
-        if let Err(cause) = transaction.write(change) {
+        Transaction::begin(state_dir, kubernetes_dir, operation, writes, now, hook)?;
+    for write in writes {
+        if let Err(cause) = transaction.write(write) {
             return Err(transaction.abort(cause.to_string()));
         }
     }
     transaction.commit()
 }
 
-/// Changes in flight: backed up and journaled; each write atomic; ended by
+/// Writes in flight: backed up and journaled; each write atomic; ended by
 /// `commit`, or `abort` which puts every file back. Dropped without either (a
 /// panic), it puts every file back as `abort` does; a crash leaves the journal
 /// for the next run to restore.
@@ -137,17 +107,39 @@ impl std::fmt::Debug for Transaction<'_> {
 }
 
 impl<'h> Transaction<'h> {
-    /// Backs up `paths` (every file the transaction may touch) and writes the journal.
+    /// Checks that every file `writes` will touch holds what the plan
+    /// expects, backs them up from the same read, and writes the journal. A
+    /// file that changed since the plan was made refuses them all, with
+    /// nothing written (not even the backup).
     pub fn begin(
         state_dir: &Path,
         kubernetes_dir: &Path,
         operation: &str,
-        paths: &[PathBuf],
+        writes: &[Write],
         now: OffsetDateTime,
         hook: &'h dyn Hook,
     ) -> Result<Self, ApplyError> {
-        let backup = Backup::create(state_dir, kubernetes_dir, operation, paths, now, hook)
-            .map_err(ApplyError::Backup)?;
+        let mut files: Vec<(PathBuf, Expect)> = Vec::new();
+        for write in writes {
+            if !files.iter().any(|(path, _)| *path == write.path) {
+                files.push((write.path.clone(), write.expect));
+            }
+        }
+        let backup = match Backup::create(state_dir, kubernetes_dir, operation, &files, now, hook) {
+            Ok(backup) => backup,
+            Err(backup::CreateError::Write(err)) => return Err(ApplyError::Backup(err)),
+            Err(backup::CreateError::Changed {
+                path,
+                planned,
+                found,
+            }) => {
+                return Err(ApplyError::Changed {
+                    path,
+                    planned,
+                    found,
+                });
+            }
+        };
         // From here a panic (even inside the journal's write) undoes on drop.
         let mut transaction = Self {
             backup,
@@ -176,7 +168,7 @@ impl<'h> Transaction<'h> {
     }
 
     /// Writes or removes one file; the path must have been backed up by `begin`.
-    pub fn write(&mut self, change: &Change) -> Result<(), WriteError> {
+    pub fn write(&mut self, change: &Write) -> Result<(), WriteError> {
         if !self
             .backup
             .manifest
@@ -346,7 +338,7 @@ pub fn recover(
     Ok(Some(id))
 }
 
-fn write_change(change: &Change, hook: &dyn Hook) -> Result<(), WriteError> {
+fn write_change(change: &Write, hook: &dyn Hook) -> Result<(), WriteError> {
     kubectl::locked(&change.path, change.kubeconfig, || match &change.action {
         Action::Write(bytes, ownership) => {
             atomic::replace(&change.path, bytes, *ownership, Durability::Deferred, hook)

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::domain::cert::Certificate;
 use crate::domain::kubeconfig::Kubeconfig;
 use crate::domain::layout;
-use crate::edge::inventory::{Copy, Credential, Links, Scope, first_certificate, read_file};
+use crate::domain::model::{Copy, Credential, Scope};
+use crate::edge::inventory::{Links, first_certificate, read_file};
 
 /// Finds kubeconfigs outside the kubernetes dir holding an admin credential of
 /// this cluster; also returns the matched files that were refused, and why.

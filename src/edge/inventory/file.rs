@@ -10,13 +10,15 @@
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
 use std::os::fd::AsRawFd as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::edge::inventory::{FileMeta, MAX_FILE_BYTES};
+use crate::domain::cert::Fingerprint;
+use crate::domain::model::FileMeta;
+use crate::domain::plan::Expect;
+use crate::edge::inventory::MAX_FILE_BYTES;
 
 /// Whether a symlink may stand where a file is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +48,7 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
         return Ok(None);
     };
     let bytes = read_opened(opened.file, MAX_FILE_BYTES)?;
+    let sha256 = Some(Fingerprint::of(&bytes));
     Ok(Some((
         bytes,
         FileMeta {
@@ -54,8 +57,18 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
             uid: opened.meta.uid(),
             gid: opened.meta.gid(),
             symlink_target: opened.symlink_target,
+            sha256,
         },
     )))
+}
+
+/// What is at `path` now, as a plan's expectation (no symlink is followed).
+pub fn found(path: &Path) -> Result<Expect, String> {
+    Ok(Expect::of(
+        read_file(path, Links::Refuse)?
+            .map(|(bytes, _)| bytes)
+            .as_deref(),
+    ))
 }
 
 /// Reads all of an opened file, refusing one that grew past `max` bytes since it was checked.
@@ -214,24 +227,6 @@ fn pseudo_filesystem(f_type: i128) -> Result<(), String> {
     }
 }
 
-/// A path for people and for names: a UTF-8 path as it is; otherwise
-/// backslashes doubled and every byte that is not UTF-8 written `\xNN`.
-pub fn escaped(path: &Path) -> String {
-    use std::fmt::Write as _;
-    let bytes = path.as_os_str().as_bytes();
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(&chunk.valid().replace('\\', "\\\\"));
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
-        }
-    }
-    out
-}
-
 fn io_reason(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -241,25 +236,8 @@ fn io_reason(err: &io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt as _;
 
     use super::*;
-
-    #[test]
-    fn escaped_keeps_utf8_and_writes_other_bytes_as_hex() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
-            ("/home/zoë/a\\b".as_bytes(), "/home/zoë/a\\b"),
-            (b"pki/ca\xff.crt", "pki/ca\\xff.crt"),
-            (b"a\\b\xc3", "a\\\\b\\xc3"),
-            (b"\xfe\xff", "\\xfe\\xff"),
-        ];
-        for (bytes, expected) in cases {
-            let path = PathBuf::from(OsString::from_vec(bytes.to_vec()));
-            assert_eq!(escaped(&path), *expected);
-        }
-    }
 
     #[test]
     fn pseudo_filesystems_are_named_and_real_ones_pass() {

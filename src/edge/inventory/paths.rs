@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 
 use crate::domain::cert::Certificate;
 use crate::domain::layout::{self, Kind};
+use crate::domain::model::{Credential, KeyInCertificate, KeyState, Material, Origin, State};
 use crate::domain::pem::{self, BlockKind};
-use crate::edge::inventory::{
-    Credential, KeyInCertificate, KeyState, Links, Material, Origin, State, kubeconfig_material,
-    malformed, read_file, read_key,
-};
+use crate::edge::inventory::{Links, kubeconfig_material, malformed, read_file, read_key};
 
 /// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
 pub(super) fn read_any(path: &Path) -> Vec<Credential> {
-    let name = crate::edge::inventory::escaped(path);
+    let name = crate::domain::exact::escaped(path);
     let adhoc = |kind, state| Credential::adhoc(name.clone(), path, kind, state);
     let (bytes, file) = match read_file(path, Links::Follow) {
         Ok(Some(read)) => read,

@@ -3,84 +3,21 @@
 //! Every path goes through [`JsonPath`]: a string when it is UTF-8, otherwise
 //! an object carrying its exact bytes.
 
-use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
 
-use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::domain::cert::Certificate;
 use crate::domain::findings::Finding;
+use crate::domain::model::{Credential, FileMeta, FileRead, KeyState, Origin, State};
 use crate::domain::report::Report;
 use crate::domain::span::rfc3339;
-use crate::edge::inventory::{Credential, FileMeta, FileRead, KeyState, Origin, State};
 
 /// The wire format's version.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// A path as JSON, lossless: a UTF-8 path is a plain string; any other is an
-/// object `{"escaped": "...", "base64": "..."}`, where `escaped` is the path
-/// for people (backslashes doubled, each byte that is not UTF-8 as `\xNN`)
-/// and `base64` is its exact bytes (standard alphabet, padded).
-#[derive(Clone, Copy, Debug)]
-pub struct JsonPath<'a>(pub &'a Path);
-
-/// [`JsonPath`]'s wire form, read back.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum PathWire {
-    Text(String),
-    Bytes { base64: String },
-}
-
-impl Serialize for JsonPath<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let bytes = self.0.as_os_str().as_bytes();
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            return serializer.serialize_str(text);
-        }
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("escaped", &crate::edge::inventory::escaped(self.0))?;
-        map.serialize_entry(
-            "base64",
-            &base64::engine::general_purpose::STANDARD.encode(bytes),
-        )?;
-        map.end()
-    }
-}
-
-/// `#[serde(with = "...")]` for a `PathBuf` field written as a [`JsonPath`].
-pub mod path_serde {
-    use super::{
-        Deserialize as _, Deserializer, JsonPath, Path, PathBuf, Serialize as _, Serializer,
-    };
-
-    /// Writes `path` as a [`JsonPath`].
-    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
-        JsonPath(path).serialize(serializer)
-    }
-
-    /// Reads a [`JsonPath`] back into the exact path.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
-        super::PathWire::deserialize(deserializer)?
-            .into_path()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl PathWire {
-    fn into_path(self) -> Result<PathBuf, String> {
-        match self {
-            Self::Text(text) => Ok(PathBuf::from(text)),
-            Self::Bytes { base64 } => base64::engine::general_purpose::STANDARD
-                .decode(base64.as_bytes())
-                .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
-                .map_err(|err| format!("a path's base64 is invalid ({err})")),
-        }
-    }
-}
+pub use crate::domain::exact::{JsonPath, path_serde};
 
 /// A path as a JSON value (see [`JsonPath`]).
 pub fn path(path: &Path) -> Value {
@@ -187,7 +124,7 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
     let fields = match &cred.state {
         State::Absent { expected } => json!({"state": "absent", "expected": expected}),
         State::Malformed { path: at, reason } => {
-            json!({"state": "malformed", "error": format!("{}: {reason}", crate::edge::inventory::escaped(at))})
+            json!({"state": "malformed", "error": format!("{}: {reason}", crate::domain::exact::escaped(at))})
         }
         State::Present(material) => {
             let cert = &material.certificate;
@@ -298,7 +235,7 @@ fn copies(report: &Report<'_>) -> Vec<Value> {
     copies
         .into_iter()
         .map(|copy| {
-            let name = crate::edge::inventory::escaped(&copy.file.path);
+            let name = crate::domain::exact::escaped(&copy.file.path);
             let mut value = json!({
                 "path": path(&copy.file.path),
                 "user": copy.user,

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use crate::domain::findings::Severity;
 use crate::domain::layout::Kind;
+use crate::domain::model::State;
 use crate::domain::report::Report;
-use crate::edge::inventory::State;
 use crate::ui::render::text::printable;
 
 /// `KUBECRED WARNING - ... | 'admin.conf'=25d;30;7;0 ...`

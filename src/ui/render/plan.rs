@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::domain::exact::escaped;
 use crate::domain::renew::{KeyAction, Plan, SkipReason};
 use crate::domain::span::{date, rfc3339};
 use crate::edge::apply::backup::{Backup, Unreadable};
-use crate::edge::inventory::escaped;
 use crate::ui::render::Paint;
 use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
 use crate::ui::render::table::{self, Row};

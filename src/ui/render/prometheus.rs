@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::domain::findings::Severity;
+use crate::domain::model::State;
 use crate::domain::report::Report;
-use crate::edge::inventory::State;
 
 /// Every kubecred metric, with HELP and TYPE lines, series sorted.
 pub fn check(report: &Report<'_>) -> String {

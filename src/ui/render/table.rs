@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use crate::domain::findings::{Finding, Severity};
 use crate::domain::layout::Kind;
+use crate::domain::model::{Credential, KeyState, Material, State};
 use crate::domain::report::Report;
 use crate::domain::span::{date, left};
-use crate::edge::inventory::{Credential, KeyState, Material, State};
 use crate::ui::render::Paint;
 use crate::ui::render::text::printable;
 
@@ -33,7 +33,7 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         });
     }
     for copy in &report.inventory.copies {
-        let name = crate::edge::inventory::escaped(&copy.file.path);
+        let name = crate::domain::exact::escaped(&copy.file.path);
         let findings: Vec<&Finding> = report.findings_for(&name).collect();
         let cert = &copy.certificate;
         rows.push(Row {
