@@ -561,7 +561,6 @@ fn pty_renewing_what_is_due() {
 }
 
 #[test]
-#[ignore = "needs the apply precondition"]
 fn pty_a_node_changed_after_the_plan_was_shown_is_refused_and_left_as_it_is() {
     let mut spec = common::spec(AdminLayout::Init129);
     spec.overrides.insert(
