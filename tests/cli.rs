@@ -187,6 +187,28 @@ fn inspect_without_a_kubeadm_layout_says_where_it_looked() {
 }
 
 #[test]
+fn a_relative_kubernetes_dir_is_named_as_an_absolute_path() {
+    let base = tempfile::tempdir().unwrap();
+    std::fs::create_dir(base.path().join("node")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .args(["--kubernetes-dir", "./node", "--no-copies", "inspect"])
+        .current_dir(base.path())
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env_remove("KUBECRED_KUBERNETES_DIR")
+        .env_remove("KUBECRED_STATE_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: no kubeadm credentials found ({}/node)\nhint: pass --kubernetes-dir, or name files to inspect\n",
+            base.path().display()
+        )
+    );
+}
+
+#[test]
 fn environment_names_the_kubernetes_dir() {
     let host = Host::new(AdminLayout::Init129);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubecred"))

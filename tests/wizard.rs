@@ -33,16 +33,22 @@ struct Fake {
 }
 
 impl Executor for Fake {
-    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+    type Plan = Intent;
+
+    fn plan(&mut self, intent: &Intent) -> Result<Intent, String> {
         self.planned.push(intent.clone());
         match self.refuse.take() {
             Some(reason) => Err(reason),
-            None => Ok(format!("PLAN {intent:?}")),
+            None => Ok(intent.clone()),
         }
     }
 
-    fn run(&mut self, intent: &Intent) -> u8 {
-        self.ran.push(intent.clone());
+    fn show(&self, plan: &Intent) -> String {
+        format!("PLAN {plan:?}")
+    }
+
+    fn run(&mut self, plan: Intent) -> u8 {
+        self.ran.push(plan);
         0
     }
 }
@@ -334,6 +340,74 @@ fn rollback_picks_a_backup() {
     );
 }
 
+/// Numbers each plan it makes; records which one it is handed to run.
+#[derive(Default)]
+struct Counting {
+    made: usize,
+    ran: Vec<usize>,
+}
+
+impl Executor for Counting {
+    type Plan = usize;
+
+    fn plan(&mut self, _: &Intent) -> Result<usize, String> {
+        self.made += 1;
+        Ok(self.made)
+    }
+
+    fn show(&self, plan: &usize) -> String {
+        format!("PLAN #{plan}")
+    }
+
+    fn run(&mut self, plan: usize) -> u8 {
+        self.ran.push(plan);
+        0
+    }
+}
+
+#[test]
+fn the_plan_carried_out_is_the_one_shown_at_the_confirmation() {
+    let mut prompter = Scripted::new(vec![
+        pick("Roll back"),
+        pick("20261101"),
+        Reply::Confirm(false),
+        pick("Roll back"),
+        pick("20261120"),
+        Reply::Confirm(true),
+    ]);
+    let mut counting = Counting::default();
+    let outcome = wizard::run(&facts(), &mut prompter, &mut counting);
+    assert_eq!(
+        outcome,
+        Outcome::Ran(
+            Intent::Rollback {
+                id: "20261120T000000Z-renew".into()
+            },
+            0
+        )
+    );
+    assert_eq!(
+        counting.made, 2,
+        "each confirmation shows one plan; none is made to run"
+    );
+    assert_eq!(
+        counting.ran,
+        [2],
+        "the plan confirmed, not the declined one, nor a new one"
+    );
+    let shown = prompter
+        .transcript
+        .iter()
+        .rposition(|l| l == "PLAN #2")
+        .unwrap();
+    let confirmed = prompter
+        .transcript
+        .iter()
+        .rposition(|l| l.starts_with("? Carry this out?"))
+        .unwrap();
+    assert!(shown < confirmed, "{:#?}", prompter.transcript);
+}
+
 #[test]
 fn every_cancel_point_changes_nothing_and_exits_130() {
     let paths: Vec<Vec<Reply>> = vec![
@@ -483,6 +557,63 @@ fn pty_renewing_what_is_due() {
     assert_eq!(
         changed,
         ["pki/front-proxy-client.crt", "pki/front-proxy-client.key"]
+    );
+}
+
+#[test]
+fn pty_a_node_changed_after_the_plan_was_shown_is_refused_and_left_as_it_is() {
+    let mut spec = common::spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        "front-proxy-client".into(),
+        (
+            common::now() - Duration::days(350),
+            common::now() + Duration::days(12),
+        ),
+    );
+    let host = Host::generate(&spec);
+    // The same node generated again: other keys, so other certificates.
+    let elsewhere = Host::generate(&spec);
+    let state = common::state_dir();
+    let mut session = spawn_wizard(&host, state.path());
+    session.exp_string("What do you want to do?").unwrap();
+    // Entries: Renew, Move super-admin.conf, Quit (default). Up twice reaches Renew.
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Renew what expires within").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("valid for").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("front-proxy-client").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    // While the plan is on the screen, the certificate it renews is rewritten.
+    std::fs::copy(
+        elsewhere.file("pki/front-proxy-client.crt"),
+        host.file("pki/front-proxy-client.crt"),
+    )
+    .unwrap();
+    let changed = snapshot(host.path());
+    session.send_line("y").unwrap();
+    let said = session.exp_eof().unwrap();
+    let code = exit_code(&session);
+    assert!(
+        said.contains("The plan shown was not carried out")
+            && said.contains("run `kubecred wizard` again"),
+        "the refusal says so: {said}"
+    );
+    assert!(!said.contains("renewed 1 certificate"), "{said}");
+    assert_eq!(code, 1, "{said}");
+    assert_eq!(
+        snapshot(host.path()),
+        changed,
+        "nothing is written over the change"
+    );
+    let backups = state.path().join("backups");
+    assert!(
+        !backups.exists() || std::fs::read_dir(&backups).unwrap().next().is_none(),
+        "the refusal comes before any backup"
     );
 }
 

@@ -3,8 +3,10 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, describe_scan, lock_error, paint, print, scan_host, scope};
-use crate::domain::findings::{self, Thresholds};
+use crate::app::host::describe_scan;
+use crate::app::options::{CheckOptions, Format, GlobalOptions};
+use crate::app::{PathError, lock_error, print, scan_host};
+use crate::domain::findings;
 use crate::domain::report::{Report, Status};
 use crate::edge::apply::atomic;
 use crate::edge::apply::lock::{CHECK_WAIT, SharedLock};
@@ -12,31 +14,10 @@ use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Pending};
 use crate::edge::context::Context;
 use crate::edge::online;
-use crate::ui::cli::{CheckArgs, Global, Output};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8> {
+pub(super) fn run(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Result<u8> {
     let unknown = Status::Unknown.code();
-    let longer = if args.crit > args.warn {
-        Some(("--crit", args.crit, "--warn", args.warn))
-    } else if args.ca_crit > args.ca_warn {
-        Some(("--ca-crit", args.ca_crit, "--ca-warn", args.ca_warn))
-    } else {
-        None
-    };
-    if let Some((crit_flag, crit, warn_flag, warn)) = longer {
-        return Err(PathError {
-            message: format!(
-                "{crit_flag} {} must not be longer than {warn_flag} {}",
-                crate::domain::span::exact(crit),
-                crate::domain::span::exact(warn)
-            ),
-            path: global.kubernetes_dir.clone(),
-            hint: None,
-            exit: unknown,
-        }
-        .into());
-    }
     // A writer holds the tree's lock: judging the tree now would report its
     // transient state, so wait a moment, then say who holds it.
     let tree_lock = SharedLock::acquire(&global.kubernetes_dir, CHECK_WAIT).map_err(|err| {
@@ -49,16 +30,10 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         }
     })?;
     let pending = pending_change(global, unknown)?;
-    let inventory = scan_host(&scope(global, ctx), unknown)?;
+    let inventory = scan_host(&global.scope(ctx), unknown)?;
     drop(tree_lock);
-    describe_scan(global, &inventory);
-    let thresholds = Thresholds {
-        warn: args.warn,
-        crit: args.crit,
-        ca_warn: args.ca_warn,
-        ca_crit: args.ca_crit,
-    };
-    let mut report = Report::new(&inventory, ctx.now, thresholds);
+    describe_scan(global.verbose, &inventory);
+    let mut report = Report::new(&inventory, ctx.now, options.thresholds);
     if let Some(pending) = pending {
         report.extend(vec![findings::interrupted_change(
             &pending.id,
@@ -72,17 +47,15 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         hint: Some("remove it if kubecred did not write it".into()),
         exit: unknown,
     })?;
-    if args.online {
-        let timeout = std::time::Duration::try_from(args.api_timeout)
-            .unwrap_or(crate::edge::api::DEFAULT_TOTAL_TIMEOUT);
+    if let Some(ask) = &options.online {
         let state = online::waiting("kubecred: asking the API server", || {
-            online::binding_state(&inventory, args.server.as_deref(), timeout)
+            online::binding_state(&inventory, ask.server.as_deref(), ask.timeout)
         });
         if mark.is_some() && online::binding_seen(&state) {
             match online::clear_mark(&global.state_dir) {
                 Ok(()) => mark = None,
                 Err(message) => {
-                    eprintln!("kubecred: {}", crate::ui::render::text::printable(&message))
+                    eprintln!("kubecred: {}", crate::ui::render::text::printable(&message));
                 }
             }
         }
@@ -95,7 +68,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
             &mark.apply_line(),
         )]);
     }
-    if let Some(path) = &args.textfile {
+    if let Some(path) = &options.textfile {
         atomic::write(path, render::prometheus::check(&report).as_bytes(), 0o644).map_err(
             |err| PathError {
                 message: format!("cannot write the textfile: {}", err.source),
@@ -105,11 +78,11 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
             },
         )?;
     }
-    let text = match global.output {
-        Output::Table => render::table::check(&report, paint(global, ctx)),
-        Output::Json => render::json::check(&report),
-        Output::Nagios => render::nagios::check(&report),
-        Output::Prometheus => render::prometheus::check(&report),
+    let text = match global.format {
+        Format::Table => render::table::check(&report, global.paint),
+        Format::Json => render::json::check(&report),
+        Format::Nagios => render::nagios::check(&report),
+        Format::Prometheus => render::prometheus::check(&report),
     };
     print(&text)?;
     Ok(report.status().code())
@@ -117,7 +90,7 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
 
 /// The change an interrupted run left pending, if any; a state dir that
 /// cannot be read or trusted is UNKNOWN.
-fn pending_change(global: &Global, unknown: u8) -> Result<Option<Pending>> {
+fn pending_change(global: &GlobalOptions, unknown: u8) -> Result<Option<Pending>> {
     let fail = |message: String, path: std::path::PathBuf| PathError {
         message,
         path,
@@ -133,7 +106,7 @@ fn pending_change(global: &Global, unknown: u8) -> Result<Option<Pending>> {
     {
         return Ok(None);
     }
-    if let Err(err) = std::fs::read_dir(&global.state_dir) {
+    if let Err(err) = state::readable(&global.state_dir) {
         return Err(fail(
             format!("cannot read the state folder ({err})"),
             global.state_dir.clone(),

@@ -2,30 +2,31 @@
 
 use anyhow::Result;
 
-use crate::app::{PathError, describe_scan, paint, print, scan_host_or, scope};
+use crate::app::host::describe_scan;
+use crate::app::options::{Format, GlobalOptions, InspectOptions};
+use crate::app::{PathError, print, scan_host_or};
 use crate::domain::findings::Thresholds;
 use crate::domain::model::Inventory;
 use crate::domain::report::Report;
 use crate::edge::context::Context;
-use crate::ui::cli::{Global, InspectArgs, Output};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<u8> {
-    let inventory = if args.paths.is_empty() {
+pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Context) -> Result<u8> {
+    let inventory = if options.paths.is_empty() {
         scan_host_or(
-            &scope(global, ctx),
+            &global.scope(ctx),
             1,
             "pass --kubernetes-dir, or name files to inspect",
         )?
     } else {
-        Inventory::scan_paths(&args.paths, ctx.expected_owner)
+        Inventory::scan_paths(&options.paths, ctx.expected_owner)
     };
-    describe_scan(global, &inventory);
+    describe_scan(global.verbose, &inventory);
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
-    let text = match global.output {
-        Output::Table => render::table::inspect(&report, paint(global, ctx)),
-        Output::Json => render::json::inspect(&report),
-        Output::Nagios | Output::Prometheus => {
+    let text = match global.format {
+        Format::Table => render::table::inspect(&report, global.paint),
+        Format::Json => render::json::inspect(&report),
+        Format::Nagios | Format::Prometheus => {
             return Err(PathError {
                 message: "inspect prints table or json; nagios and prometheus are for `check`"
                     .into(),

@@ -3,8 +3,11 @@
 
 mod check;
 mod demo;
+mod host;
 mod inspect;
 mod migrate;
+mod move_super_admin;
+mod options;
 mod recover;
 mod renew;
 mod rollback;
@@ -17,23 +20,26 @@ use anyhow::Result;
 use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
-use crate::edge::apply::backup::Bounds;
-use crate::edge::apply::lock::{RunLock, Wait};
+use crate::edge::apply::lock::RunLock;
 use crate::edge::context::Context;
-use crate::ui::cli::{Cli, ColorWhen, Command, DEFAULT_COPIES, Global};
-use crate::ui::render::{Paint, text};
+use crate::ui::cli::{Cli, Command, Global};
+use options::{
+    CheckOptions, DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions,
+    RollbackOptions, WriteOptions,
+};
 
 /// Runs a parsed command line; returns the process exit status.
 pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
+    let global = GlobalOptions::new(&cli.global, ctx);
     match &cli.command {
-        Command::Inspect(args) => inspect::run(&cli.global, args, ctx),
-        Command::Check(args) => check::run(&cli.global, args, ctx),
-        Command::Renew(args) => renew::run(&cli.global, args, ctx),
+        Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
+        Command::Check(args) => check::run(&global, &CheckOptions::new(args, &global, ctx)?, ctx),
+        Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
         Command::Migrate(args) => migrate::run(&cli.global, args, ctx),
-        Command::Rollback(args) => rollback::run(&cli.global, args, ctx),
-        Command::Recover(args) => recover::run(&cli.global, args, ctx),
-        Command::Wizard(args) => wizard::run(&cli.global, args, ctx),
-        Command::Demo(args) => demo::run(&cli.global, args, ctx),
+        Command::Rollback(args) => rollback::run(&global, &RollbackOptions::new(args), ctx),
+        Command::Recover(args) => recover::run(&global, &RecoverOptions::new(args), ctx),
+        Command::Wizard(args) => wizard::run(&cli.global, &global, args, ctx),
+        Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
@@ -48,69 +54,38 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
     }
 }
 
-/// Where to scan, from the global options; files must belong to the context's owner.
+// `migrate` still takes the command line's `Global` (its options are being
+// resolved on their own): these four give it what the others get from
+// `GlobalOptions` and `host`, resolved the same way.
+
+/// Where to scan, from the command line's global options.
 fn scope(global: &Global, ctx: &Context) -> Scope {
-    let copies = if global.no_copies {
-        Vec::new()
-    } else {
-        copy_globs(global)
-    };
-    Scope {
-        cert_dir: global
-            .cert_dir
-            .clone()
-            .unwrap_or_else(|| global.kubernetes_dir.join("pki")),
-        kubernetes_dir: global.kubernetes_dir.clone(),
-        copies,
-        expected_owner: ctx.expected_owner,
-    }
+    GlobalOptions::new(global, ctx).scope(ctx)
 }
 
-/// Where to scan for a writing command: the copies are not its business.
-fn scope_without_copies(global: &Global, ctx: &Context) -> Scope {
-    Scope {
-        copies: Vec::new(),
-        ..scope(global, ctx)
-    }
-}
-
-/// Before a writing command: the run locks, the repair of a crashed run, then
-/// the removal of what crashed runs left. A dry run takes none: it only reads.
+/// [`host::begin_writing`], from the command line's options.
 fn begin_writing(
     global: &Global,
     dry_run: bool,
     wait: Option<time::Duration>,
     ctx: &Context,
 ) -> Result<Option<RunLock>> {
-    if dry_run {
-        return Ok(None);
-    }
-    let lock = take_lock(global, wait)?;
-    recover(global, ctx)?;
-    sweep(global);
-    Ok(Some(lock))
+    let write = WriteOptions::new(&crate::ui::cli::WriteArgs {
+        dry_run,
+        yes: false,
+        wait,
+    });
+    host::begin_writing(&GlobalOptions::new(global, ctx), &write, ctx)
 }
 
-/// Removes what crashed runs left in the state dir (under the lock).
-fn sweep(global: &Global) {
-    for removed in crate::edge::apply::backup::sweep(&global.state_dir) {
-        if global.verbose {
-            eprintln!(
-                "kubecred: removed what an interrupted run left: {}",
-                text::path(&removed)
-            );
-        }
-    }
+/// [`host::describe_scan`], from the command line's options.
+fn describe_scan(global: &Global, inventory: &Inventory) {
+    host::describe_scan(global.verbose, inventory);
 }
 
-/// The run locks of the kubernetes dir and the state dir, exclusive.
-fn take_lock(global: &Global, wait: Option<time::Duration>) -> Result<RunLock> {
-    let wait = match wait {
-        None => Wait::Never,
-        Some(limit) => Wait::For(std::time::Duration::try_from(limit).unwrap_or_default()),
-    };
-    RunLock::acquire(&global.state_dir, &global.kubernetes_dir, wait)
-        .map_err(|err| lock_refused(&err).into())
+/// [`host::describe_backup`], from the command line's options.
+fn describe_backup(global: &Global, backup: &crate::edge::apply::backup::Backup) {
+    host::describe_backup(global.verbose, backup);
 }
 
 /// A lock error as a message and the path it concerns.
@@ -142,18 +117,6 @@ fn lock_error(err: &crate::edge::apply::lock::LockError) -> (String, PathBuf) {
     }
 }
 
-/// The globs where admin copies are looked for: `--copies`, or the defaults.
-fn copy_globs(global: &Global) -> Vec<String> {
-    if global.copies.is_empty() {
-        DEFAULT_COPIES
-            .iter()
-            .map(|glob| (*glob).to_owned())
-            .collect()
-    } else {
-        global.copies.clone()
-    }
-}
-
 /// A lock that could not be taken, as a writing command reports it.
 fn lock_refused(err: &crate::edge::apply::lock::LockError) -> PathError {
     let (message, path) = lock_error(err);
@@ -162,24 +125,6 @@ fn lock_refused(err: &crate::edge::apply::lock::LockError) -> PathError {
         path,
         hint: Some("nothing was changed".into()),
         exit: 1,
-    }
-}
-
-/// Where a backup of this node may write: the kubernetes and certificate
-/// dirs, and the admin copies.
-fn bounds(global: &Global) -> Bounds {
-    let copies = copy_globs(global);
-    let cert_dir = global
-        .cert_dir
-        .clone()
-        .unwrap_or_else(|| global.kubernetes_dir.join("pki"));
-    Bounds {
-        folders: vec![global.kubernetes_dir.clone(), cert_dir],
-        copies,
-        files: vec![
-            crate::domain::migrate::manifest_path(&global.state_dir),
-            crate::domain::migrate::mark_path(&global.state_dir),
-        ],
     }
 }
 
@@ -205,68 +150,6 @@ fn scan_host_or(scope: &Scope, exit: u8, hint: &str) -> Result<Inventory> {
         .into());
     }
     Ok(inventory)
-}
-
-/// With `-v`: what the scan found, on stderr.
-fn describe_scan(global: &Global, inventory: &Inventory) {
-    if !global.verbose {
-        return;
-    }
-    let present = inventory
-        .credentials
-        .iter()
-        .filter(|c| c.material().is_some())
-        .count();
-    eprintln!(
-        "kubecred: {present} of {} credentials read under {} (certificates in {}); {} admin copies found elsewhere",
-        inventory.credentials.len(),
-        text::path(&inventory.kubernetes_dir),
-        text::path(&inventory.cert_dir),
-        inventory.copies.len()
-    );
-    for (path, reason) in &inventory.skipped_copies {
-        eprintln!(
-            "kubecred: not read as a copy: {}: {}",
-            text::path(path),
-            text::printable(reason)
-        );
-    }
-}
-
-/// With `-v`: every file a finished transaction wrote or removed, on stderr.
-fn describe_backup(global: &Global, backup: &crate::edge::apply::backup::Backup) {
-    if !global.verbose {
-        return;
-    }
-    for entry in &backup.manifest.files {
-        eprintln!(
-            "kubecred: {} {}",
-            if entry.existed { "replaced" } else { "created" },
-            text::path(&entry.path)
-        );
-    }
-}
-
-/// Restores what a crashed run left half-done, before anything else.
-fn recover(global: &Global, ctx: &Context) -> Result<Option<String>> {
-    match crate::edge::apply::transaction::recover(&global.state_dir, &bounds(global), &ctx.hook())
-    {
-        Ok(Some(id)) => {
-            eprintln!("an interrupted run was found: restored its backup {id} first");
-            Ok(Some(id))
-        }
-        Ok(None) => Ok(None),
-        Err(message) => Err(PathError {
-            message,
-            path: global.state_dir.clone(),
-            hint: Some(
-                "restore the backup by hand (kubecred rollback --list), then remove the journal"
-                    .into(),
-            ),
-            exit: 4,
-        }
-        .into()),
-    }
 }
 
 /// Asks before changing the host: `--yes`, or a person at a terminal who says yes.
@@ -297,15 +180,6 @@ fn confirm(yes: bool, ctx: &Context, question: &str) -> Result<()> {
         exit: 1,
     }
     .into())
-}
-
-/// Whether to paint tables.
-fn paint(global: &Global, ctx: &Context) -> Paint {
-    match global.color {
-        ColorWhen::Always => Paint::Color,
-        ColorWhen::Auto if ctx.stdout_is_terminal && !ctx.no_color => Paint::Color,
-        ColorWhen::Auto | ColorWhen::Never => Paint::Plain,
-    }
 }
 
 /// Writes data to stdout; a closed pipe (`| head`) is not an error.

@@ -4,13 +4,13 @@
 
 use anyhow::Result;
 
-use crate::app::{recover, sweep, take_lock};
+use crate::app::host::{recover, sweep, take_lock};
+use crate::app::options::{GlobalOptions, RecoverOptions};
 use crate::edge::context::Context;
-use crate::ui::cli::{Global, RecoverArgs};
 
 /// 0: nothing to do, or repaired; 4 (from `recover`): it could not be repaired.
-pub(super) fn run(global: &Global, args: &RecoverArgs, ctx: &Context) -> Result<u8> {
-    let _lock = take_lock(global, args.wait)?;
+pub(super) fn run(global: &GlobalOptions, options: &RecoverOptions, ctx: &Context) -> Result<u8> {
+    let _lock = take_lock(global, options.wait)?;
     let repaired = recover(global, ctx)?;
     sweep(global);
     if repaired.is_none() && !global.quiet {

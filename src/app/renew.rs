@@ -1,42 +1,96 @@
 //! `kubecred renew`: plan, show, confirm, issue and verify, then apply as one
-//! transaction; name the static pods that must restart.
+//! transaction; name the static pods that must restart. Planning and carrying
+//! out are apart, so that the wizard carries out the very plan it showed.
 
 use anyhow::Result;
 
-use crate::app::{
-    PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host,
-    scope_without_copies,
-};
-use crate::domain::issue::KeyAlgorithm;
+use crate::app::host::{begin_writing, describe_backup, describe_scan};
+use crate::app::options::{Format, GlobalOptions, RenewOptions, WriteOptions};
+use crate::app::{PathError, confirm, print, scan_host};
+use crate::domain::model::Inventory;
 use crate::domain::plan::Write;
-use crate::domain::renew::{self, KeyChoice, RenewError, Request, SkipReason};
+use crate::domain::renew::{self, RenewError, SkipReason};
+use crate::edge::apply::lock::RunLock;
 use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
-use crate::ui::cli::{Global, KeyAlgorithmArg, Output, RenewArgs};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
-    let inventory = scan_host(&scope_without_copies(global, ctx), 1)?;
-    describe_scan(global, &inventory);
-    let request = Request {
-        names: args.names.clone(),
-        within: args.within,
-        validity: args.validity,
-        key: key_choice(args),
-        trust_clock: args.trust_clock,
-        all_or_nothing: args.all_or_nothing,
+/// A renewal planned from one scan of the node: what is shown and, once
+/// confirmed, exactly what is issued and written.
+pub(super) struct Planned {
+    options: RenewOptions,
+    inventory: Inventory,
+    plan: renew::Plan,
+}
+
+impl Planned {
+    /// The domain plan, for showing.
+    pub(super) fn plan(&self) -> &renew::Plan {
+        &self.plan
+    }
+
+    /// How it is to be written.
+    pub(super) fn write(&self) -> &WriteOptions {
+        &self.options.write
+    }
+}
+
+pub(super) fn run(global: &GlobalOptions, options: &RenewOptions, ctx: &Context) -> Result<u8> {
+    let write = &options.write;
+    let lock = begin_writing(global, write, ctx)?;
+    let planned = plan(global, options, ctx)?;
+    notices(global, &planned.plan);
+    // No lock is a dry run: it only shows.
+    let lock = match lock {
+        Some(lock) if !planned.plan.items.is_empty() => lock,
+        _ => {
+            show(global, &planned.plan)?;
+            let status = skipped_faults(&planned.plan);
+            if planned.plan.items.is_empty() && !global.quiet {
+                eprintln!(
+                    "{}",
+                    if status == 0 {
+                        "nothing to renew"
+                    } else {
+                        "nothing was renewed"
+                    }
+                );
+            }
+            return Ok(status);
+        }
     };
-    let plan =
-        renew::plan(&inventory, &request, ctx.now).map_err(|err| usage_or_failure(&err, global))?;
-    let show = |plan: &renew::Plan| -> Result<()> {
-        let text = match global.output {
-            Output::Json => render::plan::renew_json(plan),
-            _ => render::plan::renew_table(plan),
-        };
-        print(&text)
-    };
+    if !write.yes {
+        show(global, &planned.plan)?;
+    }
+    confirm(
+        write.yes,
+        ctx,
+        &format!("Renew {} certificate(s)?", planned.plan.items.len()),
+    )?;
+    execute(global, planned, &lock, ctx)
+}
+
+/// Scans the node and plans the renewal; takes no lock and writes nothing.
+pub(super) fn plan(
+    global: &GlobalOptions,
+    options: &RenewOptions,
+    ctx: &Context,
+) -> Result<Planned> {
+    let inventory = scan_host(&global.writing_scope(ctx), 1)?;
+    describe_scan(global.verbose, &inventory);
+    let plan = renew::plan(&inventory, &options.request, ctx.now)
+        .map_err(|err| usage_or_failure(&err, global))?;
+    Ok(Planned {
+        options: options.clone(),
+        inventory,
+        plan,
+    })
+}
+
+/// What a plan leaves out or limits, on stderr: absent credentials (not
+/// recreated) and certificates capped at their CA's expiry.
+pub(super) fn notices(global: &GlobalOptions, plan: &renew::Plan) {
     for skip in &plan.skipped {
         if skip.reason == SkipReason::Absent && !global.quiet {
             eprintln!("MISSING! {}: absent, not recreated", skip.name);
@@ -50,38 +104,37 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
             crate::domain::span::date(item.not_after)
         );
     }
-    if plan.items.is_empty() || args.write.dry_run {
-        show(&plan)?;
-        let status = skipped_faults(&plan);
-        if plan.items.is_empty() && !global.quiet {
-            eprintln!(
-                "{}",
-                if status == 0 {
-                    "nothing to renew"
-                } else {
-                    "nothing was renewed"
-                }
-            );
-        }
-        return Ok(status);
-    }
-    if !args.write.yes {
-        show(&plan)?;
-    }
-    confirm(
-        args.write.yes,
-        ctx,
-        &format!("Renew {} certificate(s)?", plan.items.len()),
-    )?;
+}
+
+/// The plan on stdout, in the format asked for.
+fn show(global: &GlobalOptions, plan: &renew::Plan) -> Result<()> {
+    print(&match global.format {
+        Format::Json => render::plan::renew_json(plan),
+        _ => render::plan::renew_table(plan),
+    })
+}
+
+/// Issues, verifies and writes exactly what `planned` holds, in one
+/// transaction under the run lock; names the static pods that must restart.
+pub(super) fn execute(
+    global: &GlobalOptions,
+    planned: Planned,
+    _lock: &RunLock,
+    ctx: &Context,
+) -> Result<u8> {
+    let Planned {
+        options,
+        inventory,
+        mut plan,
+    } = planned;
     let prepared = renew::prepare(&plan, &inventory, &Host::new(&inventory))
         .map_err(|err| usage_or_failure(&err, global))?;
     // What was shown is what happens: a credential that failed to issue moves to the skips.
-    let mut plan = plan;
     plan.items
         .retain(|item| !prepared.skipped.iter().any(|skip| skip.name == item.name));
     plan.skipped.extend(prepared.skipped);
-    if args.write.yes {
-        show(&plan)?;
+    if options.write.yes {
+        show(global, &plan)?;
     }
     let status = skipped_faults(&plan);
     let renewed = prepared.renewed;
@@ -104,7 +157,7 @@ pub(super) fn run(global: &Global, args: &RenewArgs, ctx: &Context) -> Result<u8
         &ctx.hook(),
     )
     .map_err(|err| apply_error(&err))?;
-    describe_backup(global, &backup);
+    describe_backup(global.verbose, &backup);
     let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
     if !global.quiet {
         eprintln!(
@@ -148,21 +201,7 @@ fn skipped_faults(plan: &renew::Plan) -> u8 {
     u8::from(!faults.is_empty())
 }
 
-fn key_choice(args: &RenewArgs) -> KeyChoice {
-    if args.reuse_key {
-        return KeyChoice::Reuse;
-    }
-    match args.key_algorithm {
-        KeyAlgorithmArg::Auto => KeyChoice::Auto,
-        KeyAlgorithmArg::Rsa2048 => KeyChoice::New(KeyAlgorithm::Rsa2048),
-        KeyAlgorithmArg::Rsa3072 => KeyChoice::New(KeyAlgorithm::Rsa3072),
-        KeyAlgorithmArg::Rsa4096 => KeyChoice::New(KeyAlgorithm::Rsa4096),
-        KeyAlgorithmArg::EcdsaP256 => KeyChoice::New(KeyAlgorithm::EcdsaP256),
-        KeyAlgorithmArg::EcdsaP384 => KeyChoice::New(KeyAlgorithm::EcdsaP384),
-    }
-}
-
-fn usage_or_failure(err: &RenewError, global: &Global) -> anyhow::Error {
+fn usage_or_failure(err: &RenewError, global: &GlobalOptions) -> anyhow::Error {
     let (path, exit) = match err {
         RenewError::Usage(_) => (global.kubernetes_dir.clone(), 2),
         RenewError::Unusable { path, .. } => (path.clone(), 1),

@@ -1,79 +1,149 @@
 //! `kubecred rollback`: list backups, or restore one after backing up the
 //! present, into the kubernetes dir named (or, with `--into-original`, the one
-//! the backup was taken of) and nowhere else.
+//! the backup was taken of) and nowhere else. Planning and carrying out are
+//! apart, so that the wizard carries out the very restore it showed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::app::host::{begin_writing, describe_backup};
+use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions, WriteOptions};
 use crate::app::renew::apply_error;
-use crate::app::{PathError, begin_writing, bounds, confirm, describe_backup, lock_refused, print};
+use crate::app::{PathError, confirm, lock_refused, print};
 use crate::domain::plan::{Action, Ownership, Write};
 use crate::edge::apply::backup::{self, Backup, Bounds};
-use crate::edge::apply::lock::{TreeLock, Wait};
+use crate::edge::apply::lock::{RunLock, TreeLock, Wait};
 use crate::edge::apply::state;
 use crate::edge::apply::transaction;
 use crate::edge::context::Context;
-use crate::edge::inventory;
-use crate::ui::cli::{Global, Output, RollbackArgs};
+use crate::edge::inventory::{self, presence};
 use crate::ui::render;
 
-pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result<u8> {
-    if args.list {
-        state::judge_state_dir(&global.state_dir).map_err(|err| PathError {
-            message: format!("refusing the state folder: it {}", err.reason),
-            path: err.path.clone(),
-            hint: None,
-            exit: 1,
-        })?;
-        let (backups, unreadable) = Backup::list_all(&global.state_dir);
-        let text = match global.output {
-            Output::Json => render::plan::backups_json(&backups, &unreadable),
-            _ => render::plan::backups_table(&backups, &unreadable),
-        };
-        print(&text)?;
-        return Ok(0);
+pub(super) fn run(global: &GlobalOptions, options: &RollbackOptions, ctx: &Context) -> Result<u8> {
+    match options {
+        RollbackOptions::List => list(global),
+        RollbackOptions::Restore(restore) => self::restore(global, restore, ctx),
     }
-    let id = args.id.clone().unwrap_or_default();
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
-    if args.write.dry_run {
-        state::judge_state_dir(&global.state_dir).map_err(|err| refused(err.to_string()))?;
-    }
-    let backup = Backup::load(&global.state_dir, &id).map_err(|message| PathError {
-        message,
-        path: backup::root(&global.state_dir),
-        hint: Some("kubecred rollback --list shows the backups".into()),
-        exit: 1,
-    })?;
-    let (tree, bounds) = target(global, args, &backup)?;
-    bounds.check(&backup.manifest).map_err(|reason| PathError {
-        message: format!("refusing backup `{id}`: its manifest {reason}; nothing was changed"),
-        path: backup.dir.clone(),
+}
+
+/// Every backup, and the sets that cannot be read.
+fn list(global: &GlobalOptions) -> Result<u8> {
+    state::judge_state_dir(&global.state_dir).map_err(|err| PathError {
+        message: format!("refusing the state folder: it {}", err.reason),
+        path: err.path.clone(),
         hint: None,
         exit: 1,
     })?;
+    let (backups, unreadable) = Backup::list_all(&global.state_dir);
+    let text = match global.format {
+        Format::Json => render::plan::backups_json(&backups, &unreadable),
+        _ => render::plan::backups_table(&backups, &unreadable),
+    };
+    print(&text)?;
+    Ok(0)
+}
+
+/// A restore planned from one backup: what is shown and, once confirmed,
+/// exactly what is written back.
+pub(super) struct Planned {
+    options: RestoreOptions,
+    backup: Backup,
+    tree: PathBuf,
+    changes: Vec<Write>,
+}
+
+impl Planned {
+    /// The backup restored, for showing.
+    pub(super) fn backup(&self) -> &Backup {
+        &self.backup
+    }
+
+    /// How it is to be written.
+    pub(super) fn write(&self) -> &WriteOptions {
+        &self.options.write
+    }
+
+    /// Whether every file is already as the backup has it.
+    pub(super) fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Restores one backup after backing up the present.
+fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> Result<u8> {
+    let id = &options.id;
+    let lock = begin_writing(global, &options.write, ctx)?;
+    if options.write.dry_run {
+        state::judge_state_dir(&global.state_dir).map_err(|err| refused(err.to_string()))?;
+    }
+    let (backup, tree) = locate(global, options)?;
     // The tree restored into is locked too when it is not the one named.
-    let _original = if args.into_original && !args.write.dry_run {
+    let _original = if options.into_original && !options.write.dry_run {
         TreeLock::acquire(&tree, Wait::Never).map_err(|err| lock_refused(&err))?
     } else {
         None
     };
     print(&render::plan::restore_table(&backup))?;
-    if args.write.dry_run {
+    // No lock is a dry run: it only shows.
+    let Some(lock) = lock else {
         return Ok(0);
-    }
-    let changes = changes(&backup)?;
-    if changes.is_empty() {
+    };
+    let planned = with_changes(options, backup, tree)?;
+    if planned.is_empty() {
         if !global.quiet {
-            eprintln!("nothing to restore: every file is as backup {id} has it");
+            eprintln!("{}", nothing_to_restore(id));
         }
         return Ok(0);
     }
     confirm(
-        args.write.yes,
+        options.write.yes,
         ctx,
-        &format!("Restore {} file(s) from backup {id}?", changes.len()),
+        &format!(
+            "Restore {} file(s) from backup {id}?",
+            planned.changes.len()
+        ),
     )?;
+    execute(global, planned, &lock, ctx)
+}
+
+/// Plans the restore of a backup: the backup, checked against where it may
+/// write, and the files to put back; takes no lock and writes nothing.
+pub(super) fn plan(global: &GlobalOptions, options: &RestoreOptions) -> Result<Planned> {
+    let (backup, tree) = locate(global, options)?;
+    with_changes(options, backup, tree)
+}
+
+/// The restore of `backup` into `tree`, with the files to put back.
+fn with_changes(options: &RestoreOptions, backup: Backup, tree: PathBuf) -> Result<Planned> {
+    Ok(Planned {
+        options: options.clone(),
+        changes: changes(&backup)?,
+        backup,
+        tree,
+    })
+}
+
+/// Why a restore has nothing to do.
+pub(super) fn nothing_to_restore(id: &str) -> String {
+    format!("nothing to restore: every file is as backup {id} has it")
+}
+
+/// Writes back exactly the files `planned` holds, after backing up the
+/// present, in one transaction under the run lock (and, for another tree
+/// than the one named, that tree's lock, which the caller holds).
+pub(super) fn execute(
+    global: &GlobalOptions,
+    planned: Planned,
+    _lock: &RunLock,
+    ctx: &Context,
+) -> Result<u8> {
+    let Planned {
+        options,
+        tree,
+        changes,
+        ..
+    } = planned;
     let current = transaction::apply(
         &global.state_dir,
         &tree,
@@ -83,14 +153,34 @@ pub(super) fn run(global: &Global, args: &RollbackArgs, ctx: &Context) -> Result
         &ctx.hook(),
     )
     .map_err(|err| apply_error(&err))?;
-    describe_backup(global, &current);
+    describe_backup(global.verbose, &current);
     if !global.quiet {
         eprintln!(
-            "restored backup {id}; the state before the rollback is in backup {}",
-            current.manifest.id
+            "restored backup {}; the state before the rollback is in backup {}",
+            options.id, current.manifest.id
         );
     }
     Ok(0)
+}
+
+/// The backup named and the tree it goes back into, its manifest checked
+/// against where it may write.
+fn locate(global: &GlobalOptions, options: &RestoreOptions) -> Result<(Backup, PathBuf)> {
+    let id = &options.id;
+    let backup = Backup::load(&global.state_dir, id).map_err(|message| PathError {
+        message,
+        path: backup::root(&global.state_dir),
+        hint: Some("kubecred rollback --list shows the backups".into()),
+        exit: 1,
+    })?;
+    let (tree, bounds) = target(global, options, &backup)?;
+    bounds.check(&backup.manifest).map_err(|reason| PathError {
+        message: format!("refusing backup `{id}`: its manifest {reason}; nothing was changed"),
+        path: backup.dir.clone(),
+        hint: None,
+        exit: 1,
+    })?;
+    Ok((backup, tree))
 }
 
 fn refused(message: String) -> PathError {
@@ -104,19 +194,19 @@ fn refused(message: String) -> PathError {
 
 /// The tree a backup goes back into, and where in it it may write: the
 /// kubernetes dir named, unless the backup was taken of another one.
-fn target(global: &Global, args: &RollbackArgs, backup: &Backup) -> Result<(PathBuf, Bounds)> {
-    let named = bounds(global);
+fn target(
+    global: &GlobalOptions,
+    args: &RestoreOptions,
+    backup: &Backup,
+) -> Result<(PathBuf, Bounds)> {
+    let named = global.bounds();
     let original = backup
         .manifest
         .kubernetes_dir
         .as_ref()
         .map(|dir| dir.0.clone());
-    let same = |a: &Path, b: &Path| {
-        a == b
-            || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
-    };
     match original {
-        Some(original) if !same(&original, &global.kubernetes_dir) => {
+        Some(original) if !presence::same_place(&original, &global.kubernetes_dir) => {
             if !args.into_original {
                 return Err(PathError {
                     message: format!(

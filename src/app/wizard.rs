@@ -1,28 +1,25 @@
 //! `kubecred wizard`: gathers the facts, runs the flow on the terminal, and
 //! carries out the confirmed intent with the same code as the commands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::app::{PathError, begin_writing, migrate, renew, rollback, scope};
+use crate::app::host::lock_for_writing;
+use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOptions};
+use crate::app::{PathError, migrate, move_super_admin, renew, rollback, scope};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
 use crate::domain::model::Inventory;
-use crate::domain::plan::{Action, Expect, Ownership, Write};
 use crate::domain::report::Report;
 use crate::edge::apply::backup::Backup;
-use crate::edge::apply::hook::Proceed;
-use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
 use crate::edge::online::{self, BindingState};
-use crate::ui::cli::{
-    Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
-};
-use crate::ui::render;
+use crate::ui::cli::{self, Global, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
+use crate::ui::render::{self, text::printable};
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
 use crate::ui::wizard::{self, Executor};
@@ -30,7 +27,12 @@ use crate::ui::wizard::{self, Executor};
 /// Set once the final confirmation is given: Ctrl-C no longer cancels.
 static EXECUTING: AtomicBool = AtomicBool::new(false);
 
-pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u8> {
+pub(super) fn run(
+    global: &Global,
+    options: &GlobalOptions,
+    args: &WizardArgs,
+    ctx: &Context,
+) -> Result<u8> {
     if !ctx.interactive {
         return Err(PathError {
             message: "the wizard needs a terminal; without one, use the commands: \
@@ -59,8 +61,13 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
         std::process::exit(130);
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
-    let (facts, asking) = gather(global, args.server.clone(), timeout, ctx);
-    let mut executor = RealExecutor { global, args, ctx };
+    let (facts, asking) = gather(options, args.server.clone(), timeout, ctx);
+    let mut executor = RealExecutor {
+        global,
+        options,
+        args,
+        ctx,
+    };
     let binding = move || {
         asking.map(|asking| {
             online::waiting("kubecred: asking the API server", || {
@@ -82,12 +89,12 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
 /// The facts of the opening screen, read from the node at once; the API
 /// server's answer about the binding comes from the thread returned.
 fn gather(
-    global: &Global,
+    global: &GlobalOptions,
     server: Option<String>,
     timeout: Duration,
     ctx: &Context,
 ) -> (Facts, Option<JoinHandle<Binding>>) {
-    let inventory = Inventory::scan(&scope(global, ctx));
+    let inventory = Inventory::scan(&global.scope(ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
         .credentials
@@ -144,7 +151,9 @@ fn gather(
 }
 
 struct RealExecutor<'a> {
+    /// The command line's, for `migrate`, which still takes them.
     global: &'a Global,
+    options: &'a GlobalOptions,
     args: &'a WizardArgs,
     ctx: &'a Context,
 }
@@ -170,121 +179,131 @@ impl RealExecutor<'_> {
     }
 }
 
+/// A plan the wizard showed, kept to be carried out as it was shown.
+enum Shown {
+    /// `migrate`: its table, and the intent it is planned again from when it runs.
+    Migrate {
+        offline: bool,
+        update_copies: bool,
+        table: String,
+    },
+    Renew(Box<renew::Planned>),
+    MoveSuperAdmin(move_super_admin::Planned),
+    Rollback(rollback::Planned),
+}
+
 impl Executor for RealExecutor<'_> {
-    fn plan(&mut self, intent: &Intent) -> Result<String, String> {
+    type Plan = Shown;
+
+    fn plan(&mut self, intent: &Intent) -> Result<Shown, String> {
         match intent {
             Intent::Migrate {
                 offline,
                 update_copies,
-            } => self.migrate_plan(*offline, *update_copies),
-            Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
+            } => self
+                .migrate_plan(*offline, *update_copies)
+                .map(|table| Shown::Migrate {
+                    offline: *offline,
+                    update_copies: *update_copies,
+                    table,
+                }),
+            Intent::UpdateCopies { offline } => {
+                self.migrate_plan(*offline, true)
+                    .map(|table| Shown::Migrate {
+                        offline: *offline,
+                        update_copies: true,
+                        table,
+                    })
+            }
             Intent::Renew { within, validity } => {
-                let inventory = Inventory::scan(&crate::domain::model::Scope {
-                    copies: Vec::new(),
-                    ..scope(self.global, self.ctx)
-                });
-                let request = crate::domain::renew::Request {
-                    names: Vec::new(),
-                    within: Some(*within),
-                    validity: *validity,
-                    key: crate::domain::renew::KeyChoice::Auto,
-                    trust_clock: false,
-                    all_or_nothing: false,
-                };
-                let plan = crate::domain::renew::plan(&inventory, &request, self.ctx.now)
-                    .map_err(|err| err.to_string())?;
-                if plan.items.is_empty() {
+                let options = renew_options(*within, *validity)?;
+                let planned = renew::plan(self.options, &options, self.ctx)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.plan().items.is_empty() {
                     return Err(format!(
                         "nothing expires within {}",
                         crate::domain::span::left(*within)
                     ));
                 }
-                Ok(render::plan::renew_table(&plan))
+                Ok(Shown::Renew(Box::new(planned)))
             }
             Intent::MoveSuperAdmin { to } => {
-                let from = self.global.kubernetes_dir.join("super-admin.conf");
-                if to.exists() {
-                    return Err(format!(
-                        "{} exists already; name a new file",
-                        crate::ui::render::text::path(to)
-                    ));
-                }
-                if !to.parent().is_some_and(Path::is_dir) {
-                    return Err(format!(
-                        "{} has no folder to go in (is the medium mounted?)",
-                        crate::ui::render::text::path(to)
-                    ));
-                }
-                Ok(format!(
-                    "STEP   ACTION\n1      back up {0} into {1}\n2      write {2} (0600, owned by root)\n3      re-read {2} and compare it byte for byte\n4      remove {0}\n",
-                    crate::ui::render::text::path(&from),
-                    crate::ui::render::text::path(&crate::edge::apply::backup::root(
-                        &self.global.state_dir
-                    )),
-                    crate::ui::render::text::path(to)
-                ))
+                move_super_admin::plan(self.options, to, WriteOptions::new(&confirmed()?))
+                    .map(Shown::MoveSuperAdmin)
+                    .map_err(|err| unplannable(&err))
             }
-            Intent::Rollback { id } => Backup::load(&self.global.state_dir, id)
-                .map(|backup| render::plan::restore_table(&backup)),
+            Intent::Rollback { id } => {
+                let planned = rollback::plan(self.options, &restore_options(id)?)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.is_empty() {
+                    return Err(rollback::nothing_to_restore(id));
+                }
+                Ok(Shown::Rollback(planned))
+            }
         }
     }
 
-    fn run(&mut self, intent: &Intent) -> u8 {
+    fn show(&self, shown: &Shown) -> String {
+        match shown {
+            Shown::Migrate { table, .. } => table.clone(),
+            Shown::Renew(planned) => render::plan::renew_table(planned.plan()),
+            Shown::MoveSuperAdmin(planned) => move_super_admin::show(self.options, planned),
+            Shown::Rollback(planned) => render::plan::restore_table(planned.backup()),
+        }
+    }
+
+    fn run(&mut self, shown: Shown) -> u8 {
         EXECUTING.store(true, Ordering::SeqCst);
-        let result = match intent {
-            Intent::Migrate {
+        let (options, ctx) = (self.options, self.ctx);
+        let result = match shown {
+            Shown::Migrate {
                 offline,
                 update_copies,
+                ..
             } => migrate::run(
                 self.global,
-                &self.migrate_args(*offline, *update_copies),
+                &self.migrate_args(offline, update_copies),
                 self.ctx,
             ),
-            Intent::UpdateCopies { offline } => {
-                migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
+            Shown::Renew(planned) => {
+                lock_for_writing(options, planned.write().wait, ctx).and_then(|lock| {
+                    renew::notices(options, planned.plan());
+                    renew::execute(options, *planned, &lock, ctx)
+                })
             }
-            Intent::Renew { within, validity } => renew::run(
-                self.global,
-                &RenewArgs {
-                    names: Vec::new(),
-                    within: Some(*within),
-                    validity: *validity,
-                    key_algorithm: KeyAlgorithmArg::Auto,
-                    reuse_key: false,
-                    trust_clock: false,
-                    all_or_nothing: false,
-                    write: WriteArgs {
-                        dry_run: false,
-                        yes: true,
-                        wait: None,
-                    },
-                },
-                self.ctx,
-            ),
-            Intent::MoveSuperAdmin { to } => move_super_admin(self.global, to, self.ctx),
-            Intent::Rollback { id } => rollback::run(
-                self.global,
-                &RollbackArgs {
-                    list: false,
-                    into_original: false,
-                    id: Some(id.clone()),
-                    write: WriteArgs {
-                        dry_run: false,
-                        yes: true,
-                        wait: None,
-                    },
-                },
-                self.ctx,
-            ),
+            Shown::MoveSuperAdmin(planned) => lock_for_writing(options, planned.write().wait, ctx)
+                .and_then(|lock| move_super_admin::execute(options, planned, &lock, ctx)),
+            Shown::Rollback(planned) => lock_for_writing(options, planned.write().wait, ctx)
+                .and_then(|lock| rollback::execute(options, planned, &lock, ctx)),
         };
         match result {
             Ok(code) => code,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                err.downcast_ref::<PathError>().map_or(1, |e| e.exit)
-            }
+            Err(err) => refused(&err),
         }
     }
+}
+
+/// Why a plan cannot be made, in one line.
+fn unplannable(err: &anyhow::Error) -> String {
+    printable(&format!("{err:#}")).into_owned()
+}
+
+/// Says why a confirmed change failed, as `main` says it for the commands,
+/// and that the plan shown was not carried out when nothing was changed;
+/// returns the exit status.
+fn refused(err: &anyhow::Error) -> u8 {
+    eprintln!("error: {}", printable(&format!("{err:#}")));
+    let path_error = err.downcast_ref::<PathError>();
+    if let Some(hint) = path_error.and_then(|e| e.hint.as_deref()) {
+        eprintln!("hint: {}", printable(hint));
+    }
+    let exit = path_error.map_or(1, |e| e.exit);
+    if exit == 1 {
+        eprintln!(
+            "The plan shown was not carried out; if the node changed since it was shown, run `kubecred wizard` again to see it as it is now."
+        );
+    }
+    exit
 }
 
 impl RealExecutor<'_> {
@@ -311,86 +330,30 @@ impl RealExecutor<'_> {
     }
 }
 
-/// Writes super-admin.conf to `to`, proves the copy by re-reading it, and only
-/// then removes it from the kubernetes dir; one transaction.
-fn move_super_admin(global: &Global, to: &Path, ctx: &Context) -> Result<u8> {
-    let _lock = begin_writing(global, false, None, ctx)?;
-    let from = global.kubernetes_dir.join("super-admin.conf");
-    let bytes = crate::edge::inventory::read_file(&from, crate::edge::inventory::Links::Refuse)
-        .and_then(|read| read.ok_or_else(|| "file is absent".to_owned()))
-        .map(|(bytes, _)| bytes)
-        .map_err(|message| PathError {
-            message,
-            path: from.clone(),
-            hint: None,
-            exit: 1,
-        })?;
-    crate::domain::kubeconfig::Kubeconfig::parse(&bytes).map_err(|message| PathError {
-        message,
-        path: from.clone(),
-        hint: None,
-        exit: 1,
-    })?;
-    let write = Write {
-        path: to.to_path_buf(),
-        action: Action::Write(
-            bytes.clone(),
-            Ownership::Exact {
-                mode: 0o600,
-                uid: 0,
-                gid: 0,
-            },
-        ),
-        kubeconfig: false,
-        expect: Expect::Absent,
-    };
-    let remove = Write {
-        path: from.clone(),
-        action: Action::Remove,
-        kubeconfig: false,
-        expect: Expect::of(Some(&bytes)),
-    };
-    let mut transaction = Transaction::begin(
-        &global.state_dir,
-        &global.kubernetes_dir,
-        "move-super-admin",
-        &[write.clone(), remove.clone()],
-        ctx.now,
-        &Proceed,
-    )
-    .map_err(|err| renew::apply_error(&err))?;
-    let steps = transaction
-        .write(&write)
-        .map_err(|err| err.to_string())
-        .and_then(|()| {
-            let copy = crate::edge::inventory::read_file(to, crate::edge::inventory::Links::Refuse)
-                .and_then(|read| read.ok_or_else(|| "it is absent".to_owned()))
-                .map(|(copy, _)| copy)
-                .map_err(|err| {
-                    format!(
-                        "cannot re-read {}: {err}",
-                        crate::ui::render::text::path(to)
-                    )
-                })?;
-            if copy != bytes {
-                return Err(format!(
-                    "{} does not read back as written",
-                    crate::ui::render::text::path(to)
-                ));
-            }
-            transaction.write(&remove).map_err(|err| err.to_string())
-        });
-    if let Err(cause) = steps {
-        return Err(renew::apply_error(&transaction.abort(cause)));
-    }
-    let backup = transaction
-        .commit()
-        .map_err(|err| renew::apply_error(&err))?;
-    eprintln!(
-        "super-admin.conf moved to {} (0600) and removed from {}; backup {}",
-        crate::ui::render::text::path(to),
-        crate::ui::render::text::path(&global.kubernetes_dir),
-        backup.manifest.id
-    );
-    Ok(0)
+/// The switches of a change the wizard's final confirmation approved: as
+/// `--yes`, every other flag at its default.
+fn confirmed() -> Result<WriteArgs, String> {
+    Ok(WriteArgs {
+        yes: true,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    })
+}
+
+/// `renew all --within W --validity V --yes`, resolved as the command line is.
+fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
+    Ok(RenewOptions::new(&RenewArgs {
+        within: Some(within),
+        validity,
+        write: confirmed()?,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
+}
+
+/// `rollback ID --yes`, resolved as the command line is.
+fn restore_options(id: &str) -> Result<RestoreOptions, String> {
+    Ok(RestoreOptions::new(&RollbackArgs {
+        id: Some(id.to_owned()),
+        write: confirmed()?,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
 }

@@ -4,6 +4,7 @@
 //! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
@@ -41,6 +42,9 @@ pub struct Context {
     pub fault: Option<Fault>,
     /// The test seam before each filesystem step (unset: every step proceeds).
     pub pause: Pause,
+    /// The working folder relative paths are resolved against (`None`: it
+    /// could not be read, so only absolute paths can be used).
+    pub working_dir: Option<PathBuf>,
 }
 
 impl Context {
@@ -81,7 +85,20 @@ impl Context {
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
+            working_dir: std::env::current_dir().ok(),
         })
+    }
+
+    /// `path` made absolute against the working folder, with `.` components
+    /// dropped; symlinks and `..` are kept as written.
+    pub fn absolute(&self, path: &Path) -> std::io::Result<PathBuf> {
+        if path.is_absolute() || path.as_os_str().is_empty() {
+            return std::path::absolute(path);
+        }
+        match &self.working_dir {
+            Some(dir) => std::path::absolute(dir.join(path)),
+            None => Err(std::io::Error::other("the working folder cannot be read")),
+        }
     }
 
     /// The hook for one command's writes: fresh, with the test's pause and
@@ -108,4 +125,47 @@ fn fault_from_env() -> Result<Option<Fault>, String> {
         dir: dir.into(),
         after_renames,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(working_dir: Option<&str>) -> Context {
+        Context {
+            now: OffsetDateTime::UNIX_EPOCH,
+            stdout_is_terminal: false,
+            interactive: false,
+            no_color: false,
+            expected_owner: 0,
+            fault: None,
+            pause: Pause::default(),
+            working_dir: working_dir.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_working_folder_read_at_start() {
+        let ctx = at(Some("/srv/work"));
+        assert_eq!(
+            ctx.absolute(Path::new("./node/pki")).unwrap(),
+            Path::new("/srv/work/node/pki")
+        );
+        assert_eq!(
+            ctx.absolute(Path::new("/etc/./kubernetes")).unwrap(),
+            Path::new("/etc/kubernetes")
+        );
+        assert_eq!(
+            ctx.absolute(Path::new("../up")).unwrap(),
+            Path::new("/srv/work/../up"),
+            "`..` is kept: resolving it is the filesystem's business"
+        );
+        assert!(ctx.absolute(Path::new("")).is_err());
+        let lost = at(None);
+        assert!(lost.absolute(Path::new("node")).is_err());
+        assert_eq!(
+            lost.absolute(Path::new("/node")).unwrap(),
+            Path::new("/node")
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::domain::span;
 
@@ -219,7 +219,7 @@ pub struct RenewArgs {
     #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub within: Option<time::Duration>,
     /// Lifetime of the new certificates, capped at the CA's
-    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    #[arg(long, default_value = RENEW_VALIDITY, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub validity: time::Duration,
     /// Algorithm of the new keys (auto: the one of the key being replaced)
     #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::Auto, value_name = "ALG")]
@@ -237,6 +237,10 @@ pub struct RenewArgs {
     #[command(flatten)]
     pub write: WriteArgs,
 }
+
+/// The lifetime `renew` gives new certificates by default: kubeadm's
+/// `certificateValidityPeriod` default.
+pub const RENEW_VALIDITY: &str = "8760h";
 
 /// Key algorithms `renew` can generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -326,6 +330,41 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// The arguments of a command line that names none: every flag at its
+/// declared default, a required one left unset. What the wizard starts from,
+/// so that no default is written twice.
+pub fn defaults<T: Args + FromArgMatches>() -> Result<T, clap::Error> {
+    let command = T::augment_args(
+        clap::Command::new("defaults")
+            .no_binary_name(true)
+            .ignore_errors(true),
+    );
+    T::from_arg_matches(&command.try_get_matches_from(std::iter::empty::<&str>())?)
+}
+
 fn duration(text: &str) -> Result<time::Duration, String> {
     span::parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_declared_ones() {
+        let renew: RenewArgs = defaults().unwrap();
+        assert_eq!(renew.names, ["all"]);
+        assert_eq!(renew.within, None);
+        assert_eq!(renew.validity, time::Duration::hours(8760));
+        assert_eq!(renew.key_algorithm, KeyAlgorithmArg::Auto);
+        assert!(!renew.reuse_key && !renew.trust_clock && !renew.all_or_nothing);
+        assert!(!renew.write.dry_run && !renew.write.yes && renew.write.wait.is_none());
+        let rollback: RollbackArgs = defaults().unwrap();
+        assert!(!rollback.list && rollback.id.is_none() && !rollback.into_original);
+        let parsed = Cli::try_parse_from(["kubecred", "renew"]).unwrap();
+        let Command::Renew(parsed) = parsed.command else {
+            panic!("renew parses as renew");
+        };
+        assert_eq!(format!("{parsed:?}"), format!("{renew:?}"));
+    }
 }

@@ -110,6 +110,12 @@ pub fn mkdir_private(dir: &Path) -> Result<(), Untrusted> {
     }
 }
 
+/// Whether the state dir can be listed: a folder judged trusted may still
+/// refuse its owner (a read-only mount, an unreadable directory).
+pub fn readable(state_dir: &Path) -> io::Result<()> {
+    fs::read_dir(state_dir).map(drop)
+}
+
 /// Whether `name` is a temporary file a crashed write of the journal left in
 /// the state dir (`.journal.*.tmp`).
 pub fn is_debris(name: &std::ffi::OsStr) -> bool {

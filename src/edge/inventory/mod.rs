@@ -5,6 +5,7 @@
 mod copies;
 mod file;
 mod paths;
+pub mod presence;
 mod source;
 
 use std::collections::HashMap;

@@ -292,8 +292,8 @@ pub enum Answer {
 
 /// The wizard's default answers: kubeadm's defaults, and "no" to every change.
 pub const DEFAULT_WINDOW: &str = "30d";
-/// kubeadm's `certificateValidityPeriod` default.
-pub const DEFAULT_VALIDITY: &str = "8760h";
+/// The new certificates' lifetime: `renew`'s default, kubeadm's.
+pub const DEFAULT_VALIDITY: &str = crate::ui::cli::RENEW_VALIDITY;
 
 /// The next step, or why the answer is not acceptable (the prompt is asked again).
 pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> {

@@ -1,6 +1,7 @@
 //! The interactive wizard: a pure flow (`flow`), prompts behind a trait
-//! (`prompt`), and this driver, which walks the flow and hands the chosen
-//! intent to an executor only after the final confirmation.
+//! (`prompt`), and this driver, which walks the flow, shows the plan of the
+//! chosen intent and, after the final confirmation, hands that same plan to
+//! the executor.
 
 pub mod flow;
 pub mod prompt;
@@ -8,12 +9,16 @@ pub mod prompt;
 use flow::{Answer, Binding, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
 use prompt::Prompter;
 
-/// Shows plans and carries out intents; the wizard never writes by itself.
+/// Plans intents and carries out plans; the wizard never writes by itself.
 pub trait Executor {
-    /// The plan of `intent`, as `--dry-run` prints it, or why it cannot be done.
-    fn plan(&mut self, intent: &Intent) -> Result<String, String>;
-    /// Carries `intent` out; returns the exit status.
-    fn run(&mut self, intent: &Intent) -> u8;
+    /// What is shown for an intent and, once confirmed, carried out as it was shown.
+    type Plan;
+    /// The plan of `intent`, or why it cannot be made.
+    fn plan(&mut self, intent: &Intent) -> Result<Self::Plan, String>;
+    /// `plan` as `--dry-run` prints it.
+    fn show(&self, plan: &Self::Plan) -> String;
+    /// Carries out `plan`, the one shown; returns the exit status.
+    fn run(&mut self, plan: Self::Plan) -> u8;
 }
 
 /// How the wizard ended.
@@ -39,18 +44,18 @@ impl Outcome {
 }
 
 /// Runs the wizard over `facts` until an intent is carried out, or the operator leaves.
-pub fn run(facts: &Facts, prompter: &mut dyn Prompter, executor: &mut dyn Executor) -> Outcome {
+pub fn run<E: Executor>(facts: &Facts, prompter: &mut dyn Prompter, executor: &mut E) -> Outcome {
     let binding = facts.binding.clone();
     run_pending(facts.clone(), move || binding, prompter, executor)
 }
 
 /// As [`run`], with the API server's answer still to come: the node's state
 /// is shown at once, the binding's line when `binding` returns, then the menu.
-pub fn run_pending(
+pub fn run_pending<E: Executor>(
     mut facts: Facts,
     binding: impl FnOnce() -> Option<Binding>,
     prompter: &mut dyn Prompter,
-    executor: &mut dyn Executor,
+    executor: &mut E,
 ) -> Outcome {
     prompter.say("This node:");
     for line in facts.describe_node() {
@@ -61,23 +66,25 @@ pub fn run_pending(
     let facts = &facts;
     let mut step = Step::Menu;
     loop {
-        let answer = match ask(&step, facts, prompter, executor) {
-            Ok(answer) => answer,
+        let (answer, shown) = match ask(&step, facts, prompter, executor) {
+            Ok(asked) => asked,
             Err(message) => {
                 prompter.say(&format!("  {message}"));
                 step = back_from(&step);
                 continue;
             }
         };
-        match next(&step, answer, facts) {
-            Ok(Step::Run(intent)) => {
-                let code = executor.run(&intent);
+        match (next(&step, answer, facts), shown) {
+            // Only the confirmation of a plan leads to `Run`: the plan shown
+            // is the one carried out. (`Run` without one would cancel.)
+            (Ok(Step::Run(intent)), Some(plan)) => {
+                let code = executor.run(plan);
                 return Outcome::Ran(intent, code);
             }
-            Ok(Step::Quit) => return Outcome::Quit,
-            Ok(Step::Cancelled) => return Outcome::Cancelled,
-            Ok(following) => step = following,
-            Err(message) => prompter.say(&format!("  {message}")),
+            (Ok(Step::Quit), _) => return Outcome::Quit,
+            (Ok(Step::Cancelled), _) => return Outcome::Cancelled,
+            (Ok(following), _) => step = following,
+            (Err(message), _) => prompter.say(&format!("  {message}")),
         }
     }
 }
@@ -90,16 +97,27 @@ fn back_from(step: &Step) -> Step {
     }
 }
 
-/// Asks the prompt of `step`; a plan that cannot be made is an `Err` to show.
-fn ask(
+/// Asks the prompt of `step`, with the plan shown at the final confirmation;
+/// a plan that cannot be made is an `Err` to show.
+fn ask<E: Executor>(
     step: &Step,
     facts: &Facts,
     prompter: &mut dyn Prompter,
-    executor: &mut dyn Executor,
-) -> Result<Answer, String> {
+    executor: &mut E,
+) -> Result<(Answer, Option<E::Plan>), String> {
     let cancel_or =
         |answer: std::io::Result<Option<Answer>>| answer.ok().flatten().unwrap_or(Answer::Cancel);
-    Ok(match step {
+    if let Step::Confirm(intent) = step {
+        let plan = executor.plan(intent)?;
+        prompter.say(&executor.show(&plan));
+        let answer = cancel_or(
+            prompter
+                .confirm("Carry this out? Nothing has been changed so far", false)
+                .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
+        );
+        return Ok((answer, Some(plan)));
+    }
+    let answer = match step {
         Step::Menu => {
             let offers = offers(facts);
             let labels: Vec<String> = offers.iter().map(|offer| offer.label().to_owned()).collect();
@@ -136,15 +154,7 @@ fn ask(
                 .select("Which backup?", &facts.backups, facts.backups.len().saturating_sub(1))
                 .map(|choice| choice.map(Answer::Index)),
         ),
-        Step::Confirm(intent) => {
-            let plan = executor.plan(intent)?;
-            prompter.say(&plan);
-            cancel_or(
-                prompter
-                    .confirm("Carry this out? Nothing has been changed so far", false)
-                    .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
-            )
-        }
-        Step::Run(_) | Step::Quit | Step::Cancelled => Answer::Cancel,
-    })
+        Step::Confirm(_) | Step::Run(_) | Step::Quit | Step::Cancelled => Answer::Cancel,
+    };
+    Ok((answer, None))
 }
