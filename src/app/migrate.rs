@@ -12,13 +12,15 @@ use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
+use crate::domain::api::Api as _;
+use crate::domain::binding::{BINDING, Binding, Created, Verdict};
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::domain::migrate::{
     self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
 };
 use crate::domain::shell;
 use crate::domain::span::date;
-use crate::edge::api::{self, BINDING, Binding, Client, Created, Verdict};
+use crate::edge::api::{self, Client};
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::{Change, Transaction};
 use crate::edge::context::Context;

@@ -493,10 +493,10 @@ impl Unverified {
 
 /// kubeadm's binding as a manifest `kubectl apply` takes.
 pub fn manifest_yaml() -> String {
-    let binding = crate::edge::api::Binding::kubeadm();
+    let binding = crate::domain::binding::Binding::kubeadm();
     format!(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {}\nroleRef:\n  apiGroup: {}\n  kind: {}\n  name: {}\nsubjects:\n- apiGroup: {}\n  kind: Group\n  name: {}\n",
-        crate::edge::api::BINDING,
+        crate::domain::binding::BINDING,
         binding.role_ref.api_group,
         binding.role_ref.kind,
         binding.role_ref.name,
