@@ -12,19 +12,18 @@ use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
-use crate::domain::api::Api as _;
-use crate::domain::binding::{BINDING, Binding, Created, Verdict};
+use crate::domain::binding::{BINDING, Created};
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
+use crate::domain::migrate::steps::{self, Preflight, Step};
 use crate::domain::migrate::{
     self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
 };
 use crate::domain::shell;
 use crate::domain::span::date;
-use crate::edge::api::{self, Client};
+use crate::edge::api;
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::{Change, Transaction};
 use crate::edge::context::Context;
-use crate::edge::inventory::Inventory;
 use crate::edge::online;
 use crate::ui::cli::{Global, MigrateArgs, Output};
 use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
@@ -69,10 +68,19 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     let bound = if args.offline {
         None
     } else {
-        Some(online::waiting(
+        let creator = plan.binding_via.as_ref().map(|(name, _)| name.as_str());
+        let found = online::waiting(
             "kubecred: asking the API server about the kubeadm:cluster-admins binding",
-            || preflight(&plan, &inventory, server, timeout),
-        )?)
+            || steps::preflight(online::candidates(&inventory, server, timeout), creator),
+        );
+        Some(
+            found.map_err(|stop| PathError {
+                message: stop.to_string(),
+                path: plan.admin_path.clone(),
+                hint: Some(stop.hint().into()),
+                exit: 1,
+            })? == Preflight::Bound,
+        )
     };
     if bound == Some(true) && !args.write.dry_run {
         forget_mark(global);
@@ -208,94 +216,10 @@ struct Outcome {
     backup: Option<(String, PathBuf)>,
 }
 
-/// Reads the binding before anything changes: an unreachable server, a
-/// refused credential, a failed TLS verification or a binding that is not
-/// kubeadm's stops the migration with nothing touched. Only an unreachable
-/// server points at `--offline`.
-fn preflight(
-    plan: &Plan,
-    inventory: &Inventory,
-    server: Option<&str>,
-    timeout: Duration,
-) -> Result<bool> {
-    let fail = |message: String, hint: &str| PathError {
-        message,
-        path: plan.admin_path.clone(),
-        hint: Some(hint.into()),
-        exit: 1,
-    };
-    let probe = online::probe(inventory, server, timeout);
-    if probe.refused.contains(&"admin.conf") {
-        let hint = "renew admin.conf (`kubecred check` shows whether it expired), or make sure ca.crt is the CA the API server trusts, then migrate again; nothing was changed";
-        let message = match &probe.state {
-            _ if probe.refused.contains(&"super-admin.conf") => format!(
-                "the API server accepts neither admin.conf nor super-admin.conf ({})",
-                online::REFUSED
-            ),
-            _ if inventory.material("super-admin.conf").is_none() => format!(
-                "the API server does not accept admin.conf ({}), and there is no super-admin.conf to try",
-                online::REFUSED
-            ),
-            online::BindingState::Failed(reason) | online::BindingState::Unreachable(reason) => {
-                format!(
-                    "the API server does not accept admin.conf ({}); super-admin.conf could not ask either: {reason}",
-                    online::REFUSED
-                )
-            }
-            _ => format!(
-                "the API server does not accept admin.conf ({}); super-admin.conf is accepted, but kubecred stops: a migration must start from a working admin.conf",
-                online::REFUSED
-            ),
-        };
-        return Err(fail(message, hint).into());
-    }
-    match probe.state {
-        online::BindingState::Bound => Ok(true),
-        online::BindingState::Missing | online::BindingState::Forbidden(_) => {
-            if plan.binding_via.is_none() {
-                return Err(fail(
-                    format!("the {BINDING} binding is missing and there is no system:masters credential (admin.conf or super-admin.conf) to create it"),
-                    "create it with a system:masters credential from another control-plane node; nothing was changed",
-                )
-                .into());
-            }
-            Ok(false)
-        }
-        online::BindingState::Wrong(binding) => Err(fail(
-            format!(
-                "the {BINDING} binding exists but differs from kubeadm's: has {}, kubeadm's is {}",
-                serde_json::to_string(&binding).unwrap_or_default(),
-                serde_json::to_string(&Binding::kubeadm()).unwrap_or_default()
-            ),
-            "fix or delete the binding first; nothing was changed",
-        )
-        .into()),
-        online::BindingState::TooBroad(binding) => Err(fail(
-            format!(
-                "the {BINDING} binding also grants cluster-admin to {}: has {}, kubeadm's is {}",
-                binding.extra_subjects().join(", "),
-                serde_json::to_string(&binding).unwrap_or_default(),
-                serde_json::to_string(&Binding::kubeadm()).unwrap_or_default()
-            ),
-            "remove every subject but Group kubeadm:cluster-admins from the binding, then migrate again; nothing was changed",
-        )
-        .into()),
-        online::BindingState::Unreachable(reason) => Err(fail(
-            format!("cannot reach the API server: {reason}"),
-            "nothing was changed; without the API server, `kubecred migrate --offline` writes the binding manifest to apply later",
-        )
-        .into()),
-        online::BindingState::Failed(reason) => Err(fail(
-            format!("the API server could not be asked: {reason}"),
-            "check that --server (or admin.conf's server) is this cluster's API server and that admin.conf's certificate-authority-data is its CA; nothing was changed",
-        )
-        .into()),
-    }
-}
-
-/// Steps 3 to 6, inside the transaction: the binding (online), then
-/// `changes` in order, the new admin.conf proven (from memory: no copy of its
-/// key on disk) just before it replaces the old one. An `Err` is the reason to abort.
+/// Steps 3 to 6, inside the transaction, in the domain's order: the binding
+/// (online), then `changes`, the new admin.conf proven (from memory: no copy
+/// of its key on disk) just before it replaces the old one. An `Err` is the
+/// reason to abort.
 #[expect(clippy::too_many_arguments, reason = "the steps' inputs, passed once")]
 fn apply_steps(
     plan: &Plan,
@@ -307,48 +231,49 @@ fn apply_steps(
     transaction: &mut Transaction<'_>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
+    let bind_with = plan.binding_via.as_ref().filter(|_| !offline);
+    let new_admin = material.admin.as_deref().filter(|_| !offline);
     let stop_if_interrupted = || {
         if api::interrupted() {
-            Err("interrupted (SIGINT or SIGTERM)".to_owned())
+            Err(steps::StepError::Interrupted.to_string())
         } else {
             Ok(())
         }
     };
-    // Step 3: the binding.
-    if !offline && let Some((name, path)) = &plan.binding_via {
-        let client = online::credentials(path, name, server)
-            .map_err(|reason| format!("cannot use {name}: {reason}"))
-            .and_then(|creds| Client::new(&creds, timeout).map_err(|err| err.to_string()))?;
-        let created = client
-            .create_binding(&Binding::kubeadm())
-            .map_err(|err| format!("creating the {BINDING} binding failed: {err}"))?;
-        let read_back = client
-            .get_binding(BINDING)
-            .map_err(|err| format!("reading the {BINDING} binding back failed: {err}"))?;
-        match read_back {
-            Some(binding) if binding.verdict() == Verdict::Exact => {}
-            Some(binding) => {
-                return Err(format!(
-                    "the {BINDING} binding differs from kubeadm's after creation: {}",
-                    serde_json::to_string(&binding).unwrap_or_default()
-                ));
+    let order = steps::sequence(
+        bind_with.is_some(),
+        new_admin.map(|_| plan.admin_path.as_path()),
+        changes,
+        |change| change.path.as_path(),
+    );
+    for step in order {
+        match step {
+            Step::Bind => {
+                if let Some((name, path)) = bind_with {
+                    let client = online::client(path, name, server, timeout)
+                        .map_err(|err| err.to_string())?;
+                    outcome.binding = Some(steps::bind(&client).map_err(|err| err.to_string())?);
+                }
             }
-            None => return Err(format!("the {BINDING} binding is not there after creation")),
+            Step::Prove => {
+                stop_if_interrupted()?;
+                if let Some(bytes) = new_admin {
+                    let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
+                    let client = online::client_from_bytes(
+                        bytes,
+                        dir,
+                        "the new admin.conf",
+                        server,
+                        timeout,
+                    )?;
+                    outcome.verified = Some(steps::prove(&client).map_err(|err| err.to_string())?);
+                }
+            }
+            Step::Write(change) => {
+                stop_if_interrupted()?;
+                transaction.write(change).map_err(|err| err.to_string())?;
+            }
         }
-        outcome.binding = Some(created);
-    }
-    // Steps 4 to 6: super-admin.conf, (offline) the manifest and the mark, admin.conf, the copies.
-    for change in changes {
-        stop_if_interrupted()?;
-        if change.path == plan.admin_path
-            && !offline
-            && let Some(bytes) = &material.admin
-        {
-            let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
-            outcome.verified = Some(prove(bytes, dir, server, timeout)?);
-            stop_if_interrupted()?;
-        }
-        transaction.write(change).map_err(|err| err.to_string())?;
     }
     stop_if_interrupted()
 }
@@ -382,46 +307,6 @@ fn old_admin_copy(plan: &Plan, transaction: &Transaction<'_>) -> Option<PathBuf>
         .find(|entry| entry.path == plan.admin_path)
         .and_then(|entry| entry.stored.as_ref())
         .map(|stored| backup.dir.join("files").join(stored))
-}
-
-/// SelfSubjectReview must show `kubeadm:cluster-admins` and not `system:masters`;
-/// SelfSubjectAccessReview must allow `*` on `*`.
-fn prove(
-    admin: &[u8],
-    dir: &Path,
-    server: Option<&str>,
-    timeout: Duration,
-) -> Result<Vec<String>, String> {
-    let creds = online::credentials_from_bytes(admin, dir, "the new admin.conf", server)?;
-    let client = Client::new(&creds, timeout).map_err(|err| err.to_string())?;
-    let who = client.self_subject_review().map_err(|err| {
-        format!("the new admin.conf failed verification: SelfSubjectReview: {err}")
-    })?;
-    if !who.groups.iter().any(|g| g == KUBEADM_CLUSTER_ADMINS)
-        || who.groups.iter().any(|g| g == SYSTEM_MASTERS)
-    {
-        return Err(format!(
-            "the new admin.conf failed verification: the API server sees groups [{}]",
-            who.groups.join(", ")
-        ));
-    }
-    // A new binding reaches the authorizer's cache within moments: ask again until the timeout.
-    let started = std::time::Instant::now();
-    loop {
-        let allowed = client.may("*", "*", "*").map_err(|err| {
-            format!("the new admin.conf failed verification: SelfSubjectAccessReview: {err}")
-        })?;
-        if allowed {
-            return Ok(who.groups);
-        }
-        if started.elapsed() >= timeout {
-            return Err("the new admin.conf failed verification: it may not do `*` on `*` (is the binding effective?)".into());
-        }
-        if api::interrupted() {
-            return Err("interrupted (SIGINT or SIGTERM)".into());
-        }
-        api::pause(Duration::from_millis(500));
-    }
 }
 
 pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> String {

@@ -1,6 +1,8 @@
 //! The 1.29 split for one node: what must change (the plan, pure) and the new
-//! files (issued and verified, not yet written). The API calls and the writes
-//! are `app::migrate`'s, in SPEC.md's order.
+//! files (issued and verified, not yet written). The API steps, in SPEC.md's
+//! order, are [`steps`]'s; the writes are `edge::apply`'s.
+
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 
