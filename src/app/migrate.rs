@@ -1,33 +1,28 @@
 //! `kubecred migrate`: SPEC.md's six steps, in order, each journaled; any
 //! failure after the backup restores it, and so does SIGINT or SIGTERM.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::{Value, json};
 
 use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
-use crate::domain::binding::{BINDING, Created};
+use crate::domain::binding::BINDING;
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::domain::migrate::steps::{self, Preflight, Step};
 use crate::domain::migrate::{
     self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
 };
-use crate::domain::shell;
-use crate::domain::span::date;
 use crate::edge::api;
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::{Change, Transaction};
 use crate::edge::context::Context;
 use crate::edge::online;
 use crate::ui::cli::{Global, MigrateArgs, Output};
-use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
-use crate::ui::render::plan::algorithm_name;
+use crate::ui::render::migrate::{self as render, Outcome};
 
 /// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
 const INTERRUPTED_EXIT: u8 = 130;
@@ -93,9 +88,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
             );
         }
         if global.output == Output::Json {
-            print(&pretty(
-                &json!({"schemaVersion": SCHEMA_VERSION, "operation": "migrate", "changed": false}),
-            ))?;
+            print(&render::unchanged_json())?;
         }
         return Ok(0);
     }
@@ -109,9 +102,9 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
     }
     if global.output != Output::Json || args.write.dry_run {
         let text = if global.output == Output::Json {
-            plan_json(&plan, args)
+            render::plan_json(&plan, args.offline)
         } else {
-            plan_table(&plan, args, &global.state_dir)
+            render::plan_table(&plan, args.offline, &global.state_dir)
         };
         print(&text)?;
     }
@@ -137,7 +130,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         api::interrupt();
     });
     let unverified =
-        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
+        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir, ctx));
     let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
     let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
 
@@ -157,6 +150,9 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
             .filter(|mark| mark.kubeconfig.is_none())
             .and_then(|_| old_admin_copy(&plan, &transaction)),
         mark: unverified,
+        state_dir: ctx
+            .absolute(&global.state_dir)
+            .unwrap_or_else(|_| global.state_dir.clone()),
         ..Outcome::default()
     };
     let steps = online::waiting("kubecred: migrating", || {
@@ -190,8 +186,8 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         forget_mark(global);
     }
     let text = match global.output {
-        Output::Json => summary_json(&plan, &material, &outcome),
-        _ => summary_text(&plan, &material, &outcome, &global.state_dir),
+        Output::Json => render::summary_json(&plan, &material, &outcome),
+        _ => render::summary_text(&plan, &material, &outcome),
     };
     print(&text)?;
     Ok(0)
@@ -202,18 +198,6 @@ fn forget_mark(global: &Global) {
     if let Err(message) = online::clear_mark(&global.state_dir) {
         eprintln!("kubecred: {}", crate::ui::render::text::printable(&message));
     }
-}
-
-/// What happened, for the summary.
-#[derive(Debug, Default)]
-struct Outcome {
-    binding: Option<Created>,
-    /// The offline migration's manifest, and how to apply it.
-    mark: Option<Unverified>,
-    /// Where the old admin.conf is kept, when it is the only system:masters credential named.
-    old_admin_copy: Option<PathBuf>,
-    verified: Option<Vec<String>>,
-    backup: Option<(String, PathBuf)>,
 }
 
 /// Steps 3 to 6, inside the transaction, in the domain's order: the binding
@@ -281,8 +265,8 @@ fn apply_steps(
 /// What the offline migration leaves to do, with the real path of the
 /// system:masters kubeconfig to do it with when kubecred writes or keeps one.
 /// Its paths are absolute: the command must work from any folder.
-fn offline_mark(plan: &Plan, state_dir: &Path) -> Unverified {
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+fn offline_mark(plan: &Plan, state_dir: &Path, ctx: &Context) -> Unverified {
+    let absolute = |path: &Path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Unverified {
         admin: absolute(&plan.admin_path),
         manifest: absolute(&migrate::manifest_path(state_dir)),
@@ -307,218 +291,4 @@ fn old_admin_copy(plan: &Plan, transaction: &Transaction<'_>) -> Option<PathBuf>
         .find(|entry| entry.path == plan.admin_path)
         .and_then(|entry| entry.stored.as_ref())
         .map(|stored| backup.dir.join("files").join(stored))
-}
-
-pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> String {
-    let mut steps: Vec<String> = Vec::new();
-    let files: Vec<String> = plan
-        .paths()
-        .iter()
-        .map(|p| crate::ui::render::text::path(p))
-        .collect();
-    steps.push(format!("back up {}", files.join(", ")));
-    steps.push(if args.offline {
-        format!(
-            "write the {BINDING} binding manifest to {} (offline: no API call)",
-            crate::ui::render::text::path(&migrate::manifest_path(state_dir))
-        )
-    } else {
-        match &plan.binding_via {
-            Some((name, _)) => format!("ensure ClusterRoleBinding {BINDING} (ClusterRole cluster-admin, Group {KUBEADM_CLUSTER_ADMINS}) with {name}, read it back"),
-            None => format!("ClusterRoleBinding {BINDING} exists: read it back"),
-        }
-    });
-    steps.push(match &plan.super_admin {
-        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", crate::ui::render::text::path(path)),
-        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", crate::ui::render::text::path(path)),
-        SuperAdmin::Skip => "write no super-admin.conf (--no-super-admin): break-glass access needs a system:masters credential from elsewhere".into(),
-    });
-    steps.push(if plan.reissue_admin {
-        format!(
-            "issue admin.conf (CN=kubernetes-admin, O={KUBEADM_CLUSTER_ADMINS}, new {} key, until {}){}, then replace it",
-            algorithm_name(plan.key),
-            date(plan.not_after),
-            if args.offline { " (offline: unverified)" } else { ", prove it with SelfSubjectReview and SelfSubjectAccessReview" }
-        )
-    } else {
-        format!("keep admin.conf (already in {KUBEADM_CLUSTER_ADMINS})")
-    });
-    for copy in &plan.copies {
-        steps.push(format!(
-            "{} stale copy {} (user {})",
-            if plan.update_copies {
-                "update"
-            } else {
-                "report"
-            },
-            crate::ui::render::text::path(&copy.path),
-            copy.user
-        ));
-    }
-    let mut out = String::from("STEP   ACTION\n");
-    for (index, step) in steps.iter().enumerate() {
-        let _ = writeln!(out, "{:<6} {step}", index + 1);
-    }
-    out
-}
-
-fn plan_json(plan: &Plan, args: &MigrateArgs) -> String {
-    pretty(&json!({
-        "schemaVersion": SCHEMA_VERSION,
-        "operation": "migrate",
-        "offline": args.offline,
-        "files": plan.paths().iter().map(|p| json_path(p)).collect::<Vec<_>>(),
-        "bindingVia": plan.binding_via.as_ref().map(|(name, _)| name),
-        "superAdmin": super_admin_json(&plan.super_admin),
-        "reissueAdmin": plan.reissue_admin,
-        "keyAlgorithm": algorithm_name(plan.key),
-        "notAfter": crate::domain::span::rfc3339(plan.not_after),
-        "copies": plan.copies.iter().map(|c| json!({"path": json_path(&c.path), "user": c.user, "update": plan.update_copies})).collect::<Vec<_>>(),
-    }))
-}
-
-fn super_admin_json(super_admin: &SuperAdmin) -> Value {
-    match super_admin {
-        SuperAdmin::Write(path) => json!({"action": "write", "path": json_path(path)}),
-        SuperAdmin::Existing(path) => json!({"action": "keep", "path": json_path(path)}),
-        SuperAdmin::Skip => json!({"action": "skip"}),
-    }
-}
-
-fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: &Path) -> String {
-    let mut out = String::new();
-    let mut line = |text: String| {
-        out.push_str(&text);
-        out.push('\n');
-    };
-    line(String::new());
-    match (&outcome.binding, &outcome.mark) {
-        (Some(Created::Created), _) => line(format!("binding: {BINDING} created and read back")),
-        (Some(Created::AlreadyExists), _) => {
-            line(format!("binding: {BINDING} already existed; read back"));
-        }
-        (None, Some(mark)) => {
-            line(format!(
-                "binding: manifest written to {}; apply it with:",
-                crate::ui::render::text::path(&mark.manifest)
-            ));
-            line(format!("  {}", mark.apply_line()));
-            if mark.kubeconfig.is_none() {
-                line("  (with your own system:masters credential, named by KUBECONFIG)".into());
-                if let Some(copy) = &outcome.old_admin_copy {
-                    line(format!(
-                        "  the old admin.conf, in system:masters until {}, is kept in the backup: {}",
-                        date(plan.old_admin.not_after),
-                        shell::quote_path(copy)
-                    ));
-                }
-            }
-            line("  until then `kubecred check` reports cluster-admins-binding-unverified".into());
-        }
-        (None, None) => line(format!("binding: {BINDING} already grants cluster-admin")),
-    }
-    match &plan.super_admin {
-        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", crate::ui::render::text::path(path))),
-        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", crate::ui::render::text::path(path))),
-        SuperAdmin::Skip => line("super-admin.conf: not written; break-glass access needs a system:masters credential from another node".into()),
-    }
-    if let Some(cert) = &material.admin_certificate {
-        let verified = match &outcome.verified {
-            Some(groups) => format!("verified by the API server (groups: {})", groups.join(", ")),
-            None => {
-                "UNVERIFIED (offline): run `kubecred check --online` once the binding is applied"
-                    .into()
-            }
-        };
-        line(format!(
-            "admin.conf: now CN=kubernetes-admin, O={KUBEADM_CLUSTER_ADMINS}, serial {}, until {}; {verified}",
-            cert.serial,
-            date(cert.not_after)
-        ));
-    }
-    for (path, _) in &material.copies {
-        line(format!(
-            "copy updated: {}",
-            crate::ui::render::text::path(path)
-        ));
-    }
-    for (path, reason) in &material.skipped_copies {
-        line(format!(
-            "copy NOT updated: {}: {reason}",
-            crate::ui::render::text::path(path)
-        ));
-    }
-    if !plan.update_copies {
-        for copy in &plan.copies {
-            line(format!(
-                "stale copy: {} (user {}); --update-copies rewrites it",
-                crate::ui::render::text::path(&copy.path),
-                copy.user
-            ));
-        }
-    }
-    if let Some((id, dir)) = &outcome.backup {
-        line(format!(
-            "backup: {id} ({}); undo with: {}",
-            crate::ui::render::text::path(dir),
-            shell::line(&[
-                "kubecred",
-                "--state-dir",
-                &std::path::absolute(state_dir)
-                    .unwrap_or_else(|_| state_dir.to_path_buf())
-                    .to_string_lossy(),
-                "rollback",
-                id,
-            ])
-        ));
-    }
-    if plan.reissue_admin && plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-        line(format!(
-            "The old system:masters certificate (serial {}) stays valid until {}: wherever a copy of it survives, it grants cluster-admin that cannot be revoked.",
-            plan.old_admin.serial,
-            date(plan.old_admin.not_after)
-        ));
-    }
-    out
-}
-
-fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
-    pretty(&json!({
-        "schemaVersion": SCHEMA_VERSION,
-        "operation": "migrate",
-        "changed": true,
-        "backup": outcome.backup.as_ref().map(|(id, _)| id),
-        "backupPath": outcome.backup.as_ref().map(|(_, dir)| json_path(dir)),
-        "binding": match (&outcome.binding, &outcome.mark) {
-            (Some(Created::Created), _) => "created",
-            (Some(Created::AlreadyExists), _) => "existed",
-            (None, Some(_)) => "manifest",
-            (None, None) => "unchanged",
-        },
-        "bindingManifest": outcome.mark.as_ref().map(|mark| json_path(&mark.manifest)),
-        "applyCommand": outcome.mark.as_ref().map(Unverified::apply_line),
-        "superAdmin": super_admin_json(&plan.super_admin),
-        "admin": material.admin_certificate.as_ref().map(|cert| json!({
-            "serial": cert.serial,
-            "notAfter": crate::domain::span::rfc3339(cert.not_after),
-            "groups": cert.groups,
-            "verified": outcome.verified.is_some(),
-        })),
-        "oldAdmin": {
-            "serial": plan.old_admin.serial,
-            "notAfter": crate::domain::span::rfc3339(plan.old_admin.not_after),
-            "groups": plan.old_admin.groups,
-        },
-        "copies": {
-            "updated": material.copies.iter().map(|(p, _)| json_path(p)).collect::<Vec<_>>(),
-            "skipped": material.skipped_copies.iter().map(|(p, why)| json!({"path": json_path(p), "reason": why})).collect::<Vec<_>>(),
-            "reported": if plan.update_copies { Vec::new() } else { plan.copies.iter().map(|c| json_path(&c.path)).collect() },
-        },
-    }))
-}
-
-fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    text
 }

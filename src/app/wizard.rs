@@ -298,9 +298,9 @@ impl RealExecutor<'_> {
         };
         let plan = crate::domain::migrate::plan(&inventory, &options, self.ctx.now)
             .map_err(|err| err.to_string())?;
-        Ok(migrate::plan_table(
+        Ok(render::migrate::plan_table(
             &plan,
-            &self.migrate_args(offline, update_copies),
+            offline,
             &self.global.state_dir,
         ))
     }

@@ -4,6 +4,7 @@
 //! reads the environment or the clock.
 
 use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
@@ -88,6 +89,13 @@ impl Context {
     /// fault if any (debug builds only).
     pub fn hook(&self) -> RunHook {
         RunHook::with_pause(self.fault.clone(), self.pause.clone())
+    }
+
+    /// `path` made absolute against the working folder, without following
+    /// links (as `std::path::absolute`): what a printed command or a mark
+    /// must name to mean the same file from any folder.
+    pub fn absolute(&self, path: &Path) -> std::io::Result<PathBuf> {
+        std::path::absolute(path)
     }
 }
 
