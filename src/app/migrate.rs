@@ -1,5 +1,8 @@
-//! `kubecred migrate`: SPEC.md's six steps, in order, each journaled; any
-//! failure after the backup restores it, and so does SIGINT or SIGTERM.
+//! `kubecred migrate`: the flags resolved once into [`MigrateOptions`], then
+//! [`plan`] (the scan, the domain's plan, the preflight) and [`execute`],
+//! which carries out exactly the planned value: SPEC.md's six steps, in order,
+//! each journaled; any failure after the backup restores it, and so does
+//! SIGINT or SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +23,7 @@ use crate::edge::api;
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::{Change, Transaction};
 use crate::edge::context::Context;
+use crate::edge::inventory::Inventory;
 use crate::edge::online;
 use crate::ui::cli::{Global, MigrateArgs, Output};
 use crate::ui::render::migrate::{self as render, Outcome};
@@ -27,92 +31,253 @@ use crate::ui::render::migrate::{self as render, Outcome};
 /// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
 const INTERRUPTED_EXIT: u8 = 130;
 
-pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
-    if args.offline && args.no_super_admin && !args.i_have_another_break_glass_credential {
-        return Err(PathError {
-            message: "refusing --offline --no-super-admin: the binding manifest must be applied with a system:masters credential, and after this migration the only one left on this node would be inside the backup".into(),
-            path: PathBuf::new(),
-            hint: Some("keep super-admin.conf (drop --no-super-admin, or write it elsewhere with --super-admin-out PATH), or pass --i-have-another-break-glass-credential if you hold one; nothing was changed".into()),
-            exit: 2,
+/// The new certificates' lifetime when none is asked for: kubeadm's 8760h.
+const DEFAULT_VALIDITY: time::Duration = time::Duration::hours(8760);
+
+/// What was asked for, before it is resolved: the flags of `kubecred migrate`,
+/// or the wizard's choices. Unset is the default.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Request {
+    /// `--dry-run`.
+    pub(super) dry_run: bool,
+    /// `--yes`.
+    pub(super) yes: bool,
+    /// `--wait`.
+    pub(super) wait: Option<time::Duration>,
+    /// `--offline`.
+    pub(super) offline: bool,
+    /// `--super-admin-out`.
+    pub(super) super_admin_out: Option<PathBuf>,
+    /// `--no-super-admin`.
+    pub(super) no_super_admin: bool,
+    /// `--i-have-another-break-glass-credential`.
+    pub(super) another_break_glass: bool,
+    /// `--update-copies`.
+    pub(super) update_copies: bool,
+    /// `--server`.
+    pub(super) server: Option<String>,
+    /// `--api-timeout`.
+    pub(super) api_timeout: Option<time::Duration>,
+    /// `--validity`.
+    pub(super) validity: Option<time::Duration>,
+    /// `--trust-clock`.
+    pub(super) trust_clock: bool,
+}
+
+impl From<&MigrateArgs> for Request {
+    fn from(args: &MigrateArgs) -> Self {
+        Self {
+            dry_run: args.write.dry_run,
+            yes: args.write.yes,
+            wait: args.write.wait,
+            offline: args.offline,
+            super_admin_out: args.super_admin_out.clone(),
+            no_super_admin: args.no_super_admin,
+            another_break_glass: args.i_have_another_break_glass_credential,
+            update_copies: args.update_copies,
+            server: args.server.clone(),
+            api_timeout: args.api_timeout,
+            validity: args.validity,
+            trust_clock: args.trust_clock,
         }
-        .into());
     }
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
-    let inventory = scan_host(&scope(global, ctx), 1)?;
-    describe_scan(global, &inventory);
-    let options = Options {
-        super_admin: match (&args.super_admin_out, args.no_super_admin) {
-            (Some(path), _) => SuperAdminTarget::Out(std::path::absolute(path)?),
+}
+
+/// A migration as it will run: plain values, defaults applied, paths absolute.
+#[derive(Clone, Debug)]
+pub(super) struct MigrateOptions {
+    /// Print the plan and change nothing.
+    pub(super) dry_run: bool,
+    /// Do not ask before changing the host.
+    pub(super) yes: bool,
+    /// How long to wait for another run's lock.
+    pub(super) wait: Option<time::Duration>,
+    /// Make no API call: write the binding manifest instead.
+    pub(super) offline: bool,
+    /// The API server URL instead of admin.conf's.
+    pub(super) server: Option<String>,
+    /// How long to keep asking the API server.
+    pub(super) api_timeout: Duration,
+    /// What the domain's plan takes.
+    pub(super) plan: Options,
+}
+
+impl MigrateOptions {
+    /// Resolves `request`: refuses `--offline --no-super-admin` without
+    /// another break-glass credential, applies the defaults and makes
+    /// `--super-admin-out` absolute.
+    pub(super) fn new(request: Request, ctx: &Context) -> Result<Self> {
+        if request.offline && request.no_super_admin && !request.another_break_glass {
+            return Err(PathError {
+                message: "refusing --offline --no-super-admin: the binding manifest must be applied with a system:masters credential, and after this migration the only one left on this node would be inside the backup".into(),
+                path: PathBuf::new(),
+                hint: Some("keep super-admin.conf (drop --no-super-admin, or write it elsewhere with --super-admin-out PATH), or pass --i-have-another-break-glass-credential if you hold one; nothing was changed".into()),
+                exit: 2,
+            }
+            .into());
+        }
+        let super_admin = match (&request.super_admin_out, request.no_super_admin) {
+            (Some(path), _) => SuperAdminTarget::Out(ctx.absolute(path)?),
             (None, true) => SuperAdminTarget::Skip,
             (None, false) => SuperAdminTarget::Default,
-        },
-        update_copies: args.update_copies,
-        validity: args.validity,
-        trust_clock: args.trust_clock,
-    };
-    let plan = migrate::plan(&inventory, &options, ctx.now).map_err(|err| PathError {
+        };
+        Ok(Self {
+            dry_run: request.dry_run,
+            yes: request.yes,
+            wait: request.wait,
+            offline: request.offline,
+            server: request.server,
+            api_timeout: request
+                .api_timeout
+                .and_then(|timeout| Duration::try_from(timeout).ok())
+                .unwrap_or(api::DEFAULT_TOTAL_TIMEOUT),
+            plan: Options {
+                super_admin,
+                update_copies: request.update_copies,
+                validity: request.validity.unwrap_or(DEFAULT_VALIDITY),
+                trust_clock: request.trust_clock,
+            },
+        })
+    }
+}
+
+/// A planned migration: what [`execute`] carries out, as it was shown.
+#[derive(Debug)]
+pub(super) struct Planned {
+    options: MigrateOptions,
+    inventory: Inventory,
+    plan: Plan,
+    /// What the API server said before anything changed; `None` offline.
+    preflight: Option<Preflight>,
+}
+
+/// Why a planned migration has nothing to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Nothing {
+    /// admin.conf is split and the binding was seen.
+    Bound,
+    /// admin.conf is split; offline, the binding was not asked about.
+    Offline,
+}
+
+impl Nothing {
+    /// The notice for stderr.
+    pub(super) fn message(self) -> String {
+        match self {
+            Self::Bound => format!(
+                "nothing to do: admin.conf is in {KUBEADM_CLUSTER_ADMINS} and the {BINDING} binding grants it cluster-admin"
+            ),
+            Self::Offline => format!(
+                "nothing to do offline: admin.conf is already in {KUBEADM_CLUSTER_ADMINS} (whether the binding exists was not asked; `kubecred check --online` tells)"
+            ),
+        }
+    }
+}
+
+impl Planned {
+    /// Whether (and why) there is nothing to change.
+    pub(super) fn nothing_to_do(&self) -> Option<Nothing> {
+        let copies_to_update = self.options.plan.update_copies && !self.plan.copies.is_empty();
+        if self.plan.reissue_admin || copies_to_update {
+            return None;
+        }
+        if self.preflight == Some(Preflight::Bound) {
+            return Some(Nothing::Bound);
+        }
+        self.options.offline.then_some(Nothing::Offline)
+    }
+
+    /// The plan as a table.
+    pub(super) fn table(&self, global: &Global) -> String {
+        render::plan_table(&self.plan, self.options.offline, &global.state_dir)
+    }
+}
+
+pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
+    let options = MigrateOptions::new(Request::from(args), ctx)?;
+    let (dry_run, yes) = (options.dry_run, options.yes);
+    let _lock = begin_writing(global, dry_run, options.wait, ctx)?;
+    let planned = plan(global, options, ctx)?;
+    if let Some(nothing) = planned.nothing_to_do() {
+        if planned.preflight == Some(Preflight::Bound) && !dry_run {
+            forget_mark(global);
+        }
+        if !global.quiet {
+            eprintln!("{}", nothing.message());
+        }
+        if nothing == Nothing::Bound && global.output == Output::Json {
+            print(&render::unchanged_json())?;
+        }
+        return Ok(0);
+    }
+    if global.output != Output::Json || dry_run {
+        print(&match global.output {
+            Output::Json => render::plan_json(&planned.plan, planned.options.offline),
+            _ => planned.table(global),
+        })?;
+    }
+    if dry_run {
+        return Ok(0);
+    }
+    confirm(yes, ctx, "Migrate this node?")?;
+    execute(global, &planned, ctx)
+}
+
+/// Scans the node, plans the migration and (online) asks the API server
+/// before anything changes (step 1): a binding that is not kubeadm's, an
+/// unreachable server, a refused credential or a failed TLS verification
+/// stops it with nothing touched.
+pub(super) fn plan(global: &Global, options: MigrateOptions, ctx: &Context) -> Result<Planned> {
+    let inventory = scan_host(&scope(global, ctx), 1)?;
+    describe_scan(global, &inventory);
+    let plan = migrate::plan(&inventory, &options.plan, ctx.now).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
         exit: if err.usage { 2 } else { 1 },
     })?;
-    let timeout = Duration::try_from(args.api_timeout).unwrap_or(api::DEFAULT_TOTAL_TIMEOUT);
-    let server = args.server.as_deref();
-
-    // Step 1: the plan, and what the API server says before anything changes.
-    let bound = if args.offline {
+    let preflight = if options.offline {
         None
     } else {
         let creator = plan.binding_via.as_ref().map(|(name, _)| name.as_str());
         let found = online::waiting(
             "kubecred: asking the API server about the kubeadm:cluster-admins binding",
-            || steps::preflight(online::candidates(&inventory, server, timeout), creator),
+            || {
+                steps::preflight(
+                    online::candidates(&inventory, options.server.as_deref(), options.api_timeout),
+                    creator,
+                )
+            },
         );
-        Some(
-            found.map_err(|stop| PathError {
-                message: stop.to_string(),
-                path: plan.admin_path.clone(),
-                hint: Some(stop.hint().into()),
-                exit: 1,
-            })? == Preflight::Bound,
-        )
+        Some(found.map_err(|stop| PathError {
+            message: stop.to_string(),
+            path: plan.admin_path.clone(),
+            hint: Some(stop.hint().into()),
+            exit: 1,
+        })?)
     };
-    if bound == Some(true) && !args.write.dry_run {
+    Ok(Planned {
+        options,
+        inventory,
+        plan,
+        preflight,
+    })
+}
+
+/// Carries out `planned`, steps 2 to 6: issues the new files, backs up every
+/// file it will touch, creates the binding (online), writes, and proves the
+/// new admin.conf before it replaces the old one. The caller holds the lock.
+pub(super) fn execute(global: &Global, planned: &Planned, ctx: &Context) -> Result<u8> {
+    let Planned {
+        options,
+        inventory,
+        plan,
+        preflight,
+    } = planned;
+    if *preflight == Some(Preflight::Bound) {
         forget_mark(global);
     }
-    let copies_to_update = args.update_copies && !plan.copies.is_empty();
-    if !plan.reissue_admin && bound == Some(true) && !copies_to_update {
-        if !global.quiet {
-            eprintln!(
-                "nothing to do: admin.conf is in {KUBEADM_CLUSTER_ADMINS} and the {BINDING} binding grants it cluster-admin"
-            );
-        }
-        if global.output == Output::Json {
-            print(&render::unchanged_json())?;
-        }
-        return Ok(0);
-    }
-    if !plan.reissue_admin && args.offline && !copies_to_update {
-        if !global.quiet {
-            eprintln!(
-                "nothing to do offline: admin.conf is already in {KUBEADM_CLUSTER_ADMINS} (whether the binding exists was not asked; `kubecred check --online` tells)"
-            );
-        }
-        return Ok(0);
-    }
-    if global.output != Output::Json || args.write.dry_run {
-        let text = if global.output == Output::Json {
-            render::plan_json(&plan, args.offline)
-        } else {
-            render::plan_table(&plan, args.offline, &global.state_dir)
-        };
-        print(&text)?;
-    }
-    if args.write.dry_run {
-        return Ok(0);
-    }
-    confirm(args.write.yes, ctx, "Migrate this node?")?;
-    let material = migrate::prepare(&plan, &inventory).map_err(|err| PathError {
+    let material = migrate::prepare(plan, inventory).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
@@ -130,8 +295,8 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         api::interrupt();
     });
     let unverified =
-        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir, ctx));
-    let changes = migrate::writes(&plan, &material, unverified.as_ref(), &global.state_dir);
+        (options.offline && plan.reissue_admin).then(|| offline_mark(plan, &global.state_dir, ctx));
+    let changes = migrate::writes(plan, &material, unverified.as_ref(), &global.state_dir);
     let paths: Vec<PathBuf> = changes.iter().map(|change| change.path.clone()).collect();
 
     // Step 2: back up every file it will touch.
@@ -148,7 +313,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         old_admin_copy: unverified
             .as_ref()
             .filter(|mark| mark.kubeconfig.is_none())
-            .and_then(|_| old_admin_copy(&plan, &transaction)),
+            .and_then(|_| old_admin_copy(plan, &transaction)),
         mark: unverified,
         state_dir: ctx
             .absolute(&global.state_dir)
@@ -156,16 +321,7 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         ..Outcome::default()
     };
     let steps = online::waiting("kubecred: migrating", || {
-        apply_steps(
-            &plan,
-            &material,
-            &changes,
-            args.offline,
-            server,
-            timeout,
-            &mut transaction,
-            &mut outcome,
-        )
+        apply_steps(planned, &material, &changes, &mut transaction, &mut outcome)
     });
     if let Err(cause) = steps {
         let interrupted = api::interrupted();
@@ -186,8 +342,8 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         forget_mark(global);
     }
     let text = match global.output {
-        Output::Json => render::summary_json(&plan, &material, &outcome),
-        _ => render::summary_text(&plan, &material, &outcome),
+        Output::Json => render::summary_json(plan, &material, &outcome),
+        _ => render::summary_text(plan, &material, &outcome),
     };
     print(&text)?;
     Ok(0)
@@ -204,19 +360,17 @@ fn forget_mark(global: &Global) {
 /// (online), then `changes`, the new admin.conf proven (from memory: no copy
 /// of its key on disk) just before it replaces the old one. An `Err` is the
 /// reason to abort.
-#[expect(clippy::too_many_arguments, reason = "the steps' inputs, passed once")]
 fn apply_steps(
-    plan: &Plan,
+    planned: &Planned,
     material: &Material,
     changes: &[Change],
-    offline: bool,
-    server: Option<&str>,
-    timeout: Duration,
     transaction: &mut Transaction<'_>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
-    let bind_with = plan.binding_via.as_ref().filter(|_| !offline);
-    let new_admin = material.admin.as_deref().filter(|_| !offline);
+    let Planned { options, plan, .. } = planned;
+    let (server, timeout) = (options.server.as_deref(), options.api_timeout);
+    let bind_with = plan.binding_via.as_ref().filter(|_| !options.offline);
+    let new_admin = material.admin.as_deref().filter(|_| !options.offline);
     let stop_if_interrupted = || {
         if api::interrupted() {
             Err(steps::StepError::Interrupted.to_string())

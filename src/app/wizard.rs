@@ -19,9 +19,7 @@ use crate::edge::apply::transaction::{Action, Change, Transaction};
 use crate::edge::context::Context;
 use crate::edge::inventory::Inventory;
 use crate::edge::online::{self, BindingState};
-use crate::ui::cli::{
-    Global, KeyAlgorithmArg, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs,
-};
+use crate::ui::cli::{Global, KeyAlgorithmArg, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render;
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
@@ -60,7 +58,12 @@ pub(super) fn run(global: &Global, args: &WizardArgs, ctx: &Context) -> Result<u
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
     let (facts, asking) = gather(global, args.server.clone(), timeout, ctx);
-    let mut executor = RealExecutor { global, args, ctx };
+    let mut executor = RealExecutor {
+        global,
+        args,
+        ctx,
+        migration: None,
+    };
     let binding = move || {
         asking.map(|asking| {
             online::waiting("kubecred: asking the API server", || {
@@ -147,26 +150,28 @@ struct RealExecutor<'a> {
     global: &'a Global,
     args: &'a WizardArgs,
     ctx: &'a Context,
+    /// The migration last shown, and the intent it was planned for.
+    migration: Option<(Intent, migrate::Planned)>,
 }
 
 impl RealExecutor<'_> {
-    fn migrate_args(&self, offline: bool, update_copies: bool) -> MigrateArgs {
-        MigrateArgs {
-            write: WriteArgs {
-                dry_run: false,
-                yes: true,
-                wait: None,
+    /// The migration the wizard offers: `kubecred migrate` with the wizard's
+    /// server and timeout, every other choice left at its default.
+    fn migrate_options(
+        &self,
+        offline: bool,
+        update_copies: bool,
+    ) -> Result<migrate::MigrateOptions> {
+        migrate::MigrateOptions::new(
+            migrate::Request {
+                offline,
+                update_copies,
+                server: self.args.server.clone(),
+                api_timeout: Some(self.args.api_timeout),
+                ..migrate::Request::default()
             },
-            offline,
-            super_admin_out: None,
-            no_super_admin: false,
-            i_have_another_break_glass_credential: false,
-            update_copies,
-            server: self.args.server.clone(),
-            api_timeout: self.args.api_timeout,
-            validity: time::Duration::hours(8760),
-            trust_clock: false,
-        }
+            self.ctx,
+        )
     }
 }
 
@@ -176,8 +181,8 @@ impl Executor for RealExecutor<'_> {
             Intent::Migrate {
                 offline,
                 update_copies,
-            } => self.migrate_plan(*offline, *update_copies),
-            Intent::UpdateCopies { offline } => self.migrate_plan(*offline, true),
+            } => self.migrate_plan(intent, *offline, *update_copies),
+            Intent::UpdateCopies { offline } => self.migrate_plan(intent, *offline, true),
             Intent::Renew { within, validity } => {
                 let inventory = Inventory::scan(&crate::edge::inventory::Scope {
                     copies: Vec::new(),
@@ -232,17 +237,7 @@ impl Executor for RealExecutor<'_> {
     fn run(&mut self, intent: &Intent) -> u8 {
         EXECUTING.store(true, Ordering::SeqCst);
         let result = match intent {
-            Intent::Migrate {
-                offline,
-                update_copies,
-            } => migrate::run(
-                self.global,
-                &self.migrate_args(*offline, *update_copies),
-                self.ctx,
-            ),
-            Intent::UpdateCopies { offline } => {
-                migrate::run(self.global, &self.migrate_args(*offline, true), self.ctx)
-            }
+            Intent::Migrate { .. } | Intent::UpdateCopies { .. } => self.migrate_run(intent),
             Intent::Renew { within, validity } => renew::run(
                 self.global,
                 &RenewArgs {
@@ -288,21 +283,45 @@ impl Executor for RealExecutor<'_> {
 }
 
 impl RealExecutor<'_> {
-    fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
-        let inventory = Inventory::scan(&scope(self.global, self.ctx));
-        let options = crate::domain::migrate::Options {
-            super_admin: crate::domain::migrate::SuperAdminTarget::Default,
-            update_copies,
-            validity: time::Duration::hours(8760),
-            trust_clock: false,
+    /// Plans the migration (the preflight included) and keeps the plan for
+    /// [`Self::migrate_run`], which carries out exactly what was shown.
+    fn migrate_plan(
+        &mut self,
+        intent: &Intent,
+        offline: bool,
+        update_copies: bool,
+    ) -> Result<String, String> {
+        self.migration = None;
+        let planned = self
+            .migrate_options(offline, update_copies)
+            .and_then(|options| migrate::plan(self.global, options, self.ctx))
+            .map_err(|err| format!("{err:#}"))?;
+        if let Some(nothing) = planned.nothing_to_do() {
+            return Err(nothing.message());
+        }
+        let table = planned.table(self.global);
+        self.migration = Some((intent.clone(), planned));
+        Ok(table)
+    }
+
+    /// Carries out the migration planned for `intent`, under the run lock.
+    fn migrate_run(&mut self, intent: &Intent) -> Result<u8> {
+        let Some(planned) = self
+            .migration
+            .take()
+            .filter(|(planned_for, _)| planned_for == intent)
+            .map(|(_, planned)| planned)
+        else {
+            return Err(PathError {
+                message: "no migration was planned for this choice; nothing was changed".into(),
+                path: PathBuf::new(),
+                hint: None,
+                exit: 1,
+            }
+            .into());
         };
-        let plan = crate::domain::migrate::plan(&inventory, &options, self.ctx.now)
-            .map_err(|err| err.to_string())?;
-        Ok(render::migrate::plan_table(
-            &plan,
-            offline,
-            &self.global.state_dir,
-        ))
+        let _lock = begin_writing(self.global, false, None, self.ctx)?;
+        migrate::execute(self.global, &planned, self.ctx)
     }
 }
 
