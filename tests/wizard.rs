@@ -516,6 +516,53 @@ fn pty_offline_migration_end_to_end() {
 }
 
 #[test]
+fn pty_online_migration_carries_out_the_plan_it_showed() {
+    let host = Host::new(AdminLayout::Pre129);
+    let api = common::apiserver::ApiServer::start(host.path());
+    let state = common::state_dir();
+    let mut session = spawn_wizard_at(&host, state.path(), &api.url, "5s");
+    session
+        .exp_string("admin.conf: group system:masters")
+        .unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    // Down wraps from Quit to the first entry: Migrate.
+    session.send(DOWN).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session
+        .exp_string("prove it with SelfSubjectReview and SelfSubjectAccessReview")
+        .unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    let asked_before_confirming = api.seen().len();
+    session.send_line("y").unwrap();
+    session.exp_string("verified by the API server").unwrap();
+    assert_eq!(exit_code(&session), 0);
+    let seen = api.seen();
+    let after: Vec<(&str, &str)> = seen[asked_before_confirming..]
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.rsplit('/').next().unwrap()))
+        .collect();
+    // The change asks nothing again before it begins: create, read back, prove.
+    assert_eq!(
+        after,
+        [
+            ("POST", "clusterrolebindings"),
+            ("GET", "kubeadm:cluster-admins"),
+            ("POST", "selfsubjectreviews"),
+            ("POST", "selfsubjectaccessreviews"),
+        ]
+    );
+    let json = host.check(&[]).json();
+    assert!(
+        !common::codes(&json)
+            .iter()
+            .any(|(_, code)| code == "admin-in-system-masters"),
+        "{json}"
+    );
+}
+
+#[test]
 fn pty_renewing_what_is_due() {
     let mut spec = common::spec(AdminLayout::Init129);
     spec.overrides.insert(

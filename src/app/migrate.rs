@@ -1,118 +1,289 @@
-//! `kubecred migrate`: SPEC.md's six steps, in order, each journaled; any
-//! failure after the backup restores it, and so does SIGINT or SIGTERM.
+//! `kubecred migrate`: the flags resolved once into [`MigrateOptions`], then
+//! [`plan`] (the scan, the domain's plan, the preflight) and [`execute`],
+//! which carries out exactly the planned value: SPEC.md's six steps, in order,
+//! each journaled; any failure after the backup restores it, and so does
+//! SIGINT or SIGTERM.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::{Value, json};
 
 use crate::app::renew::apply_error;
 use crate::app::{
     PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
 };
+use crate::domain::binding::BINDING;
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
+use crate::domain::migrate::steps::{self, Preflight, Step};
 use crate::domain::migrate::{
     self, Material, Options, Plan, SuperAdmin, SuperAdminTarget, Unverified,
 };
 use crate::domain::model::Inventory;
 use crate::domain::plan::Write;
-use crate::domain::shell;
-use crate::domain::span::date;
-use crate::edge::api::{self, BINDING, Binding, Client, Created, Verdict};
+use crate::edge::api;
 use crate::edge::apply::hook::Proceed;
 use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
 use crate::edge::online;
 use crate::ui::cli::{Global, MigrateArgs, Output};
-use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
-use crate::ui::render::plan::algorithm_name;
+use crate::ui::render::migrate::{self as render, Outcome};
 
 /// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
 const INTERRUPTED_EXIT: u8 = 130;
 
-pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
-    if args.offline && args.no_super_admin && !args.i_have_another_break_glass_credential {
-        return Err(PathError {
-            message: "refusing --offline --no-super-admin: the binding manifest must be applied with a system:masters credential, and after this migration the only one left on this node would be inside the backup".into(),
-            path: PathBuf::new(),
-            hint: Some("keep super-admin.conf (drop --no-super-admin, or write it elsewhere with --super-admin-out PATH), or pass --i-have-another-break-glass-credential if you hold one; nothing was changed".into()),
-            exit: 2,
+/// The new certificates' lifetime when none is asked for: kubeadm's 8760h.
+const DEFAULT_VALIDITY: time::Duration = time::Duration::hours(8760);
+
+/// What was asked for, before it is resolved: the flags of `kubecred migrate`,
+/// or the wizard's choices. Unset is the default.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Request {
+    /// `--dry-run`.
+    pub(super) dry_run: bool,
+    /// `--yes`.
+    pub(super) yes: bool,
+    /// `--wait`.
+    pub(super) wait: Option<time::Duration>,
+    /// `--offline`.
+    pub(super) offline: bool,
+    /// `--super-admin-out`.
+    pub(super) super_admin_out: Option<PathBuf>,
+    /// `--no-super-admin`.
+    pub(super) no_super_admin: bool,
+    /// `--i-have-another-break-glass-credential`.
+    pub(super) another_break_glass: bool,
+    /// `--update-copies`.
+    pub(super) update_copies: bool,
+    /// `--server`.
+    pub(super) server: Option<String>,
+    /// `--api-timeout`.
+    pub(super) api_timeout: Option<time::Duration>,
+    /// `--validity`.
+    pub(super) validity: Option<time::Duration>,
+    /// `--trust-clock`.
+    pub(super) trust_clock: bool,
+}
+
+impl From<&MigrateArgs> for Request {
+    fn from(args: &MigrateArgs) -> Self {
+        Self {
+            dry_run: args.write.dry_run,
+            yes: args.write.yes,
+            wait: args.write.wait,
+            offline: args.offline,
+            super_admin_out: args.super_admin_out.clone(),
+            no_super_admin: args.no_super_admin,
+            another_break_glass: args.i_have_another_break_glass_credential,
+            update_copies: args.update_copies,
+            server: args.server.clone(),
+            api_timeout: args.api_timeout,
+            validity: args.validity,
+            trust_clock: args.trust_clock,
         }
-        .into());
     }
-    let _lock = begin_writing(global, args.write.dry_run, args.write.wait, ctx)?;
-    let inventory = scan_host(&scope(global, ctx), 1)?;
-    describe_scan(global, &inventory);
-    let options = Options {
-        super_admin: match (&args.super_admin_out, args.no_super_admin) {
-            (Some(path), _) => SuperAdminTarget::Out(std::path::absolute(path)?),
+}
+
+/// A migration as it will run: plain values, defaults applied, paths absolute.
+#[derive(Clone, Debug)]
+pub(super) struct MigrateOptions {
+    /// Print the plan and change nothing.
+    pub(super) dry_run: bool,
+    /// Do not ask before changing the host.
+    pub(super) yes: bool,
+    /// How long to wait for another run's lock.
+    pub(super) wait: Option<time::Duration>,
+    /// Make no API call: write the binding manifest instead.
+    pub(super) offline: bool,
+    /// The API server URL instead of admin.conf's.
+    pub(super) server: Option<String>,
+    /// How long to keep asking the API server.
+    pub(super) api_timeout: Duration,
+    /// What the domain's plan takes.
+    pub(super) plan: Options,
+}
+
+impl MigrateOptions {
+    /// Resolves `request`: refuses `--offline --no-super-admin` without
+    /// another break-glass credential, applies the defaults and makes
+    /// `--super-admin-out` absolute.
+    pub(super) fn new(request: Request, ctx: &Context) -> Result<Self> {
+        if request.offline && request.no_super_admin && !request.another_break_glass {
+            return Err(PathError {
+                message: "refusing --offline --no-super-admin: the binding manifest must be applied with a system:masters credential, and after this migration the only one left on this node would be inside the backup".into(),
+                path: PathBuf::new(),
+                hint: Some("keep super-admin.conf (drop --no-super-admin, or write it elsewhere with --super-admin-out PATH), or pass --i-have-another-break-glass-credential if you hold one; nothing was changed".into()),
+                exit: 2,
+            }
+            .into());
+        }
+        let super_admin = match (&request.super_admin_out, request.no_super_admin) {
+            (Some(path), _) => SuperAdminTarget::Out(ctx.absolute(path)?),
             (None, true) => SuperAdminTarget::Skip,
             (None, false) => SuperAdminTarget::Default,
-        },
-        update_copies: args.update_copies,
-        validity: args.validity,
-        trust_clock: args.trust_clock,
-    };
-    let host = Host::new(&inventory);
-    let plan = migrate::plan(&inventory, &host, &options, ctx.now).map_err(|err| PathError {
-        message: format!("cannot migrate: {}", err.message),
-        path: err.path,
-        hint: Some("nothing was changed".into()),
-        exit: if err.usage { 2 } else { 1 },
-    })?;
-    let timeout = Duration::try_from(args.api_timeout).unwrap_or(api::DEFAULT_TOTAL_TIMEOUT);
-    let server = args.server.as_deref();
+        };
+        Ok(Self {
+            dry_run: request.dry_run,
+            yes: request.yes,
+            wait: request.wait,
+            offline: request.offline,
+            server: request.server,
+            api_timeout: request
+                .api_timeout
+                .and_then(|timeout| Duration::try_from(timeout).ok())
+                .unwrap_or(api::DEFAULT_TOTAL_TIMEOUT),
+            plan: Options {
+                super_admin,
+                update_copies: request.update_copies,
+                validity: request.validity.unwrap_or(DEFAULT_VALIDITY),
+                trust_clock: request.trust_clock,
+            },
+        })
+    }
+}
 
-    // Step 1: the plan, and what the API server says before anything changes.
-    let bound = if args.offline {
+/// A planned migration: what [`execute`] carries out, as it was shown.
+#[derive(Debug)]
+pub(super) struct Planned {
+    options: MigrateOptions,
+    inventory: Inventory,
+    plan: Plan,
+    /// What the API server said before anything changed; `None` offline.
+    preflight: Option<Preflight>,
+}
+
+/// Why a planned migration has nothing to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Nothing {
+    /// admin.conf is split and the binding was seen.
+    Bound,
+    /// admin.conf is split; offline, the binding was not asked about.
+    Offline,
+}
+
+impl Nothing {
+    /// The notice for stderr.
+    pub(super) fn message(self) -> String {
+        match self {
+            Self::Bound => format!(
+                "nothing to do: admin.conf is in {KUBEADM_CLUSTER_ADMINS} and the {BINDING} binding grants it cluster-admin"
+            ),
+            Self::Offline => format!(
+                "nothing to do offline: admin.conf is already in {KUBEADM_CLUSTER_ADMINS} (whether the binding exists was not asked; `kubecred check --online` tells)"
+            ),
+        }
+    }
+}
+
+impl Planned {
+    /// Whether (and why) there is nothing to change.
+    pub(super) fn nothing_to_do(&self) -> Option<Nothing> {
+        let copies_to_update = self.options.plan.update_copies && !self.plan.copies.is_empty();
+        if self.plan.reissue_admin || copies_to_update {
+            return None;
+        }
+        if self.preflight == Some(Preflight::Bound) {
+            return Some(Nothing::Bound);
+        }
+        self.options.offline.then_some(Nothing::Offline)
+    }
+
+    /// The plan as a table.
+    pub(super) fn table(&self, global: &Global) -> String {
+        render::plan_table(&self.plan, self.options.offline, &global.state_dir)
+    }
+}
+
+pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
+    let options = MigrateOptions::new(Request::from(args), ctx)?;
+    let (dry_run, yes) = (options.dry_run, options.yes);
+    let _lock = begin_writing(global, dry_run, options.wait, ctx)?;
+    let planned = plan(global, options, ctx)?;
+    if let Some(nothing) = planned.nothing_to_do() {
+        if planned.preflight == Some(Preflight::Bound) && !dry_run {
+            forget_mark(global);
+        }
+        if !global.quiet {
+            eprintln!("{}", nothing.message());
+        }
+        if nothing == Nothing::Bound && global.output == Output::Json {
+            print(&render::unchanged_json())?;
+        }
+        return Ok(0);
+    }
+    if global.output != Output::Json || dry_run {
+        print(&match global.output {
+            Output::Json => render::plan_json(&planned.plan, planned.options.offline),
+            _ => planned.table(global),
+        })?;
+    }
+    if dry_run {
+        return Ok(0);
+    }
+    confirm(yes, ctx, "Migrate this node?")?;
+    execute(global, &planned, ctx)
+}
+
+/// Scans the node, plans the migration and (online) asks the API server
+/// before anything changes (step 1): a binding that is not kubeadm's, an
+/// unreachable server, a refused credential or a failed TLS verification
+/// stops it with nothing touched.
+pub(super) fn plan(global: &Global, options: MigrateOptions, ctx: &Context) -> Result<Planned> {
+    let inventory = scan_host(&scope(global, ctx), 1)?;
+    describe_scan(global, &inventory);
+    let plan = migrate::plan(&inventory, &Host::new(&inventory), &options.plan, ctx.now).map_err(
+        |err| PathError {
+            message: format!("cannot migrate: {}", err.message),
+            path: err.path,
+            hint: Some("nothing was changed".into()),
+            exit: if err.usage { 2 } else { 1 },
+        },
+    )?;
+    let preflight = if options.offline {
         None
     } else {
-        Some(online::waiting(
+        let creator = plan.binding_via.as_ref().map(|(name, _)| name.as_str());
+        let found = online::waiting(
             "kubecred: asking the API server about the kubeadm:cluster-admins binding",
-            || preflight(&plan, &inventory, server, timeout),
-        )?)
+            || {
+                steps::preflight(
+                    online::candidates(&inventory, options.server.as_deref(), options.api_timeout),
+                    creator,
+                )
+            },
+        );
+        Some(found.map_err(|stop| PathError {
+            message: stop.to_string(),
+            path: plan.admin_path.clone(),
+            hint: Some(stop.hint().into()),
+            exit: 1,
+        })?)
     };
-    if bound == Some(true) && !args.write.dry_run {
+    Ok(Planned {
+        options,
+        inventory,
+        plan,
+        preflight,
+    })
+}
+
+/// Carries out `planned`, steps 2 to 6: issues the new files, backs up every
+/// file it will touch, creates the binding (online), writes, and proves the
+/// new admin.conf before it replaces the old one. The caller holds the lock.
+pub(super) fn execute(global: &Global, planned: &Planned, ctx: &Context) -> Result<u8> {
+    let Planned {
+        options,
+        inventory,
+        plan,
+        preflight,
+    } = planned;
+    if *preflight == Some(Preflight::Bound) {
         forget_mark(global);
     }
-    let copies_to_update = args.update_copies && !plan.copies.is_empty();
-    if !plan.reissue_admin && bound == Some(true) && !copies_to_update {
-        if !global.quiet {
-            eprintln!(
-                "nothing to do: admin.conf is in {KUBEADM_CLUSTER_ADMINS} and the {BINDING} binding grants it cluster-admin"
-            );
-        }
-        if global.output == Output::Json {
-            print(&pretty(
-                &json!({"schemaVersion": SCHEMA_VERSION, "operation": "migrate", "changed": false}),
-            ))?;
-        }
-        return Ok(0);
-    }
-    if !plan.reissue_admin && args.offline && !copies_to_update {
-        if !global.quiet {
-            eprintln!(
-                "nothing to do offline: admin.conf is already in {KUBEADM_CLUSTER_ADMINS} (whether the binding exists was not asked; `kubecred check --online` tells)"
-            );
-        }
-        return Ok(0);
-    }
-    if global.output != Output::Json || args.write.dry_run {
-        let text = if global.output == Output::Json {
-            plan_json(&plan, args)
-        } else {
-            plan_table(&plan, args, &global.state_dir)
-        };
-        print(&text)?;
-    }
-    if args.write.dry_run {
-        return Ok(0);
-    }
-    confirm(args.write.yes, ctx, "Migrate this node?")?;
-    let material = migrate::prepare(&plan, &inventory, &host).map_err(|err| PathError {
+    // The bytes the plan was made from: a file that changed since is refused.
+    let host = Host::new(inventory);
+    let material = migrate::prepare(plan, inventory, &host).map_err(|err| PathError {
         message: format!("cannot migrate: {}", err.message),
         path: err.path,
         hint: Some("nothing was changed".into()),
@@ -130,9 +301,9 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         api::interrupt();
     });
     let unverified =
-        (args.offline && plan.reissue_admin).then(|| offline_mark(&plan, &global.state_dir));
+        (options.offline && plan.reissue_admin).then(|| offline_mark(plan, &global.state_dir, ctx));
     let changes = migrate::writes(
-        &plan,
+        plan,
         &material,
         unverified.as_ref(),
         &global.state_dir,
@@ -159,21 +330,15 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         old_admin_copy: unverified
             .as_ref()
             .filter(|mark| mark.kubeconfig.is_none())
-            .and_then(|_| old_admin_copy(&plan, &transaction)),
+            .and_then(|_| old_admin_copy(plan, &transaction)),
         mark: unverified,
+        state_dir: ctx
+            .absolute(&global.state_dir)
+            .unwrap_or_else(|_| global.state_dir.clone()),
         ..Outcome::default()
     };
     let steps = online::waiting("kubecred: migrating", || {
-        apply_steps(
-            &plan,
-            &material,
-            &changes,
-            args.offline,
-            server,
-            timeout,
-            &mut transaction,
-            &mut outcome,
-        )
+        apply_steps(planned, &material, &changes, &mut transaction, &mut outcome)
     });
     if let Err(cause) = steps {
         let interrupted = api::interrupted();
@@ -194,8 +359,8 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         forget_mark(global);
     }
     let text = match global.output {
-        Output::Json => summary_json(&plan, &material, &outcome),
-        _ => summary_text(&plan, &material, &outcome, &global.state_dir),
+        Output::Json => render::summary_json(plan, &material, &outcome),
+        _ => render::summary_text(plan, &material, &outcome),
     };
     print(&text)?;
     Ok(0)
@@ -208,159 +373,62 @@ fn forget_mark(global: &Global) {
     }
 }
 
-/// What happened, for the summary.
-#[derive(Debug, Default)]
-struct Outcome {
-    binding: Option<Created>,
-    /// The offline migration's manifest, and how to apply it.
-    mark: Option<Unverified>,
-    /// Where the old admin.conf is kept, when it is the only system:masters credential named.
-    old_admin_copy: Option<PathBuf>,
-    verified: Option<Vec<String>>,
-    backup: Option<(String, PathBuf)>,
-}
-
-/// Reads the binding before anything changes: an unreachable server, a
-/// refused credential, a failed TLS verification or a binding that is not
-/// kubeadm's stops the migration with nothing touched. Only an unreachable
-/// server points at `--offline`.
-fn preflight(
-    plan: &Plan,
-    inventory: &Inventory,
-    server: Option<&str>,
-    timeout: Duration,
-) -> Result<bool> {
-    let fail = |message: String, hint: &str| PathError {
-        message,
-        path: plan.admin_path.clone(),
-        hint: Some(hint.into()),
-        exit: 1,
-    };
-    let probe = online::probe(inventory, server, timeout);
-    if probe.refused.contains(&"admin.conf") {
-        let hint = "renew admin.conf (`kubecred check` shows whether it expired), or make sure ca.crt is the CA the API server trusts, then migrate again; nothing was changed";
-        let message = match &probe.state {
-            _ if probe.refused.contains(&"super-admin.conf") => format!(
-                "the API server accepts neither admin.conf nor super-admin.conf ({})",
-                online::REFUSED
-            ),
-            _ if inventory.material("super-admin.conf").is_none() => format!(
-                "the API server does not accept admin.conf ({}), and there is no super-admin.conf to try",
-                online::REFUSED
-            ),
-            online::BindingState::Failed(reason) | online::BindingState::Unreachable(reason) => {
-                format!(
-                    "the API server does not accept admin.conf ({}); super-admin.conf could not ask either: {reason}",
-                    online::REFUSED
-                )
-            }
-            _ => format!(
-                "the API server does not accept admin.conf ({}); super-admin.conf is accepted, but kubecred stops: a migration must start from a working admin.conf",
-                online::REFUSED
-            ),
-        };
-        return Err(fail(message, hint).into());
-    }
-    match probe.state {
-        online::BindingState::Bound => Ok(true),
-        online::BindingState::Missing | online::BindingState::Forbidden(_) => {
-            if plan.binding_via.is_none() {
-                return Err(fail(
-                    format!("the {BINDING} binding is missing and there is no system:masters credential (admin.conf or super-admin.conf) to create it"),
-                    "create it with a system:masters credential from another control-plane node; nothing was changed",
-                )
-                .into());
-            }
-            Ok(false)
-        }
-        online::BindingState::Wrong(binding) => Err(fail(
-            format!(
-                "the {BINDING} binding exists but differs from kubeadm's: has {}, kubeadm's is {}",
-                serde_json::to_string(&binding).unwrap_or_default(),
-                serde_json::to_string(&Binding::kubeadm()).unwrap_or_default()
-            ),
-            "fix or delete the binding first; nothing was changed",
-        )
-        .into()),
-        online::BindingState::TooBroad(binding) => Err(fail(
-            format!(
-                "the {BINDING} binding also grants cluster-admin to {}: has {}, kubeadm's is {}",
-                binding.extra_subjects().join(", "),
-                serde_json::to_string(&binding).unwrap_or_default(),
-                serde_json::to_string(&Binding::kubeadm()).unwrap_or_default()
-            ),
-            "remove every subject but Group kubeadm:cluster-admins from the binding, then migrate again; nothing was changed",
-        )
-        .into()),
-        online::BindingState::Unreachable(reason) => Err(fail(
-            format!("cannot reach the API server: {reason}"),
-            "nothing was changed; without the API server, `kubecred migrate --offline` writes the binding manifest to apply later",
-        )
-        .into()),
-        online::BindingState::Failed(reason) => Err(fail(
-            format!("the API server could not be asked: {reason}"),
-            "check that --server (or admin.conf's server) is this cluster's API server and that admin.conf's certificate-authority-data is its CA; nothing was changed",
-        )
-        .into()),
-    }
-}
-
-/// Steps 3 to 6, inside the transaction: the binding (online), then
-/// `changes` in order, the new admin.conf proven (from memory: no copy of its
-/// key on disk) just before it replaces the old one. An `Err` is the reason to abort.
-#[expect(clippy::too_many_arguments, reason = "the steps' inputs, passed once")]
+/// Steps 3 to 6, inside the transaction, in the domain's order: the binding
+/// (online), then `changes`, the new admin.conf proven (from memory: no copy
+/// of its key on disk) just before it replaces the old one. An `Err` is the
+/// reason to abort.
 fn apply_steps(
-    plan: &Plan,
+    planned: &Planned,
     material: &Material,
     changes: &[Write],
-    offline: bool,
-    server: Option<&str>,
-    timeout: Duration,
     transaction: &mut Transaction<'_>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
+    let Planned { options, plan, .. } = planned;
+    let (server, timeout) = (options.server.as_deref(), options.api_timeout);
+    let bind_with = plan.binding_via.as_ref().filter(|_| !options.offline);
+    let new_admin = material.admin.as_deref().filter(|_| !options.offline);
     let stop_if_interrupted = || {
         if api::interrupted() {
-            Err("interrupted (SIGINT or SIGTERM)".to_owned())
+            Err(steps::StepError::Interrupted.to_string())
         } else {
             Ok(())
         }
     };
-    // Step 3: the binding.
-    if !offline && let Some((name, path)) = &plan.binding_via {
-        let client = online::credentials(path, name, server)
-            .map_err(|reason| format!("cannot use {name}: {reason}"))
-            .and_then(|creds| Client::new(&creds, timeout).map_err(|err| err.to_string()))?;
-        let created = client
-            .create_binding(&Binding::kubeadm())
-            .map_err(|err| format!("creating the {BINDING} binding failed: {err}"))?;
-        let read_back = client
-            .get_binding(BINDING)
-            .map_err(|err| format!("reading the {BINDING} binding back failed: {err}"))?;
-        match read_back {
-            Some(binding) if binding.verdict() == Verdict::Exact => {}
-            Some(binding) => {
-                return Err(format!(
-                    "the {BINDING} binding differs from kubeadm's after creation: {}",
-                    serde_json::to_string(&binding).unwrap_or_default()
-                ));
+    let order = steps::sequence(
+        bind_with.is_some(),
+        new_admin.map(|_| plan.admin_path.as_path()),
+        changes,
+        |change| change.path.as_path(),
+    );
+    for step in order {
+        match step {
+            Step::Bind => {
+                if let Some((name, path)) = bind_with {
+                    let client = online::client(path, name, server, timeout)
+                        .map_err(|err| err.to_string())?;
+                    outcome.binding = Some(steps::bind(&client).map_err(|err| err.to_string())?);
+                }
             }
-            None => return Err(format!("the {BINDING} binding is not there after creation")),
+            Step::Prove => {
+                stop_if_interrupted()?;
+                if let Some(bytes) = new_admin {
+                    let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
+                    let client = online::client_from_bytes(
+                        bytes,
+                        dir,
+                        "the new admin.conf",
+                        server,
+                        timeout,
+                    )?;
+                    outcome.verified = Some(steps::prove(&client).map_err(|err| err.to_string())?);
+                }
+            }
+            Step::Write(change) => {
+                stop_if_interrupted()?;
+                transaction.write(change).map_err(|err| err.to_string())?;
+            }
         }
-        outcome.binding = Some(created);
-    }
-    // Steps 4 to 6: super-admin.conf, (offline) the manifest and the mark, admin.conf, the copies.
-    for change in changes {
-        stop_if_interrupted()?;
-        if change.path == plan.admin_path
-            && !offline
-            && let Some(bytes) = &material.admin
-        {
-            let dir = plan.admin_path.parent().unwrap_or_else(|| Path::new("."));
-            outcome.verified = Some(prove(bytes, dir, server, timeout)?);
-            stop_if_interrupted()?;
-        }
-        transaction.write(change).map_err(|err| err.to_string())?;
     }
     stop_if_interrupted()
 }
@@ -368,8 +436,8 @@ fn apply_steps(
 /// What the offline migration leaves to do, with the real path of the
 /// system:masters kubeconfig to do it with when kubecred writes or keeps one.
 /// Its paths are absolute: the command must work from any folder.
-fn offline_mark(plan: &Plan, state_dir: &Path) -> Unverified {
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+fn offline_mark(plan: &Plan, state_dir: &Path, ctx: &Context) -> Unverified {
+    let absolute = |path: &Path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Unverified {
         admin: absolute(&plan.admin_path),
         manifest: absolute(&migrate::manifest_path(state_dir)),
@@ -394,258 +462,4 @@ fn old_admin_copy(plan: &Plan, transaction: &Transaction<'_>) -> Option<PathBuf>
         .find(|entry| entry.path == plan.admin_path)
         .and_then(|entry| entry.stored.as_ref())
         .map(|stored| backup.dir.join("files").join(stored))
-}
-
-/// SelfSubjectReview must show `kubeadm:cluster-admins` and not `system:masters`;
-/// SelfSubjectAccessReview must allow `*` on `*`.
-fn prove(
-    admin: &[u8],
-    dir: &Path,
-    server: Option<&str>,
-    timeout: Duration,
-) -> Result<Vec<String>, String> {
-    let creds = online::credentials_from_bytes(admin, dir, "the new admin.conf", server)?;
-    let client = Client::new(&creds, timeout).map_err(|err| err.to_string())?;
-    let who = client.self_subject_review().map_err(|err| {
-        format!("the new admin.conf failed verification: SelfSubjectReview: {err}")
-    })?;
-    if !who.groups.iter().any(|g| g == KUBEADM_CLUSTER_ADMINS)
-        || who.groups.iter().any(|g| g == SYSTEM_MASTERS)
-    {
-        return Err(format!(
-            "the new admin.conf failed verification: the API server sees groups [{}]",
-            who.groups.join(", ")
-        ));
-    }
-    // A new binding reaches the authorizer's cache within moments: ask again until the timeout.
-    let started = std::time::Instant::now();
-    loop {
-        let allowed = client.may("*", "*", "*").map_err(|err| {
-            format!("the new admin.conf failed verification: SelfSubjectAccessReview: {err}")
-        })?;
-        if allowed {
-            return Ok(who.groups);
-        }
-        if started.elapsed() >= timeout {
-            return Err("the new admin.conf failed verification: it may not do `*` on `*` (is the binding effective?)".into());
-        }
-        if api::interrupted() {
-            return Err("interrupted (SIGINT or SIGTERM)".into());
-        }
-        api::pause(Duration::from_millis(500));
-    }
-}
-
-pub(super) fn plan_table(plan: &Plan, args: &MigrateArgs, state_dir: &Path) -> String {
-    let mut steps: Vec<String> = Vec::new();
-    let files: Vec<String> = plan
-        .paths()
-        .iter()
-        .map(|p| crate::ui::render::text::path(p))
-        .collect();
-    steps.push(format!("back up {}", files.join(", ")));
-    steps.push(if args.offline {
-        format!(
-            "write the {BINDING} binding manifest to {} (offline: no API call)",
-            crate::ui::render::text::path(&migrate::manifest_path(state_dir))
-        )
-    } else {
-        match &plan.binding_via {
-            Some((name, _)) => format!("ensure ClusterRoleBinding {BINDING} (ClusterRole cluster-admin, Group {KUBEADM_CLUSTER_ADMINS}) with {name}, read it back"),
-            None => format!("ClusterRoleBinding {BINDING} exists: read it back"),
-        }
-    });
-    steps.push(match &plan.super_admin {
-        SuperAdmin::Write(path) => format!("write super-admin.conf (CN=kubernetes-super-admin, O=system:masters) to {} (0600)", crate::ui::render::text::path(path)),
-        SuperAdmin::Existing(path) => format!("keep the existing super-admin.conf ({})", crate::ui::render::text::path(path)),
-        SuperAdmin::Skip => "write no super-admin.conf (--no-super-admin): break-glass access needs a system:masters credential from elsewhere".into(),
-    });
-    steps.push(if plan.reissue_admin {
-        format!(
-            "issue admin.conf (CN=kubernetes-admin, O={KUBEADM_CLUSTER_ADMINS}, new {} key, until {}){}, then replace it",
-            algorithm_name(plan.key),
-            date(plan.not_after),
-            if args.offline { " (offline: unverified)" } else { ", prove it with SelfSubjectReview and SelfSubjectAccessReview" }
-        )
-    } else {
-        format!("keep admin.conf (already in {KUBEADM_CLUSTER_ADMINS})")
-    });
-    for copy in &plan.copies {
-        steps.push(format!(
-            "{} stale copy {} (user {})",
-            if plan.update_copies {
-                "update"
-            } else {
-                "report"
-            },
-            crate::ui::render::text::path(&copy.path),
-            copy.user
-        ));
-    }
-    let mut out = String::from("STEP   ACTION\n");
-    for (index, step) in steps.iter().enumerate() {
-        let _ = writeln!(out, "{:<6} {step}", index + 1);
-    }
-    out
-}
-
-fn plan_json(plan: &Plan, args: &MigrateArgs) -> String {
-    pretty(&json!({
-        "schemaVersion": SCHEMA_VERSION,
-        "operation": "migrate",
-        "offline": args.offline,
-        "files": plan.paths().iter().map(|p| json_path(p)).collect::<Vec<_>>(),
-        "bindingVia": plan.binding_via.as_ref().map(|(name, _)| name),
-        "superAdmin": super_admin_json(&plan.super_admin),
-        "reissueAdmin": plan.reissue_admin,
-        "keyAlgorithm": algorithm_name(plan.key),
-        "notAfter": crate::domain::span::rfc3339(plan.not_after),
-        "copies": plan.copies.iter().map(|c| json!({"path": json_path(&c.path), "user": c.user, "update": plan.update_copies})).collect::<Vec<_>>(),
-    }))
-}
-
-fn super_admin_json(super_admin: &SuperAdmin) -> Value {
-    match super_admin {
-        SuperAdmin::Write(path) => json!({"action": "write", "path": json_path(path)}),
-        SuperAdmin::Existing(path) => json!({"action": "keep", "path": json_path(path)}),
-        SuperAdmin::Skip => json!({"action": "skip"}),
-    }
-}
-
-fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome, state_dir: &Path) -> String {
-    let mut out = String::new();
-    let mut line = |text: String| {
-        out.push_str(&text);
-        out.push('\n');
-    };
-    line(String::new());
-    match (&outcome.binding, &outcome.mark) {
-        (Some(Created::Created), _) => line(format!("binding: {BINDING} created and read back")),
-        (Some(Created::AlreadyExists), _) => {
-            line(format!("binding: {BINDING} already existed; read back"));
-        }
-        (None, Some(mark)) => {
-            line(format!(
-                "binding: manifest written to {}; apply it with:",
-                crate::ui::render::text::path(&mark.manifest)
-            ));
-            line(format!("  {}", mark.apply_line()));
-            if mark.kubeconfig.is_none() {
-                line("  (with your own system:masters credential, named by KUBECONFIG)".into());
-                if let Some(copy) = &outcome.old_admin_copy {
-                    line(format!(
-                        "  the old admin.conf, in system:masters until {}, is kept in the backup: {}",
-                        date(plan.old_admin.not_after),
-                        shell::quote_path(copy)
-                    ));
-                }
-            }
-            line("  until then `kubecred check` reports cluster-admins-binding-unverified".into());
-        }
-        (None, None) => line(format!("binding: {BINDING} already grants cluster-admin")),
-    }
-    match &plan.super_admin {
-        SuperAdmin::Write(path) => line(format!("super-admin.conf: written to {} (0600), in system:masters: keep it off daily use", crate::ui::render::text::path(path))),
-        SuperAdmin::Existing(path) => line(format!("super-admin.conf: kept ({})", crate::ui::render::text::path(path))),
-        SuperAdmin::Skip => line("super-admin.conf: not written; break-glass access needs a system:masters credential from another node".into()),
-    }
-    if let Some(cert) = &material.admin_certificate {
-        let verified = match &outcome.verified {
-            Some(groups) => format!("verified by the API server (groups: {})", groups.join(", ")),
-            None => {
-                "UNVERIFIED (offline): run `kubecred check --online` once the binding is applied"
-                    .into()
-            }
-        };
-        line(format!(
-            "admin.conf: now CN=kubernetes-admin, O={KUBEADM_CLUSTER_ADMINS}, serial {}, until {}; {verified}",
-            cert.serial,
-            date(cert.not_after)
-        ));
-    }
-    for (path, _) in &material.copies {
-        line(format!(
-            "copy updated: {}",
-            crate::ui::render::text::path(path)
-        ));
-    }
-    for (path, reason) in &material.skipped_copies {
-        line(format!(
-            "copy NOT updated: {}: {reason}",
-            crate::ui::render::text::path(path)
-        ));
-    }
-    if !plan.update_copies {
-        for copy in &plan.copies {
-            line(format!(
-                "stale copy: {} (user {}); --update-copies rewrites it",
-                crate::ui::render::text::path(&copy.path),
-                copy.user
-            ));
-        }
-    }
-    if let Some((id, dir)) = &outcome.backup {
-        line(format!(
-            "backup: {id} ({}); undo with: {}",
-            crate::ui::render::text::path(dir),
-            shell::line(&[
-                "kubecred",
-                "--state-dir",
-                &std::path::absolute(state_dir)
-                    .unwrap_or_else(|_| state_dir.to_path_buf())
-                    .to_string_lossy(),
-                "rollback",
-                id,
-            ])
-        ));
-    }
-    if plan.reissue_admin && plan.old_admin.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-        line(format!(
-            "The old system:masters certificate (serial {}) stays valid until {}: wherever a copy of it survives, it grants cluster-admin that cannot be revoked.",
-            plan.old_admin.serial,
-            date(plan.old_admin.not_after)
-        ));
-    }
-    out
-}
-
-fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
-    pretty(&json!({
-        "schemaVersion": SCHEMA_VERSION,
-        "operation": "migrate",
-        "changed": true,
-        "backup": outcome.backup.as_ref().map(|(id, _)| id),
-        "backupPath": outcome.backup.as_ref().map(|(_, dir)| json_path(dir)),
-        "binding": match (&outcome.binding, &outcome.mark) {
-            (Some(Created::Created), _) => "created",
-            (Some(Created::AlreadyExists), _) => "existed",
-            (None, Some(_)) => "manifest",
-            (None, None) => "unchanged",
-        },
-        "bindingManifest": outcome.mark.as_ref().map(|mark| json_path(&mark.manifest)),
-        "applyCommand": outcome.mark.as_ref().map(Unverified::apply_line),
-        "superAdmin": super_admin_json(&plan.super_admin),
-        "admin": material.admin_certificate.as_ref().map(|cert| json!({
-            "serial": cert.serial,
-            "notAfter": crate::domain::span::rfc3339(cert.not_after),
-            "groups": cert.groups,
-            "verified": outcome.verified.is_some(),
-        })),
-        "oldAdmin": {
-            "serial": plan.old_admin.serial,
-            "notAfter": crate::domain::span::rfc3339(plan.old_admin.not_after),
-            "groups": plan.old_admin.groups,
-        },
-        "copies": {
-            "updated": material.copies.iter().map(|(p, _)| json_path(p)).collect::<Vec<_>>(),
-            "skipped": material.skipped_copies.iter().map(|(p, why)| json!({"path": json_path(p), "reason": why})).collect::<Vec<_>>(),
-            "reported": if plan.update_copies { Vec::new() } else { plan.copies.iter().map(|c| json_path(&c.path)).collect() },
-        },
-    }))
-}
-
-fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    text
 }

@@ -1,6 +1,7 @@
 //! Command glue: arguments in, core calls, renderers out. No rules and no
 //! formatting live here, only the order of things and the exit status.
 
+mod backups;
 mod check;
 mod demo;
 mod host;

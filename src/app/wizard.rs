@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::host::lock_for_writing;
 use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOptions};
-use crate::app::{PathError, migrate, move_super_admin, renew, rollback, scope};
+use crate::app::{PathError, begin_writing, migrate, move_super_admin, renew, rollback};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
 use crate::domain::model::Inventory;
@@ -18,7 +18,7 @@ use crate::domain::report::Report;
 use crate::edge::apply::backup::Backup;
 use crate::edge::context::Context;
 use crate::edge::online::{self, BindingState};
-use crate::ui::cli::{self, Global, MigrateArgs, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
+use crate::ui::cli::{self, Global, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render::{self, text::printable};
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
@@ -159,34 +159,29 @@ struct RealExecutor<'a> {
 }
 
 impl RealExecutor<'_> {
-    fn migrate_args(&self, offline: bool, update_copies: bool) -> MigrateArgs {
-        MigrateArgs {
-            write: WriteArgs {
-                dry_run: false,
-                yes: true,
-                wait: None,
+    /// The migration the wizard offers: `kubecred migrate` with the wizard's
+    /// server and timeout, every other choice left at its default.
+    fn migrate_options(
+        &self,
+        offline: bool,
+        update_copies: bool,
+    ) -> Result<migrate::MigrateOptions> {
+        migrate::MigrateOptions::new(
+            migrate::Request {
+                offline,
+                update_copies,
+                server: self.args.server.clone(),
+                api_timeout: Some(self.args.api_timeout),
+                ..migrate::Request::default()
             },
-            offline,
-            super_admin_out: None,
-            no_super_admin: false,
-            i_have_another_break_glass_credential: false,
-            update_copies,
-            server: self.args.server.clone(),
-            api_timeout: self.args.api_timeout,
-            validity: time::Duration::hours(8760),
-            trust_clock: false,
-        }
+            self.ctx,
+        )
     }
 }
 
 /// A plan the wizard showed, kept to be carried out as it was shown.
 enum Shown {
-    /// `migrate`: its table, and the intent it is planned again from when it runs.
-    Migrate {
-        offline: bool,
-        update_copies: bool,
-        table: String,
-    },
+    Migrate(Box<migrate::Planned>),
     Renew(Box<renew::Planned>),
     MoveSuperAdmin(move_super_admin::Planned),
     Rollback(rollback::Planned),
@@ -202,19 +197,10 @@ impl Executor for RealExecutor<'_> {
                 update_copies,
             } => self
                 .migrate_plan(*offline, *update_copies)
-                .map(|table| Shown::Migrate {
-                    offline: *offline,
-                    update_copies: *update_copies,
-                    table,
-                }),
-            Intent::UpdateCopies { offline } => {
-                self.migrate_plan(*offline, true)
-                    .map(|table| Shown::Migrate {
-                        offline: *offline,
-                        update_copies: true,
-                        table,
-                    })
-            }
+                .map(|planned| Shown::Migrate(Box::new(planned))),
+            Intent::UpdateCopies { offline } => self
+                .migrate_plan(*offline, true)
+                .map(|planned| Shown::Migrate(Box::new(planned))),
             Intent::Renew { within, validity } => {
                 let options = renew_options(*within, *validity)?;
                 let planned = renew::plan(self.options, &options, self.ctx)
@@ -245,7 +231,7 @@ impl Executor for RealExecutor<'_> {
 
     fn show(&self, shown: &Shown) -> String {
         match shown {
-            Shown::Migrate { table, .. } => table.clone(),
+            Shown::Migrate(planned) => planned.table(self.global),
             Shown::Renew(planned) => render::plan::renew_table(planned.plan()),
             Shown::MoveSuperAdmin(planned) => move_super_admin::show(self.options, planned),
             Shown::Rollback(planned) => render::plan::restore_table(planned.backup()),
@@ -256,15 +242,13 @@ impl Executor for RealExecutor<'_> {
         EXECUTING.store(true, Ordering::SeqCst);
         let (options, ctx) = (self.options, self.ctx);
         let result = match shown {
-            Shown::Migrate {
-                offline,
-                update_copies,
-                ..
-            } => migrate::run(
-                self.global,
-                &self.migrate_args(offline, update_copies),
-                self.ctx,
-            ),
+            Shown::Migrate(planned) => {
+                begin_writing(self.global, false, None, ctx).and_then(|lock| {
+                    let ran = migrate::execute(self.global, &planned, ctx);
+                    drop(lock);
+                    ran
+                })
+            }
             Shown::Renew(planned) => {
                 lock_for_writing(options, planned.write().wait, ctx).and_then(|lock| {
                     renew::notices(options, planned.plan());
@@ -307,26 +291,17 @@ fn refused(err: &anyhow::Error) -> u8 {
 }
 
 impl RealExecutor<'_> {
-    fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<String, String> {
-        let inventory = Inventory::scan(&scope(self.global, self.ctx));
-        let options = crate::domain::migrate::Options {
-            super_admin: crate::domain::migrate::SuperAdminTarget::Default,
-            update_copies,
-            validity: time::Duration::hours(8760),
-            trust_clock: false,
-        };
-        let plan = crate::domain::migrate::plan(
-            &inventory,
-            &crate::edge::inventory::Host::new(&inventory),
-            &options,
-            self.ctx.now,
-        )
-        .map_err(|err| err.to_string())?;
-        Ok(migrate::plan_table(
-            &plan,
-            &self.migrate_args(offline, update_copies),
-            &self.global.state_dir,
-        ))
+    /// Plans the migration (the preflight included): the value shown, and
+    /// carried out as it was shown.
+    fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<migrate::Planned, String> {
+        let planned = self
+            .migrate_options(offline, update_copies)
+            .and_then(|options| migrate::plan(self.global, options, self.ctx))
+            .map_err(|err| unplannable(&err))?;
+        if let Some(nothing) = planned.nothing_to_do() {
+            return Err(nothing.message());
+        }
+        Ok(planned)
     }
 }
 

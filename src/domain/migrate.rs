@@ -1,6 +1,8 @@
 //! The 1.29 split for one node: what must change (the plan, pure) and the new
-//! files (issued and verified, not yet written). The API calls and the writes
-//! are `app::migrate`'s, in SPEC.md's order.
+//! files (issued and verified, not yet written). The API steps, in SPEC.md's
+//! order, are [`steps`]'s; the writes are `edge::apply`'s.
+
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 
@@ -503,10 +505,10 @@ impl Unverified {
 
 /// kubeadm's binding as a manifest `kubectl apply` takes.
 pub fn manifest_yaml() -> String {
-    let binding = crate::edge::api::Binding::kubeadm();
+    let binding = crate::domain::binding::Binding::kubeadm();
     format!(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {}\nroleRef:\n  apiGroup: {}\n  kind: {}\n  name: {}\nsubjects:\n- apiGroup: {}\n  kind: Group\n  name: {}\n",
-        crate::edge::api::BINDING,
+        crate::domain::binding::BINDING,
         binding.role_ref.api_group,
         binding.role_ref.kind,
         binding.role_ref.name,

@@ -3,6 +3,8 @@
 //! arrives as values (an [`model::Inventory`], bytes from a [`plan::Source`],
 //! `now`) and what it decides leaves as values (findings, plans, writes).
 
+pub mod api;
+pub mod binding;
 pub mod cert;
 pub mod clock;
 pub mod demo;

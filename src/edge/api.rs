@@ -1,5 +1,5 @@
-//! A small Kubernetes API client over mutual TLS, for the four calls kubecred
-//! needs: create and get a ClusterRoleBinding, SelfSubjectReview and
+//! A small Kubernetes API client over mutual TLS, for the four calls of the
+//! domain's [`Api`]: create and get a ClusterRoleBinding, SelfSubjectReview and
 //! SelfSubjectAccessReview. Timeouts and retries as kubeadm's, except that an
 //! answer no retry can change (a name that does not resolve, a refused
 //! connection, a server that fails TLS verification) is final at once.
@@ -10,14 +10,12 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
-use crate::domain::layout::KUBEADM_CLUSTER_ADMINS;
+use crate::domain::api::{self, Api, ApiFailure, FailureKind, UserInfo, Wait};
+use crate::domain::binding::{Binding, Created};
 
-/// The binding kubeadm 1.29+ creates.
-pub const BINDING: &str = "kubeadm:cluster-admins";
 const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// One request's timeout, as kubeadm's.
@@ -162,144 +160,6 @@ impl ApiError {
             _ => None,
         }
     }
-
-    /// Whether the server could not be reached at all (the only case in which
-    /// working offline is the answer).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
-    }
-}
-
-/// A ClusterRoleBinding, as far as kubecred reads it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Binding {
-    /// `roleRef`
-    pub role_ref: RoleRef,
-    /// `subjects`
-    #[serde(default)]
-    pub subjects: Vec<Subject>,
-}
-
-/// A binding's `roleRef`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoleRef {
-    /// `apiGroup`
-    #[serde(default)]
-    pub api_group: String,
-    /// `kind`
-    pub kind: String,
-    /// `name`
-    pub name: String,
-}
-
-/// A binding subject.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Subject {
-    /// `apiGroup`
-    #[serde(default)]
-    pub api_group: String,
-    /// `kind`
-    pub kind: String,
-    /// `name`
-    pub name: String,
-}
-
-impl Binding {
-    /// kubeadm's binding: ClusterRole `cluster-admin` to Group `kubeadm:cluster-admins`.
-    pub fn kubeadm() -> Self {
-        Self {
-            role_ref: RoleRef {
-                api_group: RBAC.into(),
-                kind: "ClusterRole".into(),
-                name: "cluster-admin".into(),
-            },
-            subjects: vec![Subject {
-                api_group: RBAC.into(),
-                kind: "Group".into(),
-                name: KUBEADM_CLUSTER_ADMINS.into(),
-            }],
-        }
-    }
-
-    /// Whether it grants `cluster-admin` to Group `kubeadm:cluster-admins`.
-    pub fn grants_cluster_admins(&self) -> bool {
-        self.verdict() != Verdict::Wrong
-    }
-
-    /// How it compares with kubeadm's.
-    pub fn verdict(&self) -> Verdict {
-        let wanted = Self::kubeadm();
-        if self.role_ref != wanted.role_ref
-            || !self
-                .subjects
-                .iter()
-                .any(|subject| wanted.subjects.contains(subject))
-        {
-            return Verdict::Wrong;
-        }
-        if self
-            .subjects
-            .iter()
-            .all(|subject| wanted.subjects.contains(subject))
-        {
-            Verdict::Exact
-        } else {
-            Verdict::TooBroad
-        }
-    }
-
-    /// The subjects beyond kubeadm's group, as `Kind/name`.
-    pub fn extra_subjects(&self) -> Vec<String> {
-        let wanted = Self::kubeadm();
-        self.subjects
-            .iter()
-            .filter(|subject| !wanted.subjects.contains(subject))
-            .map(|subject| format!("{}/{}", subject.kind, subject.name))
-            .collect()
-    }
-
-    /// The binding as the API and `kubectl apply` take it.
-    pub fn manifest(&self) -> Value {
-        json!({
-            "apiVersion": format!("{RBAC}/v1"),
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": BINDING},
-            "roleRef": self.role_ref,
-            "subjects": self.subjects,
-        })
-    }
-}
-
-/// A binding compared with kubeadm's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Exactly kubeadm's roleRef and subject.
-    Exact,
-    /// kubeadm's roleRef and subject, and more subjects: cluster-admin for them too.
-    TooBroad,
-    /// Another roleRef, or without kubeadm's subject.
-    Wrong,
-}
-
-/// What creating the binding found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Created {
-    /// It was created now.
-    Created,
-    /// It existed (kubeadm counts AlreadyExists as success).
-    AlreadyExists,
-}
-
-/// Who the API server says a credential is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserInfo {
-    /// The user name.
-    pub username: String,
-    /// The groups.
-    pub groups: Vec<String>,
 }
 
 /// A client for one credential.
@@ -307,6 +167,8 @@ pub struct Client {
     agent: ureq::Agent,
     server: String,
     total_timeout: Duration,
+    /// When it was made: its waits end `total_timeout` later.
+    made: Instant,
 }
 
 impl std::fmt::Debug for Client {
@@ -353,59 +215,8 @@ impl Client {
             agent,
             server: credentials.server.trim_end_matches('/').to_owned(),
             total_timeout,
+            made: Instant::now(),
         })
-    }
-
-    /// Reads the binding; `None` when it does not exist.
-    pub fn get_binding(&self, name: &str) -> Result<Option<Binding>, ApiError> {
-        let path = format!("/apis/{RBAC}/v1/clusterrolebindings/{name}");
-        match self.call("GET", &path, None) {
-            Ok(value) => decode("GET", &path, value).map(Some),
-            Err(err) if err.code() == Some(404) => Ok(None),
-            Err(err) => Err(err),
-        }
-    }
-
-    /// Creates the binding; AlreadyExists is success.
-    pub fn create_binding(&self, binding: &Binding) -> Result<Created, ApiError> {
-        let path = format!("/apis/{RBAC}/v1/clusterrolebindings");
-        match self.call("POST", &path, Some(&binding.manifest())) {
-            Ok(_) => Ok(Created::Created),
-            Err(err) if err.code() == Some(409) => Ok(Created::AlreadyExists),
-            Err(err) => Err(err),
-        }
-    }
-
-    /// Asks the server who this credential is.
-    pub fn self_subject_review(&self) -> Result<UserInfo, ApiError> {
-        let path = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
-        let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
-        let answer = self.call("POST", path, Some(&body))?;
-        let info = &answer["status"]["userInfo"];
-        Ok(UserInfo {
-            username: info["username"].as_str().unwrap_or_default().to_owned(),
-            groups: info["groups"]
-                .as_array()
-                .map(|groups| {
-                    groups
-                        .iter()
-                        .filter_map(|g| g.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-    }
-
-    /// Asks the server whether this credential may do `verb` on `resource` of `group`.
-    pub fn may(&self, verb: &str, group: &str, resource: &str) -> Result<bool, ApiError> {
-        let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
-        let body = json!({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource}},
-        });
-        let answer = self.call("POST", path, Some(&body))?;
-        Ok(answer["status"]["allowed"].as_bool().unwrap_or(false))
     }
 
     /// One call, retried every 500 ms on timeouts, resets and 5xx until the
@@ -506,6 +317,94 @@ impl Client {
             }
             pause(RETRY_EVERY);
         }
+    }
+}
+
+impl Api for Client {
+    fn get_binding(&self, name: &str) -> Result<Option<Binding>, ApiFailure> {
+        let path = format!("/apis/{RBAC}/v1/clusterrolebindings/{name}");
+        match self.call("GET", &path, None) {
+            Ok(value) => decode("GET", &path, value).map(Some),
+            Err(err) if err.code() == Some(404) => Ok(None),
+            Err(err) => Err(err),
+        }
+        .map_err(ApiFailure::from)
+    }
+
+    fn create_binding(&self, binding: &Binding) -> Result<Created, ApiFailure> {
+        let path = format!("/apis/{RBAC}/v1/clusterrolebindings");
+        match self.call("POST", &path, Some(&binding.manifest())) {
+            Ok(_) => Ok(Created::Created),
+            Err(err) if err.code() == Some(409) => Ok(Created::AlreadyExists),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn self_subject_review(&self) -> Result<UserInfo, ApiFailure> {
+        let path = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+        let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
+        let answer = self.call("POST", path, Some(&body))?;
+        let info = &answer["status"]["userInfo"];
+        Ok(UserInfo {
+            username: info["username"].as_str().unwrap_or_default().to_owned(),
+            groups: info["groups"]
+                .as_array()
+                .map(|groups| {
+                    groups
+                        .iter()
+                        .filter_map(|g| g.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    fn may(&self, verb: &str, group: &str, resource: &str) -> Result<bool, ApiFailure> {
+        let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+        let body = json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource}},
+        });
+        let answer = self.call("POST", path, Some(&body))?;
+        Ok(answer["status"]["allowed"].as_bool().unwrap_or(false))
+    }
+
+    /// As [`pause`]; this client's time to keep asking ends its total
+    /// timeout after it was made.
+    fn wait(&self, time: Duration) -> Wait {
+        if self.made.elapsed() >= self.total_timeout {
+            return Wait::Deadline;
+        }
+        if interrupted() {
+            return Wait::Interrupted;
+        }
+        pause(time);
+        if interrupted() {
+            Wait::Interrupted
+        } else {
+            Wait::Again
+        }
+    }
+}
+
+impl From<ApiError> for ApiFailure {
+    fn from(err: ApiError) -> Self {
+        let kind = match &err {
+            ApiError::Unreachable { why, .. } => FailureKind::Unreachable(match why {
+                Unreachable::Dns(_) => api::Unreachable::Dns,
+                Unreachable::Refused(_) => api::Unreachable::Refused,
+                Unreachable::Timeout(_) => api::Unreachable::Timeout,
+            }),
+            ApiError::Identity { .. } => FailureKind::Identity,
+            ApiError::Status { code: 401, .. } => FailureKind::Unauthorized,
+            ApiError::Status { code: 403, .. } => FailureKind::Forbidden,
+            ApiError::Interrupted => FailureKind::Interrupted,
+            ApiError::Tls { .. } | ApiError::Status { .. } | ApiError::Decode { .. } => {
+                FailureKind::Other
+            }
+        };
+        Self::new(kind, err.to_string())
     }
 }
 
@@ -668,23 +567,5 @@ mod tests {
         );
         assert!(err.to_string().contains("does not resolve"), "{err}");
         assert!(resolve("https://127.0.0.1:6443", RESOLVE_TIMEOUT).is_ok());
-    }
-
-    #[test]
-    fn bindings_are_judged_against_kubeadms() {
-        let mut binding = Binding::kubeadm();
-        assert_eq!(binding.verdict(), Verdict::Exact);
-        binding.subjects.push(Subject {
-            api_group: RBAC.into(),
-            kind: "Group".into(),
-            name: "system:authenticated".into(),
-        });
-        assert_eq!(binding.verdict(), Verdict::TooBroad);
-        assert_eq!(binding.extra_subjects(), ["Group/system:authenticated"]);
-        binding.role_ref.name = "view".into();
-        assert_eq!(binding.verdict(), Verdict::Wrong);
-        let mut other = Binding::kubeadm();
-        other.subjects[0].name = "system:authenticated".into();
-        assert_eq!(other.verdict(), Verdict::Wrong);
     }
 }

@@ -9,12 +9,15 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::domain::api::ApiFailure;
+use crate::domain::binding::{self, BINDING};
+pub use crate::domain::binding::{BindingState, Probe, REFUSED};
 use crate::domain::findings::{self, Code, Finding, Severity};
 use crate::domain::kubeconfig::{Kubeconfig, Source};
 use crate::domain::layout;
 use crate::domain::migrate::Unverified;
 use crate::domain::model::Inventory;
-use crate::edge::api::{ApiError, BINDING, Binding, Client, Credentials, Verdict};
+use crate::edge::api::{ApiError, Client, Credentials};
 use crate::edge::inventory::{self, Links};
 
 /// API credentials from a kubeconfig on disk (its current context), with the
@@ -83,39 +86,53 @@ pub fn credentials_from_bytes(
     })
 }
 
-/// The binding as the API server reports it.
-#[derive(Clone, Debug)]
-pub enum BindingState {
-    /// It exists and is exactly kubeadm's.
-    Bound,
-    /// It does not exist.
-    Missing,
-    /// It exists but grants something else.
-    Wrong(Binding),
-    /// It grants cluster-admin to kubeadm's group and to other subjects too.
-    TooBroad(Binding),
-    /// Every credential was Forbidden to read it: without system:masters, that
-    /// means the binding is missing or does not grant cluster-admin.
-    Forbidden(String),
-    /// The server could not be reached (the only case `--offline` is for).
-    Unreachable(String),
-    /// The server answered, but no credential could ask: TLS verification
-    /// failed, every credential was refused (401), or another error.
-    Failed(String),
+/// A client for the kubeconfig at `path` (its current context), with the
+/// server URL overridden by `server` when given.
+pub fn client(
+    path: &Path,
+    name: &str,
+    server: Option<&str>,
+    timeout: Duration,
+) -> Result<Client, ApiFailure> {
+    credentials(path, name, server)
+        .map_err(|reason| ApiError::Tls {
+            name: name.into(),
+            reason,
+        })
+        .and_then(|creds| Client::new(&creds, timeout))
+        .map_err(ApiFailure::from)
 }
 
-/// What asking the API server found.
-#[derive(Clone, Debug)]
-pub struct Probe {
-    /// The binding.
-    pub state: BindingState,
-    /// The credentials the API server did not accept (401), in the order tried.
-    pub refused: Vec<&'static str>,
+/// A client for a kubeconfig held in memory, named `name` in messages; file
+/// references are refused (its key must never have been written).
+pub fn client_from_bytes(
+    bytes: &[u8],
+    dir: &Path,
+    name: &str,
+    server: Option<&str>,
+    timeout: Duration,
+) -> Result<Client, String> {
+    let creds = credentials_from_bytes(bytes, dir, name, server)?;
+    Client::new(&creds, timeout).map_err(|err| err.to_string())
 }
 
-/// Why a credential is refused with 401.
-pub const REFUSED: &str =
-    "401 Unauthorized: its certificate is expired, or not signed by the CA the API server trusts";
+/// The node's credentials to ask with, in order (admin.conf, then
+/// super-admin.conf), each a client made only when it is asked for.
+pub fn candidates<'a>(
+    inventory: &'a Inventory,
+    server: Option<&'a str>,
+    timeout: Duration,
+) -> impl Iterator<Item = (&'static str, Result<Client, ApiFailure>)> + 'a {
+    ["admin.conf", "super-admin.conf"]
+        .into_iter()
+        .filter_map(move |name| {
+            let credential = inventory
+                .credential(name)
+                .filter(|c| c.material().is_some())?;
+            Some((name, credential.path.as_path()))
+        })
+        .map(move |(name, path)| (name, client(path, name, server, timeout)))
+}
 
 /// Reads the binding with admin.conf, falling back to super-admin.conf when
 /// admin.conf is Forbidden (403) or not accepted (401).
@@ -129,51 +146,7 @@ pub fn binding_state(
 
 /// As [`binding_state`], also naming the credentials refused with 401.
 pub fn probe(inventory: &Inventory, server: Option<&str>, timeout: Duration) -> Probe {
-    let mut forbidden = None;
-    let mut refused = Vec::new();
-    for name in ["admin.conf", "super-admin.conf"] {
-        let Some(credential) = inventory
-            .credential(name)
-            .filter(|c| c.material().is_some())
-        else {
-            continue;
-        };
-        let result = credentials(&credential.path, name, server)
-            .map_err(|reason| ApiError::Tls {
-                name: name.into(),
-                reason,
-            })
-            .and_then(|creds| Client::new(&creds, timeout))
-            .and_then(|client| client.get_binding(BINDING));
-        let state = match result {
-            Ok(Some(binding)) => match binding.verdict() {
-                Verdict::Exact => BindingState::Bound,
-                Verdict::TooBroad => BindingState::TooBroad(binding),
-                Verdict::Wrong => BindingState::Wrong(binding),
-            },
-            Ok(None) => BindingState::Missing,
-            Err(err) if err.code() == Some(403) => {
-                forbidden = Some(format!("{name} is Forbidden: {err}"));
-                continue;
-            }
-            Err(err) if err.code() == Some(401) => {
-                refused.push(name);
-                continue;
-            }
-            Err(err) if err.is_unreachable() => BindingState::Unreachable(err.to_string()),
-            Err(err) => BindingState::Failed(err.to_string()),
-        };
-        return Probe { state, refused };
-    }
-    let state = match forbidden {
-        Some(reason) => BindingState::Forbidden(reason),
-        None if !refused.is_empty() => BindingState::Failed(format!(
-            "the API server does not accept {} ({REFUSED})",
-            refused.join(" nor ")
-        )),
-        None => BindingState::Failed("neither admin.conf nor super-admin.conf can be used".into()),
-    };
-    Probe { state, refused }
+    binding::probe(candidates(inventory, server, timeout))
 }
 
 /// The `--online` findings for `state`.

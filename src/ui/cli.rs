@@ -182,12 +182,12 @@ pub struct MigrateArgs {
     /// API server URL [default: admin.conf's]
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
-    /// How long to keep retrying the API server
-    #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
-    pub api_timeout: time::Duration,
-    /// Lifetime of the new certificates, capped at the CA's
-    #[arg(long, default_value = "8760h", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
-    pub validity: time::Duration,
+    /// How long to keep retrying the API server [default: 60s]
+    #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub api_timeout: Option<time::Duration>,
+    /// Lifetime of the new certificates, capped at the CA's [default: 8760h]
+    #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub validity: Option<time::Duration>,
     /// Issue although the node clock disagrees with the certificates' dates (it is right: the node was off that long); never past the CA
     #[arg(long)]
     pub trust_clock: bool,

@@ -1,13 +1,13 @@
 //! Plans, shown: what `--dry-run` prints and what a confirmation shows.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use serde_json::json;
 
 use crate::domain::exact::escaped;
 use crate::domain::renew::{KeyAction, Plan, SkipReason};
 use crate::domain::span::{date, rfc3339};
-use crate::edge::apply::backup::{Backup, Unreadable};
 use crate::ui::render::Paint;
 use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
 use crate::ui::render::table::{self, Row};
@@ -82,17 +82,62 @@ pub fn renew_json(plan: &Plan) -> String {
     text
 }
 
+/// A backup set as listings and restore plans show it.
+#[derive(Clone, Debug)]
+pub struct BackupSet {
+    /// Its id, also its folder name.
+    pub id: String,
+    /// When it was taken, RFC 3339.
+    pub created_at: String,
+    /// The command that took it.
+    pub operation: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Every file it holds, as it was before the operation.
+    pub files: Vec<BackupFile>,
+}
+
+/// One file of a backup set, as it was before the operation.
+#[derive(Clone, Debug)]
+pub struct BackupFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it existed (if not, restoring removes it).
+    pub existed: bool,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+    /// SHA-256 of its bytes (empty if it did not exist).
+    pub sha256: String,
+}
+
+/// A backup set that cannot be read, and why.
+#[derive(Clone, Debug)]
+pub struct UnreadableSet {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// What is wrong with it, in a few words.
+    pub reason: String,
+}
+
 /// Backups as a table; sets that cannot be read are rows too, each named with why below.
-pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
+pub fn backups_table<B: Into<BackupSet>, U: Into<UnreadableSet>>(
+    backups: impl IntoIterator<Item = B>,
+    unreadable: impl IntoIterator<Item = U>,
+) -> String {
+    let unreadable: Vec<UnreadableSet> = unreadable.into_iter().map(Into::into).collect();
     let mut rows: Vec<[String; 4]> = backups
-        .iter()
+        .into_iter()
         .map(|backup| {
-            let m = &backup.manifest;
+            let set = backup.into();
             [
-                m.id.clone(),
-                m.created_at.clone(),
-                m.operation.clone(),
-                m.files.len().to_string(),
+                set.id,
+                set.created_at,
+                set.operation,
+                set.files.len().to_string(),
             ]
         })
         .collect();
@@ -102,7 +147,7 @@ pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
             .map(|set| [set_name(set), "-".into(), "UNREADABLE".into(), "-".into()]),
     );
     let mut text = columns(&["ID", "CREATED", "OPERATION", "FILES"], &rows);
-    for set in unreadable {
+    for set in &unreadable {
         let _ = writeln!(
             text,
             "unreadable backup {}: {}",
@@ -114,17 +159,21 @@ pub fn backups_table(backups: &[Backup], unreadable: &[Unreadable]) -> String {
 }
 
 /// Backups as JSON; sets that cannot be read are listed under `unreadable`.
-pub fn backups_json(backups: &[Backup], unreadable: &[Unreadable]) -> String {
+pub fn backups_json<B: Into<BackupSet>, U: Into<UnreadableSet>>(
+    backups: impl IntoIterator<Item = B>,
+    unreadable: impl IntoIterator<Item = U>,
+) -> String {
+    let unreadable: Vec<UnreadableSet> = unreadable.into_iter().map(Into::into).collect();
     let doc = json!({
         "schemaVersion": SCHEMA_VERSION,
-        "backups": backups.iter().map(|backup| {
-            let m = &backup.manifest;
+        "backups": backups.into_iter().map(|backup| {
+            let set = backup.into();
             json!({
-                "id": m.id,
-                "createdAt": m.created_at,
-                "operation": m.operation,
-                "path": json_path(&backup.dir),
-                "files": m.files.iter().map(|entry| json!({
+                "id": set.id,
+                "createdAt": set.created_at,
+                "operation": set.operation,
+                "path": json_path(&set.dir),
+                "files": set.files.iter().map(|entry| json!({
                     "path": json_path(&entry.path),
                     "existed": entry.existed,
                     "mode": format!("{:04o}", entry.mode),
@@ -146,16 +195,16 @@ pub fn backups_json(backups: &[Backup], unreadable: &[Unreadable]) -> String {
 }
 
 /// An unreadable set's folder name, escaped.
-fn set_name(set: &Unreadable) -> String {
+fn set_name(set: &UnreadableSet) -> String {
     set.dir
         .file_name()
         .map_or_else(String::new, |name| escaped(std::path::Path::new(name)))
 }
 
 /// What restoring a backup does, file by file.
-pub fn restore_table(backup: &Backup) -> String {
+pub fn restore_table(backup: impl Into<BackupSet>) -> String {
     let rows: Vec<[String; 2]> = backup
-        .manifest
+        .into()
         .files
         .iter()
         .map(|entry| {
