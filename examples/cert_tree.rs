@@ -11,7 +11,10 @@
 //! not exist, or be empty. Keys are generated and certificates signed on every
 //! core; the files are written with plain `std::fs` (no fsync: it is a fixture).
 
-#![allow(clippy::disallowed_methods, reason = "a fixture writer: it is all edge")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a fixture writer: it is all edge"
+)]
 
 use std::fs;
 use std::io::Write as _;

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::app::options::{Format, GlobalOptions, WriteOptions};
 use crate::app::renew::apply_error;
-use crate::app::{
-    PathError, begin_writing, confirm, describe_backup, describe_scan, print, scan_host, scope,
-};
+use crate::app::{PathError, confirm, host, print, scan_host};
 use crate::domain::binding::BINDING;
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::domain::migrate::steps::{self, Preflight, Step};
@@ -23,11 +22,12 @@ use crate::domain::model::Inventory;
 use crate::domain::plan::Write;
 use crate::edge::api;
 use crate::edge::apply::hook::Proceed;
+use crate::edge::apply::lock::RunLock;
 use crate::edge::apply::transaction::Transaction;
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
 use crate::edge::online;
-use crate::ui::cli::{Global, MigrateArgs, Output};
+use crate::ui::cli::{self, MigrateArgs};
 use crate::ui::render::migrate::{self as render, Outcome};
 
 /// The exit status of a run interrupted by SIGINT or SIGTERM (and restored).
@@ -40,12 +40,8 @@ const DEFAULT_VALIDITY: time::Duration = time::Duration::hours(8760);
 /// or the wizard's choices. Unset is the default.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Request {
-    /// `--dry-run`.
-    pub(super) dry_run: bool,
-    /// `--yes`.
-    pub(super) yes: bool,
-    /// `--wait`.
-    pub(super) wait: Option<time::Duration>,
+    /// `--dry-run`, `--yes`, `--wait`.
+    pub(super) write: Option<WriteOptions>,
     /// `--offline`.
     pub(super) offline: bool,
     /// `--super-admin-out`.
@@ -69,9 +65,7 @@ pub(super) struct Request {
 impl From<&MigrateArgs> for Request {
     fn from(args: &MigrateArgs) -> Self {
         Self {
-            dry_run: args.write.dry_run,
-            yes: args.write.yes,
-            wait: args.write.wait,
+            write: Some(WriteOptions::new(&args.write)),
             offline: args.offline,
             super_admin_out: args.super_admin_out.clone(),
             no_super_admin: args.no_super_admin,
@@ -88,12 +82,8 @@ impl From<&MigrateArgs> for Request {
 /// A migration as it will run: plain values, defaults applied, paths absolute.
 #[derive(Clone, Debug)]
 pub(super) struct MigrateOptions {
-    /// Print the plan and change nothing.
-    pub(super) dry_run: bool,
-    /// Do not ask before changing the host.
-    pub(super) yes: bool,
-    /// How long to wait for another run's lock.
-    pub(super) wait: Option<time::Duration>,
+    /// Dry run, confirmation and the lock's wait.
+    pub(super) write: WriteOptions,
     /// Make no API call: write the binding manifest instead.
     pub(super) offline: bool,
     /// The API server URL instead of admin.conf's.
@@ -124,9 +114,12 @@ impl MigrateOptions {
             (None, false) => SuperAdminTarget::Default,
         };
         Ok(Self {
-            dry_run: request.dry_run,
-            yes: request.yes,
-            wait: request.wait,
+            write: match request.write {
+                Some(write) => write,
+                None => {
+                    WriteOptions::new(&cli::defaults().map_err(|err| anyhow::anyhow!("{err}"))?)
+                }
+            },
             offline: request.offline,
             server: request.server,
             api_timeout: request
@@ -177,6 +170,11 @@ impl Nothing {
 }
 
 impl Planned {
+    /// How it writes: dry run, confirmation, the lock's wait.
+    pub(super) fn write(&self) -> &WriteOptions {
+        &self.options.write
+    }
+
     /// Whether (and why) there is nothing to change.
     pub(super) fn nothing_to_do(&self) -> Option<Nothing> {
         let copies_to_update = self.options.plan.update_copies && !self.plan.copies.is_empty();
@@ -190,15 +188,15 @@ impl Planned {
     }
 
     /// The plan as a table.
-    pub(super) fn table(&self, global: &Global) -> String {
+    pub(super) fn table(&self, global: &GlobalOptions) -> String {
         render::plan_table(&self.plan, self.options.offline, &global.state_dir)
     }
 }
 
-pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
+pub(super) fn run(global: &GlobalOptions, args: &MigrateArgs, ctx: &Context) -> Result<u8> {
     let options = MigrateOptions::new(Request::from(args), ctx)?;
-    let (dry_run, yes) = (options.dry_run, options.yes);
-    let _lock = begin_writing(global, dry_run, options.wait, ctx)?;
+    let (dry_run, yes) = (options.write.dry_run, options.write.yes);
+    let lock = host::begin_writing(global, &options.write, ctx)?;
     let planned = plan(global, options, ctx)?;
     if let Some(nothing) = planned.nothing_to_do() {
         if planned.preflight == Some(Preflight::Bound) && !dry_run {
@@ -207,14 +205,14 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         if !global.quiet {
             eprintln!("{}", nothing.message());
         }
-        if nothing == Nothing::Bound && global.output == Output::Json {
+        if nothing == Nothing::Bound && global.format == Format::Json {
             print(&render::unchanged_json())?;
         }
         return Ok(0);
     }
-    if global.output != Output::Json || dry_run {
-        print(&match global.output {
-            Output::Json => render::plan_json(&planned.plan, planned.options.offline),
+    if global.format != Format::Json || dry_run {
+        print(&match global.format {
+            Format::Json => render::plan_json(&planned.plan, planned.options.offline),
             _ => planned.table(global),
         })?;
     }
@@ -222,16 +220,24 @@ pub(super) fn run(global: &Global, args: &MigrateArgs, ctx: &Context) -> Result<
         return Ok(0);
     }
     confirm(yes, ctx, "Migrate this node?")?;
-    execute(global, &planned, ctx)
+    // Not a dry run: `begin_writing` took the lock.
+    let Some(lock) = lock else {
+        return Ok(0);
+    };
+    execute(global, &planned, &lock, ctx)
 }
 
 /// Scans the node, plans the migration and (online) asks the API server
 /// before anything changes (step 1): a binding that is not kubeadm's, an
 /// unreachable server, a refused credential or a failed TLS verification
 /// stops it with nothing touched.
-pub(super) fn plan(global: &Global, options: MigrateOptions, ctx: &Context) -> Result<Planned> {
-    let inventory = scan_host(&scope(global, ctx), 1)?;
-    describe_scan(global, &inventory);
+pub(super) fn plan(
+    global: &GlobalOptions,
+    options: MigrateOptions,
+    ctx: &Context,
+) -> Result<Planned> {
+    let inventory = scan_host(&global.scope(ctx), 1)?;
+    host::describe_scan(global.verbose, &inventory);
     let plan = migrate::plan(&inventory, &Host::new(&inventory), &options.plan, ctx.now).map_err(
         |err| PathError {
             message: format!("cannot migrate: {}", err.message),
@@ -271,7 +277,12 @@ pub(super) fn plan(global: &Global, options: MigrateOptions, ctx: &Context) -> R
 /// Carries out `planned`, steps 2 to 6: issues the new files, backs up every
 /// file it will touch, creates the binding (online), writes, and proves the
 /// new admin.conf before it replaces the old one. The caller holds the lock.
-pub(super) fn execute(global: &Global, planned: &Planned, ctx: &Context) -> Result<u8> {
+pub(super) fn execute(
+    global: &GlobalOptions,
+    planned: &Planned,
+    _lock: &RunLock,
+    ctx: &Context,
+) -> Result<u8> {
     let Planned {
         options,
         inventory,
@@ -353,13 +364,13 @@ pub(super) fn execute(global: &Global, planned: &Planned, ctx: &Context) -> Resu
         });
     }
     let backup = transaction.commit().map_err(|err| apply_error(&err))?;
-    describe_backup(global, &backup);
+    host::describe_backup(global.verbose, &backup);
     outcome.backup = Some((backup.manifest.id.clone(), backup.dir.clone()));
     if outcome.binding.is_some() {
         forget_mark(global);
     }
-    let text = match global.output {
-        Output::Json => render::summary_json(plan, &material, &outcome),
+    let text = match global.format {
+        Format::Json => render::summary_json(plan, &material, &outcome),
         _ => render::summary_text(plan, &material, &outcome),
     };
     print(&text)?;
@@ -367,7 +378,7 @@ pub(super) fn execute(global: &Global, planned: &Planned, ctx: &Context) -> Resu
 }
 
 /// The binding was seen: an offline migration's mark can go.
-fn forget_mark(global: &Global) {
+fn forget_mark(global: &GlobalOptions) {
     if let Err(message) = online::clear_mark(&global.state_dir) {
         eprintln!("kubecred: {}", crate::ui::render::text::printable(&message));
     }

@@ -21,12 +21,11 @@ use anyhow::Result;
 use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
-use crate::edge::apply::lock::RunLock;
 use crate::edge::context::Context;
-use crate::ui::cli::{Cli, Command, Global};
+use crate::ui::cli::{Cli, Command};
 use options::{
     CheckOptions, DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions,
-    RollbackOptions, WriteOptions,
+    RollbackOptions,
 };
 
 /// Runs a parsed command line; returns the process exit status.
@@ -36,10 +35,10 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
         Command::Check(args) => check::run(&global, &CheckOptions::new(args, &global, ctx)?, ctx),
         Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
-        Command::Migrate(args) => migrate::run(&cli.global, args, ctx),
+        Command::Migrate(args) => migrate::run(&global, args, ctx),
         Command::Rollback(args) => rollback::run(&global, &RollbackOptions::new(args), ctx),
         Command::Recover(args) => recover::run(&global, &RecoverOptions::new(args), ctx),
-        Command::Wizard(args) => wizard::run(&cli.global, &global, args, ctx),
+        Command::Wizard(args) => wizard::run(&global, args, ctx),
         Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
         Command::Completions(args) => {
             let mut command = Cli::command();
@@ -58,36 +57,6 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
 // `migrate` still takes the command line's `Global` (its options are being
 // resolved on their own): these four give it what the others get from
 // `GlobalOptions` and `host`, resolved the same way.
-
-/// Where to scan, from the command line's global options.
-fn scope(global: &Global, ctx: &Context) -> Scope {
-    GlobalOptions::new(global, ctx).scope(ctx)
-}
-
-/// [`host::begin_writing`], from the command line's options.
-fn begin_writing(
-    global: &Global,
-    dry_run: bool,
-    wait: Option<time::Duration>,
-    ctx: &Context,
-) -> Result<Option<RunLock>> {
-    let write = WriteOptions::new(&crate::ui::cli::WriteArgs {
-        dry_run,
-        yes: false,
-        wait,
-    });
-    host::begin_writing(&GlobalOptions::new(global, ctx), &write, ctx)
-}
-
-/// [`host::describe_scan`], from the command line's options.
-fn describe_scan(global: &Global, inventory: &Inventory) {
-    host::describe_scan(global.verbose, inventory);
-}
-
-/// [`host::describe_backup`], from the command line's options.
-fn describe_backup(global: &Global, backup: &crate::edge::apply::backup::Backup) {
-    host::describe_backup(global.verbose, backup);
-}
 
 /// A lock error as a message and the path it concerns.
 fn lock_error(err: &crate::edge::apply::lock::LockError) -> (String, PathBuf) {

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::app::host::lock_for_writing;
 use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOptions};
-use crate::app::{PathError, begin_writing, migrate, move_super_admin, renew, rollback};
+use crate::app::{PathError, migrate, move_super_admin, renew, rollback};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
 use crate::domain::model::Inventory;
@@ -18,7 +18,7 @@ use crate::domain::report::Report;
 use crate::edge::apply::backup::Backup;
 use crate::edge::context::Context;
 use crate::edge::online::{self, BindingState};
-use crate::ui::cli::{self, Global, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
+use crate::ui::cli::{self, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render::{self, text::printable};
 use crate::ui::wizard::flow::{Binding, Facts, Intent};
 use crate::ui::wizard::prompt::Terminal;
@@ -27,12 +27,7 @@ use crate::ui::wizard::{self, Executor};
 /// Set once the final confirmation is given: Ctrl-C no longer cancels.
 static EXECUTING: AtomicBool = AtomicBool::new(false);
 
-pub(super) fn run(
-    global: &Global,
-    options: &GlobalOptions,
-    args: &WizardArgs,
-    ctx: &Context,
-) -> Result<u8> {
+pub(super) fn run(options: &GlobalOptions, args: &WizardArgs, ctx: &Context) -> Result<u8> {
     if !ctx.interactive {
         return Err(PathError {
             message: "the wizard needs a terminal; without one, use the commands: \
@@ -62,12 +57,7 @@ pub(super) fn run(
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
     let (facts, asking) = gather(options, args.server.clone(), timeout, ctx);
-    let mut executor = RealExecutor {
-        global,
-        options,
-        args,
-        ctx,
-    };
+    let mut executor = RealExecutor { options, args, ctx };
     let binding = move || {
         asking.map(|asking| {
             online::waiting("kubecred: asking the API server", || {
@@ -151,8 +141,6 @@ fn gather(
 }
 
 struct RealExecutor<'a> {
-    /// The command line's, for `migrate`, which still takes them.
-    global: &'a Global,
     options: &'a GlobalOptions,
     args: &'a WizardArgs,
     ctx: &'a Context,
@@ -168,6 +156,9 @@ impl RealExecutor<'_> {
     ) -> Result<migrate::MigrateOptions> {
         migrate::MigrateOptions::new(
             migrate::Request {
+                write: Some(WriteOptions::new(
+                    &confirmed().map_err(|err| anyhow::anyhow!(err))?,
+                )),
                 offline,
                 update_copies,
                 server: self.args.server.clone(),
@@ -231,7 +222,7 @@ impl Executor for RealExecutor<'_> {
 
     fn show(&self, shown: &Shown) -> String {
         match shown {
-            Shown::Migrate(planned) => planned.table(self.global),
+            Shown::Migrate(planned) => planned.table(self.options),
             Shown::Renew(planned) => render::plan::renew_table(planned.plan()),
             Shown::MoveSuperAdmin(planned) => move_super_admin::show(self.options, planned),
             Shown::Rollback(planned) => render::plan::restore_table(planned.backup()),
@@ -242,13 +233,8 @@ impl Executor for RealExecutor<'_> {
         EXECUTING.store(true, Ordering::SeqCst);
         let (options, ctx) = (self.options, self.ctx);
         let result = match shown {
-            Shown::Migrate(planned) => {
-                begin_writing(self.global, false, None, ctx).and_then(|lock| {
-                    let ran = migrate::execute(self.global, &planned, ctx);
-                    drop(lock);
-                    ran
-                })
-            }
+            Shown::Migrate(planned) => lock_for_writing(options, planned.write().wait, ctx)
+                .and_then(|lock| migrate::execute(options, &planned, &lock, ctx)),
             Shown::Renew(planned) => {
                 lock_for_writing(options, planned.write().wait, ctx).and_then(|lock| {
                     renew::notices(options, planned.plan());
@@ -296,7 +282,7 @@ impl RealExecutor<'_> {
     fn migrate_plan(&self, offline: bool, update_copies: bool) -> Result<migrate::Planned, String> {
         let planned = self
             .migrate_options(offline, update_copies)
-            .and_then(|options| migrate::plan(self.global, options, self.ctx))
+            .and_then(|options| migrate::plan(self.options, options, self.ctx))
             .map_err(|err| unplannable(&err))?;
         if let Some(nothing) = planned.nothing_to_do() {
             return Err(nothing.message());
