@@ -31,7 +31,8 @@ pub(super) fn run(global: &Global, args: &DemoArgs, ctx: &Context) -> Result<u8>
         DemoKeys::Rsa2048 => KeyAlgorithm::Rsa2048,
         DemoKeys::EcdsaP256 => KeyAlgorithm::EcdsaP256,
     };
-    let spec = HostSpec::demo(ctx.now, keys, dir.join("kubelet/pki"));
+    let mut spec = HostSpec::demo(ctx.now, keys, dir.join("kubelet/pki"));
+    spec.manifests = Some(demo::Manifests::kubeadm(&dir));
     let files = demo::generate(&spec)?;
     tree::write(&dir, &files)?;
     if !global.quiet {

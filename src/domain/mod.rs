@@ -6,12 +6,14 @@
 pub mod cert;
 pub mod clock;
 pub mod demo;
+pub mod demo_manifests;
 pub mod exact;
 pub mod findings;
 pub mod issue;
 pub mod key;
 pub mod kubeconfig;
 pub mod layout;
+pub mod manifest;
 pub mod migrate;
 pub mod model;
 pub mod pem;

@@ -4,6 +4,7 @@
 
 mod copies;
 mod file;
+mod manifests;
 mod paths;
 mod source;
 
@@ -41,6 +42,7 @@ impl Inventory {
             .collect();
         let service_account = Some(read_service_account(&scope.cert_dir));
         let (copies, skipped_copies) = find_copies(scope, &credentials);
+        let static_pods = manifests::read_static_pods(&scope.kubernetes_dir);
         Self::assemble(Self {
             kubernetes_dir: scope.kubernetes_dir.clone(),
             cert_dir: scope.cert_dir.clone(),
@@ -51,6 +53,7 @@ impl Inventory {
             service_account,
             copies,
             skipped_copies,
+            static_pods,
             index: HashMap::new(),
         })
     }
@@ -90,6 +93,7 @@ impl Inventory {
             service_account: None,
             copies: Vec::new(),
             skipped_copies: Vec::new(),
+            static_pods: Vec::new(),
             index: HashMap::new(),
         })
     }
