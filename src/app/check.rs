@@ -88,6 +88,9 @@ pub(super) fn run(global: &Global, args: &CheckArgs, ctx: &Context) -> Result<u8
         }
         report.extend(online::findings(&inventory, &state));
     }
+    if args.live {
+        report.with_live(crate::edge::live::probe(&inventory, &ctx.probing, None));
+    }
     if let Some(mark) = mark {
         report.extend(vec![findings::binding_unverified(
             mark.admin.clone(),

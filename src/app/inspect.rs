@@ -21,7 +21,10 @@ pub(super) fn run(global: &Global, args: &InspectArgs, ctx: &Context) -> Result<
         Inventory::scan_paths(&args.paths, ctx.expected_owner)
     };
     describe_scan(global, &inventory);
-    let report = Report::new(&inventory, ctx.now, Thresholds::default());
+    let mut report = Report::new(&inventory, ctx.now, Thresholds::default());
+    if args.live {
+        report.with_live(crate::edge::live::probe(&inventory, &ctx.probing, None));
+    }
     let text = match global.output {
         Output::Table => render::table::inspect(&report, paint(global, ctx)),
         Output::Json => render::json::inspect(&report),

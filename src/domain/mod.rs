@@ -13,6 +13,7 @@ pub mod issue;
 pub mod key;
 pub mod kubeconfig;
 pub mod layout;
+pub mod live;
 pub mod manifest;
 pub mod migrate;
 pub mod model;

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::span;
 use crate::edge::apply::hook::{Fault, Pause, RunHook};
+use crate::edge::live::Probing;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
 pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
@@ -41,6 +42,10 @@ pub struct Context {
     pub fault: Option<Fault>,
     /// The test seam before each filesystem step (unset: every step proceeds).
     pub pause: Pause,
+    /// Where `--live` probes go and which `/proc` it reads: the node's, unless
+    /// a debug build's test names a fake `/proc` (`KUBECRED_TEST_PROC_ROOT`)
+    /// or redirects the probes to loopback ports (`KUBECRED_TEST_PROBE_MAP`).
+    pub probing: Probing,
 }
 
 impl Context {
@@ -73,11 +78,13 @@ impl Context {
         };
         #[cfg(not(debug_assertions))]
         let pause = Pause::default();
+        let probing = Probing::from_env()?;
         Ok(Self {
             now,
             expected_owner,
             fault,
             pause,
+            probing,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
