@@ -22,6 +22,13 @@ pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
 /// test can kill it there. Not for production use.
 pub const TEST_PAUSE_VAR: &str = "KUBECRED_TEST_PAUSE_AT";
 
+/// Names a fake `/proc` for `--live` (debug builds only).
+pub const TEST_PROC_ROOT_VAR: &str = "KUBECRED_TEST_PROC_ROOT";
+
+/// Redirects `--live` probes (debug builds only): `FROM=TO[,FROM=TO...]`,
+/// socket addresses; while it is set, no probe may leave loopback.
+pub const TEST_PROBE_MAP_VAR: &str = "KUBECRED_TEST_PROBE_MAP";
+
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -78,7 +85,10 @@ impl Context {
         };
         #[cfg(not(debug_assertions))]
         let pause = Pause::default();
-        let probing = Probing::from_env()?;
+        #[cfg(debug_assertions)]
+        let probing = probing_from_env()?;
+        #[cfg(not(debug_assertions))]
+        let probing = Probing::default();
         Ok(Self {
             now,
             expected_owner,
@@ -95,6 +105,21 @@ impl Context {
     /// fault if any (debug builds only).
     pub fn hook(&self) -> RunHook {
         RunHook::with_pause(self.fault.clone(), self.pause.clone())
+    }
+}
+
+/// The `--live` probing a test asked for through the environment (debug builds only).
+#[cfg(debug_assertions)]
+fn probing_from_env() -> Result<Probing, String> {
+    let mut probing = Probing::default();
+    if let Some(root) = std::env::var_os(TEST_PROC_ROOT_VAR).filter(|root| !root.is_empty()) {
+        probing.proc_root = root.into();
+    }
+    match std::env::var(TEST_PROBE_MAP_VAR) {
+        Ok(map) => probing
+            .redirected(&map)
+            .map_err(|err| format!("{TEST_PROBE_MAP_VAR}: {err}")),
+        Err(_) => Ok(probing),
     }
 }
 

@@ -20,13 +20,6 @@ use crate::domain::manifest::Component;
 use crate::domain::model::Inventory;
 use crate::edge::inventory::{Links, read_file};
 
-/// Names a fake `/proc` for tests (debug builds only).
-pub const TEST_PROC_ROOT_VAR: &str = "KUBECRED_TEST_PROC_ROOT";
-
-/// Redirects probes for tests (debug builds only): `FROM=TO[,FROM=TO...]`,
-/// socket addresses; while it is set, no probe may leave loopback.
-pub const TEST_PROBE_MAP_VAR: &str = "KUBECRED_TEST_PROBE_MAP";
-
 /// Where and how the probes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probing {
@@ -52,23 +45,12 @@ impl Default for Probing {
 }
 
 impl Probing {
-    /// The probing a test asked for through the environment (debug builds
-    /// only; release builds always probe the real node).
-    pub fn from_env() -> Result<Self, String> {
-        #[cfg(debug_assertions)]
-        {
-            let mut probing = Self::default();
-            if let Some(root) = std::env::var_os(TEST_PROC_ROOT_VAR).filter(|v| !v.is_empty()) {
-                probing.proc_root = PathBuf::from(root);
-            }
-            if let Ok(map) = std::env::var(TEST_PROBE_MAP_VAR) {
-                probing.redirects = parse_map(&map)?;
-                probing.loopback_only = true;
-            }
-            Ok(probing)
-        }
-        #[cfg(not(debug_assertions))]
-        Ok(Self::default())
+    /// Probes redirected as `FROM=TO[,FROM=TO...]` (socket addresses), and
+    /// none off loopback: what a test asks for.
+    pub fn redirected(mut self, map: &str) -> Result<Self, String> {
+        self.redirects = parse_map(map)?;
+        self.loopback_only = true;
+        Ok(self)
     }
 
     /// Where a probe for `address` connects.
@@ -81,7 +63,6 @@ impl Probing {
 }
 
 /// Parses `FROM=TO[,FROM=TO...]`.
-#[cfg(debug_assertions)]
 fn parse_map(text: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, String> {
     text.split(',')
         .map(str::trim)
@@ -89,10 +70,10 @@ fn parse_map(text: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, String> {
         .map(|pair| {
             let (from, to) = pair
                 .split_once('=')
-                .ok_or_else(|| format!("{TEST_PROBE_MAP_VAR}: `{pair}` is not FROM=TO"))?;
+                .ok_or_else(|| format!("`{pair}` is not FROM=TO"))?;
             let address = |text: &str| {
                 text.parse::<SocketAddr>()
-                    .map_err(|_| format!("{TEST_PROBE_MAP_VAR}: `{text}` is not a socket address"))
+                    .map_err(|_| format!("`{text}` is not a socket address"))
             };
             Ok((address(from)?, address(to)?))
         })
@@ -197,7 +178,7 @@ fn modified(path: &Path) -> Result<OffsetDateTime, String> {
         .map_err(|_| "its modification time is out of range".to_owned())
 }
 
-#[cfg(all(test, debug_assertions))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
