@@ -22,7 +22,7 @@ fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$fuzz_dir")
 seconds=${FUZZ_SECONDS:-60}
 timeout_ms=${FUZZ_TIMEOUT_MS:-2000}
-targets=${FUZZ_TARGETS:-"kubeconfig pem cert key tree"}
+targets=${FUZZ_TARGETS:-"kubeconfig pem cert key manifest tree"}
 afl_version=0.18.2
 out_root="$fuzz_dir/out"
 crash_root="$fuzz_dir/crashes"
@@ -33,7 +33,7 @@ die() { printf 'fuzz: %s\n' "$*" >&2; exit 2; }
 case $seconds in '' | *[!0-9]*) die "FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" ;; esac
 case $timeout_ms in '' | *[!0-9]*) die "FUZZ_TIMEOUT_MS must be a whole number, not '$timeout_ms'" ;; esac
 for target in $targets; do
-    case $target in kubeconfig | pem | cert | key | tree) ;; *) die "unknown target '$target'" ;; esac
+    case $target in kubeconfig | pem | cert | key | manifest | tree) ;; *) die "unknown target '$target'" ;; esac
 done
 
 # --- tools --------------------------------------------------------------------
@@ -77,6 +77,7 @@ seed_files() {
     pem) find "$malformed" "$kubeadm"/*/etc-kubernetes -type f \( -name '*.crt' -o -name '*.key' -o -name '*.pub' \) ;;
     key) find "$malformed" "$kubeadm"/*/etc-kubernetes -type f -name '*.key' ;;
     cert) find "$malformed" -type f -name 'der-*.crt' ;;
+    manifest) ;;
     tree) ;;
     esac | grep -v 'alias-bomb'
 }
@@ -103,6 +104,7 @@ dictionaries() {
     pem) echo "-x $fuzz_dir/dict/pem.dict" ;;
     cert) echo "-x $fuzz_dir/dict/der.dict" ;;
     key) echo "-x $fuzz_dir/dict/pemder.dict" ;;
+    manifest) echo "-x $fuzz_dir/dict/yaml.dict" ;;
     tree) echo "-x $fuzz_dir/dict/pemder.dict -x $fuzz_dir/dict/yaml.dict" ;;
     esac
 }

@@ -94,6 +94,11 @@ fn kubeconfig_inputs_replay_without_a_panic() {
 }
 
 #[test]
+fn manifest_inputs_replay_without_a_panic() {
+    replay("manifest", &inputs("manifest", &[]), 4, targets::manifest);
+}
+
+#[test]
 fn pem_inputs_replay_without_a_panic() {
     replay("pem", &inputs("pem", &["crt", "key"]), 60, targets::pem);
 }

@@ -6,5 +6,5 @@ mod targets;
 
 pub use targets::{
     Base, CHANGES, COPY_NAMED, NO_ETCD_DIR, NO_PKI_DIR, NOW, SLOTS, Tree, cert, judge, key,
-    kubeconfig, pem,
+    kubeconfig, manifest, pem,
 };

@@ -7,6 +7,7 @@
 //! - `kubeconfig`: the bytes of a kubeconfig file.
 //! - `pem`: the bytes of a PEM file; every block is then read as what its label says.
 //! - `cert`: one DER certificate.
+//! - `manifest`: the bytes of a static pod manifest, read as each component's.
 //! - `key`: a PEM key file when the bytes start with `-----`; raw DER read as
 //!   every key encoding when they start with `0x30` (a DER SEQUENCE); otherwise
 //!   the first byte picks the encoding of the DER that follows (modulo 3:
@@ -28,6 +29,7 @@ use kubecred::domain::cert::Certificate;
 use kubecred::domain::findings::{Finding, Thresholds};
 use kubecred::domain::key;
 use kubecred::domain::kubeconfig::Kubeconfig;
+use kubecred::domain::manifest::{self, Pod, STATIC_PODS};
 use kubecred::domain::model::{Inventory, Scope};
 use kubecred::domain::pem::{self, Block, BlockKind};
 use kubecred::domain::report::Report;
@@ -79,6 +81,34 @@ pub fn pem(data: &[u8]) {
         }
     }
     let _ = key::from_blocks(&blocks);
+}
+
+/// Parses a static pod manifest as each component's, then asks it what
+/// `--live` asks: the flags that name credential files and where they are on the host.
+pub fn manifest(data: &[u8]) {
+    for component in STATIC_PODS {
+        let Ok(pod) = Pod::parse(data, component) else {
+            continue;
+        };
+        for flag in [
+            "tls-cert-file",
+            "cert-file",
+            "kubeconfig",
+            "secure-port",
+            "bind-address",
+            "listen-client-urls",
+            "listen-peer-urls",
+        ] {
+            if let Some(value) = pod.flag(flag) {
+                let _ = pod.host_path(Path::new(value));
+                let _ = manifest::listen_url_address(value);
+                let _ = manifest::connect_address(Some(value), 6443);
+            }
+        }
+        for mount in &pod.mounts {
+            let _ = pod.host_path(&mount.container_path.join("a.crt"));
+        }
+    }
 }
 
 /// Parses one DER certificate and uses every accessor; checks it against itself as CA.

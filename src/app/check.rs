@@ -61,6 +61,9 @@ pub(super) fn run(global: &GlobalOptions, options: &CheckOptions, ctx: &Context)
         }
         report.extend(online::findings(&inventory, &state));
     }
+    if options.live {
+        report.with_live(crate::edge::live::probe(&inventory, &ctx.probing, None));
+    }
     if let Some(mark) = mark {
         report.extend(vec![findings::binding_unverified(
             mark.admin.clone(),

@@ -20,7 +20,8 @@ pub(super) fn run(global: &GlobalOptions, options: &DemoOptions, ctx: &Context) 
         }
         .into());
     }
-    let spec = HostSpec::demo(ctx.now, options.keys, dir.join("kubelet/pki"));
+    let mut spec = HostSpec::demo(ctx.now, options.keys, dir.join("kubelet/pki"));
+    spec.manifests = Some(demo::Manifests::kubeadm(dir));
     let files = demo::generate(&spec)?;
     tree::write(dir, &files)?;
     if !global.quiet {

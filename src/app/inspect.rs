@@ -22,7 +22,10 @@ pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Contex
         Inventory::scan_paths(&options.paths, ctx.expected_owner)
     };
     describe_scan(global.verbose, &inventory);
-    let report = Report::new(&inventory, ctx.now, Thresholds::default());
+    let mut report = Report::new(&inventory, ctx.now, Thresholds::default());
+    if options.live {
+        report.with_live(crate::edge::live::probe(&inventory, &ctx.probing, None));
+    }
     let text = match global.format {
         Format::Table => render::table::inspect(&report, global.paint),
         Format::Json => render::json::inspect(&report),

@@ -268,6 +268,8 @@ pub(crate) struct CheckOptions {
     pub(crate) textfile: Option<PathBuf>,
     /// Whether, and how, to ask the API server about the binding.
     pub(crate) online: Option<Online>,
+    /// Whether to probe the running components (`--live`).
+    pub(crate) live: bool,
 }
 
 /// How `check --online` asks the API server.
@@ -322,6 +324,7 @@ impl CheckOptions {
                 timeout: std::time::Duration::try_from(args.api_timeout)
                     .unwrap_or(crate::edge::api::DEFAULT_TOTAL_TIMEOUT),
             }),
+            live: args.live,
         })
     }
 }
@@ -332,6 +335,8 @@ pub(crate) struct InspectOptions {
     /// Files and folders to read instead of the node, as named: they are
     /// only read and shown in the operator's own words, never compared.
     pub(crate) paths: Vec<PathBuf>,
+    /// Whether to probe the running components (`--live`).
+    pub(crate) live: bool,
 }
 
 impl InspectOptions {
@@ -339,6 +344,7 @@ impl InspectOptions {
     pub(crate) fn new(args: &InspectArgs) -> Self {
         Self {
             paths: args.paths.clone(),
+            live: args.live,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A realistic kubeadm control-plane node, generated: every CA, leaf and
 //! kubeconfig with kubeadm's subjects, SANs, usages, key encodings, modes and
-//! kubeconfig layout. Pure: returns the files; `app::demo` writes them.
+//! kubeconfig layout, and (when asked) its static pod manifests. Pure: returns
+//! the files; `app::demo` writes them.
 //! The same generator builds the fixture hosts of the test suite.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rcgen::{Issuer, KeyPair};
 use time::{Duration, OffsetDateTime};
 
+pub use crate::domain::demo_manifests::Manifests;
 use crate::domain::issue::{self, IssueError, KeyAlgorithm, NewKey, Profile, Usage};
 use crate::domain::kubeconfig::{ClientCredentials, Kubeconfig};
 
@@ -55,6 +57,8 @@ pub struct HostSpec {
     pub ca_validity: (OffsetDateTime, OffsetDateTime),
     /// Per-credential validity, by kubeadm name.
     pub overrides: BTreeMap<String, (OffsetDateTime, OffsetDateTime)>,
+    /// The static pod manifests to write too, if any.
+    pub manifests: Option<Manifests>,
 }
 
 impl HostSpec {
@@ -71,6 +75,7 @@ impl HostSpec {
             leaf_validity: (start, now.saturating_add(Duration::days(365))),
             ca_validity: (start, now.saturating_add(Duration::days(3650))),
             overrides: BTreeMap::new(),
+            manifests: None,
         }
     }
 
@@ -342,6 +347,13 @@ pub fn generate(spec: &HostSpec) -> Result<Vec<HostFile>, IssueError> {
         }
     };
     files.push(file("kubelet.conf", config.into_bytes(), 0o600));
+    if let Some(manifests) = &spec.manifests {
+        files.extend(crate::domain::demo_manifests::files(
+            manifests,
+            &spec.node_name,
+            !spec.external_etcd,
+        ));
+    }
     Ok(files)
 }
 

@@ -57,6 +57,9 @@ pub enum Code {
     ClusterAdminsBindingTooBroad,
     /// An offline migration's binding has not been seen by the API server yet.
     ClusterAdminsBindingUnverified,
+    /// (`--live`) a component started before its credential file changed and
+    /// does not reload it: it still uses the old one.
+    ComponentNotRestarted,
     /// Not-after has passed.
     Expired,
     /// A leaf expires inside its thresholds.
@@ -70,6 +73,8 @@ pub enum Code {
     InterruptedChange,
     /// A private key does not belong to its certificate.
     KeyMismatch,
+    /// (`--live`) kube-apiserver's in-memory loopback certificate expires soon.
+    LoopbackCertificateExpiresSoon,
     /// A file is present but unusable.
     Malformed,
     /// A credential kubeadm always writes is absent.
@@ -78,6 +83,8 @@ pub enum Code {
     NotSignedByCa,
     /// Not-before is in the future.
     NotYetValid,
+    /// (`--live`) an endpoint serves another certificate than the file its manifest names.
+    ServedCertificateStale,
     /// A kubeconfig outside the kubernetes dir holds a stale or `system:masters` admin credential.
     StaleAdminCopy,
     /// No super-admin.conf.
@@ -99,16 +106,19 @@ impl Code {
             Self::ClusterAdminsBindingMissing => "cluster-admins-binding-missing",
             Self::ClusterAdminsBindingTooBroad => "cluster-admins-binding-too-broad",
             Self::ClusterAdminsBindingUnverified => "cluster-admins-binding-unverified",
+            Self::ComponentNotRestarted => "component-not-restarted",
             Self::Expired => "expired",
             Self::ExpiresSoon => "expires-soon",
             Self::ExternalCa => "external-ca",
             Self::InsecurePermissions => "insecure-permissions",
             Self::InterruptedChange => "interrupted-change",
             Self::KeyMismatch => "key-mismatch",
+            Self::LoopbackCertificateExpiresSoon => "loopback-certificate-expires-soon",
             Self::Malformed => "malformed",
             Self::Missing => "missing",
             Self::NotSignedByCa => "not-signed-by-ca",
             Self::NotYetValid => "not-yet-valid",
+            Self::ServedCertificateStale => "served-certificate-stale",
             Self::StaleAdminCopy => "stale-admin-copy",
             Self::SuperAdminAbsent => "super-admin-absent",
             Self::UnexpectedIdentity => "unexpected-identity",
@@ -179,6 +189,7 @@ pub fn evaluate(
     rules.clock();
     rules.folders();
     let mut findings = rules.out;
+    findings.extend(crate::domain::live::manifest_findings(inventory));
     findings
         .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
     findings

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::domain::cert::{Certificate, ChainError, Fingerprint};
 use crate::domain::key::KeyInfo;
 use crate::domain::layout::{Kind, Spec};
+use crate::domain::manifest::{Component, Pod};
 use crate::domain::plan::Expect;
 
 /// Where to look and what to look for.
@@ -45,6 +46,8 @@ pub struct Inventory {
     pub copies: Vec<Copy>,
     /// Files the copies globs matched that were not read, and why (a device, a FIFO, ...).
     pub skipped_copies: Vec<(PathBuf, String)>,
+    /// kubeadm's static pod manifests, one per component (host scans only).
+    pub static_pods: Vec<StaticPod>,
     /// Credential positions by name (see [`Inventory::indexed`]).
     pub(crate) index: HashMap<String, usize>,
 }
@@ -208,6 +211,28 @@ pub enum FileRead<T> {
     Present(T),
 }
 
+/// A static pod manifest of the node, as found (read-only: kubecred never
+/// writes one here).
+#[derive(Clone, Debug)]
+pub struct StaticPod {
+    /// The component it runs.
+    pub component: Component,
+    /// `<kubernetes-dir>/manifests/<component>.yaml`.
+    pub path: PathBuf,
+    /// The parsed manifest and the file it was read from, or why not.
+    pub state: FileRead<(Pod, FileMeta)>,
+}
+
+impl StaticPod {
+    /// The parsed manifest, if it was read.
+    pub fn pod(&self) -> Option<&Pod> {
+        match &self.state {
+            FileRead::Present((pod, _)) => Some(pod),
+            _ => None,
+        }
+    }
+}
+
 /// A kubeconfig outside the kubernetes dir whose user holds a cluster admin credential.
 #[derive(Clone, Debug)]
 pub struct Copy {
@@ -282,6 +307,13 @@ impl Inventory {
             }
         }
         self.copies.iter().find_map(|copy| read(&copy.file))
+    }
+
+    /// The static pod manifest of a component, if the scan looked for it.
+    pub fn static_pod(&self, component: Component) -> Option<&StaticPod> {
+        self.static_pods
+            .iter()
+            .find(|pod| pod.component == component)
     }
 
     /// The node name, from the kubelet's client certificate.

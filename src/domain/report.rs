@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use crate::domain::findings::{self, Finding, Severity, Thresholds};
+use crate::domain::live::{self, Live};
 use crate::domain::model::Inventory;
 
 /// A monitoring-plugin status.
@@ -54,6 +55,8 @@ pub struct Report<'a> {
     pub now: OffsetDateTime,
     /// The thresholds used.
     pub thresholds: Thresholds,
+    /// What the running components use (`--live` only).
+    pub live: Option<Live>,
     /// Finding positions by credential name.
     by_credential: HashMap<String, Vec<usize>>,
 }
@@ -66,6 +69,7 @@ impl<'a> Report<'a> {
             inventory,
             now,
             thresholds,
+            live: None,
             by_credential: HashMap::new(),
         };
         report.index();
@@ -89,6 +93,13 @@ impl<'a> Report<'a> {
             (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path))
         });
         self.index();
+    }
+
+    /// Adds what the running components use, and its findings.
+    pub fn with_live(&mut self, live: Live) {
+        let found = live::findings(&live, self.now, &self.thresholds);
+        self.live = Some(live);
+        self.extend(found);
     }
 
     /// The overall status.

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::domain::span;
 use crate::edge::apply::hook::{Fault, Pause, RunHook};
+use crate::edge::live::Probing;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
 pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
@@ -21,6 +22,13 @@ pub const TEST_OWNER_VAR: &str = "KUBECRED_TEST_OWNER";
 /// Stops a run for good before the N-th step of a kind (`rename:3`), so a
 /// test can kill it there. Not for production use.
 pub const TEST_PAUSE_VAR: &str = "KUBECRED_TEST_PAUSE_AT";
+
+/// Names a fake `/proc` for `--live` (debug builds only).
+pub const TEST_PROC_ROOT_VAR: &str = "KUBECRED_TEST_PROC_ROOT";
+
+/// Redirects `--live` probes (debug builds only): `FROM=TO[,FROM=TO...]`,
+/// socket addresses; while it is set, no probe may leave loopback.
+pub const TEST_PROBE_MAP_VAR: &str = "KUBECRED_TEST_PROBE_MAP";
 
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
@@ -45,6 +53,10 @@ pub struct Context {
     /// The working folder relative paths are resolved against (`None`: it
     /// could not be read, so only absolute paths can be used).
     pub working_dir: Option<PathBuf>,
+    /// Where `--live` probes go and which `/proc` it reads: the node's, unless
+    /// a debug build's test names a fake `/proc` (`KUBECRED_TEST_PROC_ROOT`)
+    /// or redirects the probes to loopback ports (`KUBECRED_TEST_PROBE_MAP`).
+    pub probing: Probing,
 }
 
 impl Context {
@@ -77,11 +89,16 @@ impl Context {
         };
         #[cfg(not(debug_assertions))]
         let pause = Pause::default();
+        #[cfg(debug_assertions)]
+        let probing = probing_from_env()?;
+        #[cfg(not(debug_assertions))]
+        let probing = Probing::default();
         Ok(Self {
             now,
             expected_owner,
             fault,
             pause,
+            probing,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
@@ -105,6 +122,21 @@ impl Context {
     /// fault if any (debug builds only).
     pub fn hook(&self) -> RunHook {
         RunHook::with_pause(self.fault.clone(), self.pause.clone())
+    }
+}
+
+/// The `--live` probing a test asked for through the environment (debug builds only).
+#[cfg(debug_assertions)]
+fn probing_from_env() -> Result<Probing, String> {
+    let mut probing = Probing::default();
+    if let Some(root) = std::env::var_os(TEST_PROC_ROOT_VAR).filter(|root| !root.is_empty()) {
+        probing.proc_root = root.into();
+    }
+    match std::env::var(TEST_PROBE_MAP_VAR) {
+        Ok(map) => probing
+            .redirected(&map)
+            .map_err(|err| format!("{TEST_PROBE_MAP_VAR}: {err}")),
+        Err(_) => Ok(probing),
     }
 }
 
@@ -141,6 +173,7 @@ mod tests {
             fault: None,
             pause: Pause::default(),
             working_dir: working_dir.map(PathBuf::from),
+            probing: Probing::default(),
         }
     }
 

@@ -1,6 +1,7 @@
-//! Where kubecred meets the host: the only reader (`inventory`), the only
-//! writer (`apply`), the only network client (`api`, `online`), and the
-//! clock and environment (`context`). The only modules allowed the
+//! Where kubecred meets the host: the only reader (`inventory`, and `live`'s
+//! look at the running components), the only writer (`apply`), the network
+//! clients (`api`, `online`, `live`'s probes), and the clock and environment
+//! (`context`). The only modules allowed the
 //! filesystem, environment, clock and sleep calls clippy forbids elsewhere.
 
 #![allow(clippy::disallowed_methods)]
@@ -9,4 +10,5 @@ pub mod api;
 pub mod apply;
 pub mod context;
 pub mod inventory;
+pub mod live;
 pub mod online;

@@ -127,6 +127,9 @@ pub struct InspectArgs {
     /// Files (kubeconfig, PEM certificate or bundle) or folders to read instead of the node
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Also show what the running components use: TLS handshakes to their ports, their start times
+    #[arg(long, conflicts_with = "paths")]
+    pub live: bool,
 }
 
 /// `check` arguments.
@@ -156,6 +159,9 @@ pub struct CheckArgs {
     /// How long to keep retrying the API server
     #[arg(long, default_value = "60s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub api_timeout: time::Duration,
+    /// Also judge whether each running component uses the credential on disk (TLS handshakes to its ports, its start time)
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// `migrate` arguments.

@@ -9,6 +9,7 @@
 )]
 
 pub mod apiserver;
+pub mod live;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -4,6 +4,7 @@
 
 mod copies;
 mod file;
+mod manifests;
 mod paths;
 pub mod presence;
 mod source;
@@ -42,6 +43,7 @@ impl Inventory {
             .collect();
         let service_account = Some(read_service_account(&scope.cert_dir));
         let (copies, skipped_copies) = find_copies(scope, &credentials);
+        let static_pods = manifests::read_static_pods(&scope.kubernetes_dir);
         Self::assemble(Self {
             kubernetes_dir: scope.kubernetes_dir.clone(),
             cert_dir: scope.cert_dir.clone(),
@@ -52,6 +54,7 @@ impl Inventory {
             service_account,
             copies,
             skipped_copies,
+            static_pods,
             index: HashMap::new(),
         })
     }
@@ -91,6 +94,7 @@ impl Inventory {
             service_account: None,
             copies: Vec::new(),
             skipped_copies: Vec::new(),
+            static_pods: Vec::new(),
             index: HashMap::new(),
         })
     }

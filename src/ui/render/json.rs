@@ -39,8 +39,21 @@ pub fn inspect(report: &Report<'_>) -> String {
         "certDir": path(&report.inventory.cert_dir),
         "credentials": credentials(report),
         "copies": copies(report),
+        "staticPods": crate::ui::render::live::static_pods(report.inventory),
     });
+    let mut doc = doc;
+    live(&mut doc, report);
     pretty(&doc)
+}
+
+/// With `--live`: the `live` object.
+fn live(doc: &mut Value, report: &Report<'_>) {
+    if let Some(live) = &report.live {
+        merge(
+            doc,
+            json!({"live": crate::ui::render::live::json(live, report.now)}),
+        );
+    }
 }
 
 /// `check -o json`: the status, the findings and the credentials they are about.
@@ -64,6 +77,8 @@ pub fn check(report: &Report<'_>) -> String {
         "credentials": credentials(report),
         "copies": copies(report),
     });
+    let mut doc = doc;
+    live(&mut doc, report);
     pretty(&doc)
 }
 

@@ -2,6 +2,7 @@
 //! compute nothing the report does not already hold, and read no clock.
 
 pub mod json;
+pub mod live;
 pub mod migrate;
 pub mod nagios;
 pub mod plan;

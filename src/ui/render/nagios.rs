@@ -57,6 +57,13 @@ pub fn check(report: &Report<'_>) -> String {
             parts[..shown].join(", ")
         )
     };
+    let summary = match &report.live {
+        Some(live) => format!(
+            "{summary}; {}",
+            crate::ui::render::live::nagios_summary(live)
+        ),
+        None => summary,
+    };
     let mut out = format!(
         "KUBECRED {} - {summary} | {}\n",
         status.name(),
@@ -99,6 +106,14 @@ fn perfdata(report: &Report<'_>) -> String {
             }
             _ => None,
         })
+        .chain(report.live.iter().flat_map(|live| {
+            crate::ui::render::live::nagios_perfdata(
+                live,
+                report.now,
+                days(report.thresholds.warn),
+                days(report.thresholds.crit),
+            )
+        }))
         .collect::<Vec<_>>()
         .join(" ")
 }

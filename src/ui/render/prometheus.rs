@@ -68,6 +68,10 @@ pub fn check(report: &Report<'_>) -> String {
         );
     }
 
+    if let Some(live) = &report.live {
+        crate::ui::render::live::prometheus(&mut out, live, escape);
+    }
+
     family(
         &mut out,
         "kubecred_finding",

@@ -56,6 +56,9 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         &rows,
         paint,
     );
+    if let Some(live) = &report.live {
+        out.push_str(&crate::ui::render::live::table(live, report.now, paint));
+    }
     let unreadable: Vec<&Finding> = report
         .findings
         .iter()
@@ -79,7 +82,11 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
 pub fn check(report: &Report<'_>, paint: Paint) -> String {
     let status = report.status();
     if report.findings.is_empty() {
-        return format!("{}: no findings\n", status.name());
+        let mut out = format!("{}: no findings\n", status.name());
+        if let Some(live) = &report.live {
+            out.push_str(&crate::ui::render::live::table(live, report.now, paint));
+        }
+        return out;
     }
     let mut findings: Vec<&Finding> = report.findings.iter().collect();
     findings.sort_by(|a, b| {
@@ -122,6 +129,9 @@ pub fn check(report: &Report<'_>, paint: Paint) -> String {
             printable(&credentials.join(", ")),
             printable(remedy)
         );
+    }
+    if let Some(live) = &report.live {
+        out.push_str(&crate::ui::render::live::table(live, report.now, paint));
     }
     let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
     out
