@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::{Host, snapshot};
 use kubecred::domain::demo::AdminLayout;
-use kubecred::ui::wizard::flow::{Binding, Facts, Intent, Offer, offers};
+use kubecred::ui::wizard::flow::{Answers, Binding, Facts, Intent, Offer, Running, offers};
 use kubecred::ui::wizard::prompt::{Reply, Scripted};
 use kubecred::ui::wizard::{self, Executor, Outcome};
 use rexpect::process::WaitStatus;
@@ -70,6 +70,7 @@ fn facts() -> Facts {
             "20261101T000000Z-renew".into(),
             "20261120T000000Z-renew".into(),
         ],
+        running: None,
     }
 }
 
@@ -769,7 +770,15 @@ fn the_node_is_shown_before_the_api_servers_answer_is_awaited() {
         },
         || {
             seen.set(seen.get() + 1);
-            Some(Binding::Unreachable("down".into()))
+            Answers {
+                binding: Some(Binding::Unreachable("down".into())),
+                running: Some(Running {
+                    in_use: 9,
+                    stale: vec![("scheduler.conf".into(), "kube-scheduler".into())],
+                    not_running: vec![],
+                    unknown: 1,
+                }),
+            }
         },
         &mut prompter,
         &mut fake,
@@ -786,7 +795,11 @@ fn the_node_is_shown_before_the_api_servers_answer_is_awaited() {
         node_lines + 1,
         "after \"This node:\" and every node line: {transcript:#?}"
     );
-    assert_eq!(transcript[binding_at + 1], "? What do you want to do?");
+    assert_eq!(
+        transcript[binding_at + 1],
+        "  • Running components: 9 credential(s) in use as on disk; stale: scheduler.conf (kube-scheduler) — restart the component to load the file on disk; 1 unknown (`kubecred check --live` says why)."
+    );
+    assert_eq!(transcript[binding_at + 2], "? What do you want to do?");
 }
 
 #[test]
@@ -832,4 +845,48 @@ fn pty_the_first_screen_appears_at_once_while_the_api_server_keeps_silent() {
         .unwrap();
     assert_eq!(exit_code(&session), 130);
     assert!(!state.path().join("backups").exists());
+}
+
+#[test]
+fn pty_the_running_components_are_shown_after_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node");
+    let made = common::kubecred(&["demo".into(), node.display().to_string()]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let no_processes = tempfile::tempdir().unwrap();
+    std::fs::write(no_processes.path().join("stat"), "btime 1700000000\n").unwrap();
+    let state = common::state_dir();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(&node)
+        .arg("--state-dir")
+        .arg(state.path())
+        .args([
+            "--no-copies",
+            "wizard",
+            "--server",
+            "https://127.0.0.1:9",
+            "--api-timeout",
+            "1s",
+        ])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("KUBECRED_TEST_PROC_ROOT", no_processes.path())
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+    session
+        .exp_string("Binding kubeadm:cluster-admins")
+        .unwrap();
+    let (_, line) = session.exp_regex("Running components: [^\r\n]*").unwrap();
+    assert!(
+        line.contains("0 credential(s) in use as on disk")
+            && line.contains(
+                "not running: etcd, kube-apiserver, kube-controller-manager, kube-scheduler"
+            ),
+        "{line}"
+    );
+    session.exp_string("What do you want to do?").unwrap();
+    session.send("q").unwrap();
+    session.flush().unwrap();
 }

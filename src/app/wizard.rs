@@ -13,6 +13,7 @@ use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOpti
 use crate::app::{PathError, migrate, move_super_admin, renew, rollback};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
+use crate::domain::live::LiveState;
 use crate::domain::model::Inventory;
 use crate::domain::report::Report;
 use crate::edge::apply::backup::Backup;
@@ -20,7 +21,7 @@ use crate::edge::context::Context;
 use crate::edge::online::{self, BindingState};
 use crate::ui::cli::{self, RenewArgs, RollbackArgs, WizardArgs, WriteArgs};
 use crate::ui::render::{self, text::printable};
-use crate::ui::wizard::flow::{Binding, Facts, Intent};
+use crate::ui::wizard::flow::{Answers, Binding, Facts, Intent, Running};
 use crate::ui::wizard::prompt::Terminal;
 use crate::ui::wizard::{self, Executor};
 
@@ -58,16 +59,18 @@ pub(super) fn run(options: &GlobalOptions, args: &WizardArgs, ctx: &Context) -> 
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
     let (facts, asking) = gather(options, args.server.clone(), timeout, ctx);
     let mut executor = RealExecutor { options, args, ctx };
-    let binding = move || {
-        asking.map(|asking| {
-            online::waiting("kubecred: asking the API server", || {
-                asking
-                    .join()
-                    .unwrap_or_else(|_| Binding::Failed("asking the API server failed".into()))
-            })
-        })
+    let answers = move || {
+        online::waiting(
+            "kubecred: asking the API server and the running components",
+            || {
+                asking.join().unwrap_or_else(|_| Answers {
+                    binding: Some(Binding::Failed("asking the API server failed".into())),
+                    running: None,
+                })
+            },
+        )
     };
-    let outcome = wizard::run_pending(facts, binding, &mut Terminal::default(), &mut executor);
+    let outcome = wizard::run_pending(facts, answers, &mut Terminal::default(), &mut executor);
     match &outcome {
         wizard::Outcome::Cancelled => eprintln!("cancelled: nothing was changed"),
         wizard::Outcome::Quit => eprintln!("nothing was changed"),
@@ -83,7 +86,7 @@ fn gather(
     server: Option<String>,
     timeout: Duration,
     ctx: &Context,
-) -> (Facts, Option<JoinHandle<Binding>>) {
+) -> (Facts, JoinHandle<Answers>) {
     let inventory = Inventory::scan(&global.scope(ctx));
     let report = Report::new(&inventory, ctx.now, Thresholds::default());
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
@@ -118,26 +121,69 @@ fn gather(
             .into_iter()
             .map(|b| b.manifest.id)
             .collect(),
+        running: None,
     };
-    let asking = inventory.material("admin.conf").is_some().then(|| {
-        std::thread::spawn(move || {
-            let probe = online::probe(&inventory, server.as_deref(), timeout);
-            if probe.refused.contains(&"admin.conf") {
-                return Binding::Failed(format!(
-                    "the API server does not accept admin.conf: {}",
-                    online::REFUSED
-                ));
-            }
-            match probe.state {
-                BindingState::Bound => Binding::Bound,
-                BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
-                BindingState::Wrong(_) | BindingState::TooBroad(_) => Binding::Wrong,
-                BindingState::Unreachable(why) => Binding::Unreachable(why),
-                BindingState::Failed(why) => Binding::Failed(why),
+    let probing = ctx.probing.clone();
+    // Both answers are asked at once, off the thread that draws the node.
+    let asking = std::thread::spawn(move || {
+        std::thread::scope(|scope| {
+            let running = scope.spawn(|| running(&inventory, &probing));
+            let binding = inventory
+                .material("admin.conf")
+                .is_some()
+                .then(|| binding(&inventory, server.as_deref(), timeout));
+            Answers {
+                binding,
+                running: running.join().unwrap_or_default(),
             }
         })
     });
     (facts, asking)
+}
+
+/// What the API server says of the binding, as the wizard tells it.
+fn binding(inventory: &Inventory, server: Option<&str>, timeout: Duration) -> Binding {
+    let probe = online::probe(inventory, server, timeout);
+    if probe.refused.contains(&"admin.conf") {
+        return Binding::Failed(format!(
+            "the API server does not accept admin.conf: {}",
+            online::REFUSED
+        ));
+    }
+    match probe.state {
+        BindingState::Bound => Binding::Bound,
+        BindingState::Missing | BindingState::Forbidden(_) => Binding::Missing,
+        BindingState::Wrong(_) | BindingState::TooBroad(_) => Binding::Wrong,
+        BindingState::Unreachable(why) => Binding::Unreachable(why),
+        BindingState::Failed(why) => Binding::Failed(why),
+    }
+}
+
+/// What the running components use, as `check --live` judges it; `None`
+/// when the node has no static pod manifest to go by.
+fn running(inventory: &Inventory, probing: &crate::edge::live::Probing) -> Option<Running> {
+    if !inventory.static_pods.iter().any(|pod| pod.pod().is_some()) {
+        return None;
+    }
+    let live = crate::edge::live::probe(inventory, probing, None);
+    let mut running = Running::default();
+    let mut stopped = Vec::new();
+    for cred in &live.credentials {
+        match cred.state {
+            LiveState::InUse => running.in_use += 1,
+            LiveState::Stale => running.stale.push((
+                cred.credential.to_owned(),
+                cred.component.as_str().to_owned(),
+            )),
+            LiveState::Unknown => running.unknown += 1,
+            LiveState::NotRunning => stopped.push(cred.component),
+        }
+    }
+    // In kubeadm's order: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.
+    stopped.sort();
+    stopped.dedup();
+    running.not_running = stopped.iter().map(|c| c.as_str().to_owned()).collect();
+    Some(running)
 }
 
 struct RealExecutor<'a> {

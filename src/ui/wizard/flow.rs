@@ -26,6 +26,31 @@ pub struct Facts {
     pub binding: Option<Binding>,
     /// Backup ids, oldest first.
     pub backups: Vec<String>,
+    /// What the running components use (`None`: not probed, or no static pod manifests).
+    pub running: Option<Running>,
+}
+
+/// What the running control-plane components use, as far as the wizard tells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Running {
+    /// How many credentials a component uses as they are on disk.
+    pub in_use: usize,
+    /// Credentials a component must restart to load: (credential, component).
+    pub stale: Vec<(String, String)>,
+    /// Components whose manifest is there but that do not run.
+    pub not_running: Vec<String>,
+    /// How many credentials kubecred cannot tell about.
+    pub unknown: usize,
+}
+
+/// What arrives after the node's files are shown: the API server's answer
+/// about the binding and the running components' (both may take a while).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// The binding (`None`: not asked).
+    pub binding: Option<Binding>,
+    /// The running components (`None`: not probed).
+    pub running: Option<Running>,
 }
 
 /// The binding, as far as the wizard needs it.
@@ -125,6 +150,37 @@ impl Facts {
             ));
         }
         lines
+    }
+
+    /// The running components' line, when they were probed.
+    pub fn describe_running(&self) -> Option<String> {
+        let running = self.running.as_ref()?;
+        let mut parts = vec![format!(
+            "Running components: {} credential(s) in use as on disk",
+            running.in_use
+        )];
+        if !running.stale.is_empty() {
+            let stale: Vec<String> = running
+                .stale
+                .iter()
+                .map(|(credential, component)| format!("{credential} ({component})"))
+                .collect();
+            parts.push(format!(
+                "stale: {} — restart the component to load the file on disk",
+                stale.join(", ")
+            ));
+        }
+        if !running.not_running.is_empty() {
+            parts.push(format!("not running: {}", running.not_running.join(", ")));
+        }
+        if running.unknown > 0 {
+            parts.push(format!(
+                "{} unknown (`kubecred check --live` says why)",
+                running.unknown
+            ));
+        }
+        let line = format!("{}.", parts.join("; "));
+        Some(crate::ui::render::text::printable(&line).into_owned())
     }
 
     /// The binding's line: what the API server said.

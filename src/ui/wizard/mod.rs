@@ -6,7 +6,7 @@
 pub mod flow;
 pub mod prompt;
 
-use flow::{Answer, Binding, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
+use flow::{Answer, Answers, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
 use prompt::Prompter;
 
 /// Plans intents and carries out plans; the wizard never writes by itself.
@@ -45,15 +45,19 @@ impl Outcome {
 
 /// Runs the wizard over `facts` until an intent is carried out, or the operator leaves.
 pub fn run<E: Executor>(facts: &Facts, prompter: &mut dyn Prompter, executor: &mut E) -> Outcome {
-    let binding = facts.binding.clone();
-    run_pending(facts.clone(), move || binding, prompter, executor)
+    let answers = Answers {
+        binding: facts.binding.clone(),
+        running: facts.running.clone(),
+    };
+    run_pending(facts.clone(), move || answers, prompter, executor)
 }
 
 /// As [`run`], with the API server's answer still to come: the node's state
-/// is shown at once, the binding's line when `binding` returns, then the menu.
+/// is shown at once, the binding's and the running components' lines when
+/// `answers` returns, then the menu.
 pub fn run_pending<E: Executor>(
     mut facts: Facts,
-    binding: impl FnOnce() -> Option<Binding>,
+    answers: impl FnOnce() -> Answers,
     prompter: &mut dyn Prompter,
     executor: &mut E,
 ) -> Outcome {
@@ -61,8 +65,13 @@ pub fn run_pending<E: Executor>(
     for line in facts.describe_node() {
         prompter.say(&format!("  • {line}"));
     }
-    facts.binding = binding();
+    let answers = answers();
+    facts.binding = answers.binding;
+    facts.running = answers.running;
     prompter.say(&format!("  • {}", facts.describe_binding()));
+    if let Some(line) = facts.describe_running() {
+        prompter.say(&format!("  • {line}"));
+    }
     let facts = &facts;
     let mut step = Step::Menu;
     loop {
