@@ -15,7 +15,7 @@ use crate::edge::apply::lock::Wait;
 use crate::edge::context::Context;
 use crate::ui::cli::{
     CheckArgs, ColorWhen, DEFAULT_COPIES, DemoArgs, DemoKeys, Global, InspectArgs, KeyAlgorithmArg,
-    Output, RecoverArgs, RenewArgs, RollbackArgs, WriteArgs,
+    Output, RecoverArgs, RenewArgs, RestartArg, RollbackArgs, WriteArgs,
 };
 use crate::ui::render::Paint;
 
@@ -170,6 +170,20 @@ pub(crate) struct RenewOptions {
     pub(crate) request: Request,
     /// How to write.
     pub(crate) write: WriteOptions,
+    /// Whether the components that must load what was renewed are restarted.
+    pub(crate) restart: Restart,
+}
+
+/// What `renew` does about the components that must load what it renewed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Restart {
+    /// Names them.
+    Never,
+    /// Restarts them one at a time, each within `timeout`.
+    Auto {
+        /// How long one restart may take.
+        timeout: std::time::Duration,
+    },
 }
 
 impl RenewOptions {
@@ -197,6 +211,16 @@ impl RenewOptions {
                 all_or_nothing: args.all_or_nothing,
             },
             write: WriteOptions::new(&args.write),
+            restart: match args.restart {
+                RestartArg::Never => Restart::Never,
+                RestartArg::Auto => Restart::Auto {
+                    // The command line takes no negative duration.
+                    timeout: args
+                        .restart_timeout
+                        .try_into()
+                        .unwrap_or(std::time::Duration::ZERO),
+                },
+            },
         }
     }
 }

@@ -5,15 +5,19 @@
 use anyhow::Result;
 
 use crate::app::host::{begin_writing, describe_backup, describe_scan};
-use crate::app::options::{Format, GlobalOptions, RenewOptions, WriteOptions};
+use crate::app::options::{Format, GlobalOptions, RenewOptions, Restart, WriteOptions};
 use crate::app::{PathError, confirm, print, scan_host};
+use crate::domain::live;
+use crate::domain::manifest::Component;
 use crate::domain::model::Inventory;
 use crate::domain::plan::Write;
 use crate::domain::renew::{self, RenewError, SkipReason};
+use crate::edge::api;
 use crate::edge::apply::lock::RunLock;
 use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
+use crate::edge::restart::{RestartError, Restarter};
 use crate::ui::render;
 
 /// A renewal planned from one scan of the node: what is shown and, once
@@ -166,6 +170,12 @@ pub(super) fn execute(
             backup.manifest.id,
             crate::ui::render::text::path(&backup.dir)
         );
+    }
+    if let Restart::Auto { timeout } = options.restart {
+        restart(global, &inventory, &names, timeout, ctx)?;
+        return Ok(status);
+    }
+    if !global.quiet {
         let pods = renew::pods_to_restart(&names);
         if !pods.is_empty() {
             eprintln!(
@@ -180,6 +190,101 @@ pub(super) fn execute(
         }
     }
     Ok(status)
+}
+
+/// Restarts, one at a time and in order, the components that read one of the
+/// credentials `renewed` only at start; the first that fails stops the run.
+fn restart(
+    global: &GlobalOptions,
+    inventory: &Inventory,
+    renewed: &[String],
+    timeout: std::time::Duration,
+    ctx: &Context,
+) -> Result<()> {
+    let needed = live::restarts_needed(renewed);
+    if needed.is_empty() {
+        if !global.quiet {
+            eprintln!("no component needs a restart: each reloads or serves what was renewed");
+        }
+        return Ok(());
+    }
+    // From here a SIGINT or SIGTERM puts a manifest that is out back, then stops.
+    let _ = ctrlc::set_handler(|| {
+        if !api::interrupted() {
+            eprintln!("\nkubecred: interrupted: putting the manifest back in place");
+        }
+        api::interrupt();
+    });
+    let hook = ctx.hook();
+    let restarter = Restarter {
+        state_dir: &global.state_dir,
+        kubernetes_dir: &global.kubernetes_dir,
+        inventory,
+        probing: &ctx.probing,
+        file_check: ctx.file_check,
+        timeout,
+        now: ctx.now,
+        hook: &hook,
+    };
+    for (at, component) in needed.iter().enumerate() {
+        if !global.quiet {
+            eprintln!("restarting {component}: its manifest moves out until it stops");
+        }
+        match restarter.restart(*component, renewed) {
+            Ok(done) => {
+                if !global.quiet {
+                    eprintln!(
+                        "restarted {component} ({}; manifest out for {:.1} s): it uses the renewed credentials after {:.1} s",
+                        if done.seen_stopping {
+                            "its process ended"
+                        } else {
+                            "the kubelet's check interval passed"
+                        },
+                        done.out_for.as_secs_f64(),
+                        done.took.as_secs_f64()
+                    );
+                }
+            }
+            Err(err) => return Err(restart_error(&err, &needed[at..], global)),
+        }
+    }
+    Ok(())
+}
+
+/// A failed restart as SPEC's exit statuses: 130 interrupted, 4 when the
+/// manifest could not be put back, else 1; the hint names what was not restarted.
+fn restart_error(err: &RestartError, left: &[Component], global: &GlobalOptions) -> anyhow::Error {
+    let names: Vec<&str> = left.iter().map(|component| component.as_str()).collect();
+    let (path, exit, hint) = match err {
+        RestartError::PutBack { path, .. } => (
+            path.clone(),
+            4,
+            format!(
+                "run `kubecred recover` to put the manifest back; not restarted: {}",
+                names.join(", ")
+            ),
+        ),
+        RestartError::Interrupted { .. } => (
+            global.kubernetes_dir.clone(),
+            130,
+            format!("not restarted: {}", names.join(", ")),
+        ),
+        _ => (
+            global.kubernetes_dir.clone(),
+            1,
+            format!(
+                "the renewal stands; not restarted: {} (see `kubecred check --live`)",
+                names.join(", ")
+            ),
+        ),
+    };
+    PathError {
+        message: err.to_string(),
+        path,
+        hint: Some(hint),
+        exit,
+    }
+    .into()
 }
 
 /// Says on stderr (even with `-q`) which credentials were skipped for a fault; 1 when any was, else 0.

@@ -347,11 +347,13 @@ fn confirmed() -> Result<WriteArgs, String> {
 }
 
 /// `renew all --within W --validity V --yes`, resolved as the command line is.
+/// The wizard restarts nothing, whatever the environment asks of `renew`.
 fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
     Ok(RenewOptions::new(&RenewArgs {
         within: Some(within),
         validity,
         write: confirmed()?,
+        restart: cli::RestartArg::Never,
         ..cli::defaults().map_err(|err| err.to_string())?
     }))
 }

@@ -156,6 +156,24 @@ const USES: &[(&str, Component, &str, Use)] = &[
     ),
 ];
 
+/// The static pods that must restart to use the renewed credentials `renewed`
+/// (kubeadm names): those that read one of them only at start, in restart
+/// order (etcd, kube-apiserver, kube-controller-manager, kube-scheduler).
+/// What a component serves or reloads (kube-apiserver's serving, front-proxy
+/// and etcd client files, etcd's own certificates) needs none.
+pub fn restarts_needed(renewed: &[String]) -> Vec<Component> {
+    crate::domain::manifest::STATIC_PODS
+        .into_iter()
+        .filter(|component| {
+            USES.iter().any(|(credential, user, _, how)| {
+                user == component
+                    && *how == Use::Loaded(Reload::AtStart)
+                    && renewed.iter().any(|name| name == credential)
+            })
+        })
+        .collect()
+}
+
 /// What to observe: the handshakes, the files and the components.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {

@@ -424,3 +424,36 @@ fn a_kubeconfigs_embedded_certificate_is_read_for_comparison() {
     );
     assert!(certificate_in(b"kind: Config\n", Path::new("/x")).is_err());
 }
+
+#[test]
+fn only_what_is_read_at_start_needs_a_restart_and_in_restart_order() {
+    let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        restarts_needed(&names(&[
+            "scheduler.conf",
+            "apiserver",
+            "controller-manager.conf",
+            "apiserver-kubelet-client",
+            "etcd-server",
+            "etcd-peer",
+        ])),
+        [
+            Component::KubeApiserver,
+            Component::KubeControllerManager,
+            Component::KubeScheduler
+        ]
+    );
+    assert!(
+        restarts_needed(&names(&[
+            "apiserver",
+            "front-proxy-client",
+            "apiserver-etcd-client",
+            "etcd-server",
+            "etcd-peer",
+            "etcd-healthcheck-client",
+            "admin.conf",
+        ]))
+        .is_empty(),
+        "what is served or reloaded needs no restart"
+    );
+}

@@ -23,6 +23,12 @@ pub enum Component {
     Kubelet,
 }
 
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The components that run as kubeadm static pods, in kubeadm's restart order.
 pub const STATIC_PODS: [Component; 4] = [
     Component::Etcd,

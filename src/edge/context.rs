@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::domain::span;
 use crate::edge::apply::hook::{Fault, Pause, RunHook};
 use crate::edge::live::Probing;
+use crate::edge::restart::FILE_CHECK_FREQUENCY;
 
 /// Fixes the clock for tests and golden outputs (RFC 3339). Not for production use.
 pub const TEST_NOW_VAR: &str = "KUBECRED_TEST_NOW";
@@ -29,6 +30,11 @@ pub const TEST_PROC_ROOT_VAR: &str = "KUBECRED_TEST_PROC_ROOT";
 /// Redirects `--live` probes (debug builds only): `FROM=TO[,FROM=TO...]`,
 /// socket addresses; while it is set, no probe may leave loopback.
 pub const TEST_PROBE_MAP_VAR: &str = "KUBECRED_TEST_PROBE_MAP";
+
+/// Shortens how long `renew --restart=auto` keeps a manifest out when it cannot
+/// see the component stop (debug builds only): milliseconds, in place of the
+/// kubelet's 20 s `fileCheckFrequency`.
+pub const TEST_FILE_CHECK_VAR: &str = "KUBECRED_TEST_FILE_CHECK_MS";
 
 /// What kubecred knows of the process it runs in.
 #[derive(Clone, Debug)]
@@ -57,6 +63,10 @@ pub struct Context {
     /// a debug build's test names a fake `/proc` (`KUBECRED_TEST_PROC_ROOT`)
     /// or redirects the probes to loopback ports (`KUBECRED_TEST_PROBE_MAP`).
     pub probing: Probing,
+    /// How long a restart keeps a manifest out when the component's process
+    /// cannot be seen to stop: the kubelet's `fileCheckFrequency`, unless a
+    /// debug build's test shortens it (`KUBECRED_TEST_FILE_CHECK_MS`).
+    pub file_check: std::time::Duration,
 }
 
 impl Context {
@@ -93,12 +103,23 @@ impl Context {
         let probing = probing_from_env()?;
         #[cfg(not(debug_assertions))]
         let probing = Probing::default();
+        #[cfg(debug_assertions)]
+        let file_check = match std::env::var(TEST_FILE_CHECK_VAR) {
+            Ok(text) => text
+                .parse::<u64>()
+                .map(std::time::Duration::from_millis)
+                .map_err(|_| format!("{TEST_FILE_CHECK_VAR}: `{text}` is not milliseconds"))?,
+            Err(_) => FILE_CHECK_FREQUENCY,
+        };
+        #[cfg(not(debug_assertions))]
+        let file_check = FILE_CHECK_FREQUENCY;
         Ok(Self {
             now,
             expected_owner,
             fault,
             pause,
             probing,
+            file_check,
             stdout_is_terminal: std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
@@ -174,6 +195,7 @@ mod tests {
             pause: Pause::default(),
             working_dir: working_dir.map(PathBuf::from),
             probing: Probing::default(),
+            file_check: FILE_CHECK_FREQUENCY,
         }
     }
 

@@ -12,3 +12,4 @@ pub mod context;
 pub mod inventory;
 pub mod live;
 pub mod online;
+pub mod restart;

@@ -239,6 +239,12 @@ pub struct RenewArgs {
     /// With `all`: renew nothing when one credential cannot be renewed (default: renew the others, exit 1)
     #[arg(long)]
     pub all_or_nothing: bool,
+    /// After the renewal, restart the static pods that do not reload what was renewed, one at a time, each until it uses the new credentials (never: only name them)
+    #[arg(long, value_enum, default_value_t = RestartArg::Never, env = "KUBECRED_RENEW_RESTART", value_name = "WHEN")]
+    pub restart: RestartArg,
+    /// How long each restart may take; past it the manifest is put back and the run fails
+    #[arg(long, default_value = "120s", value_parser = duration, value_name = "DUR")]
+    pub restart_timeout: time::Duration,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,
@@ -247,6 +253,15 @@ pub struct RenewArgs {
 /// The lifetime `renew` gives new certificates by default: kubeadm's
 /// `certificateValidityPeriod` default.
 pub const RENEW_VALIDITY: &str = "8760h";
+
+/// Whether `renew` restarts the components that must load what it renewed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RestartArg {
+    /// Restart them: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, in that order, one at a time
+    Auto,
+    /// Name them; restart nothing
+    Never,
+}
 
 /// Key algorithms `renew` can generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -364,6 +379,7 @@ mod tests {
         assert_eq!(renew.validity, time::Duration::hours(8760));
         assert_eq!(renew.key_algorithm, KeyAlgorithmArg::Auto);
         assert!(!renew.reuse_key && !renew.trust_clock && !renew.all_or_nothing);
+        assert_eq!(renew.restart_timeout, time::Duration::seconds(120));
         assert!(!renew.write.dry_run && !renew.write.yes && renew.write.wait.is_none());
         let rollback: RollbackArgs = defaults().unwrap();
         assert!(!rollback.list && rollback.id.is_none() && !rollback.into_original);

@@ -247,6 +247,15 @@ impl<'h> Transaction<'h> {
         }
     }
 
+    /// Ends the transaction by putting every file back as it was (byte for
+    /// byte, with its mode and owner): a change meant to last only a while.
+    /// Should the restore fail, the journal stays for the next run to restore.
+    pub fn revert(mut self) -> Result<Backup, WriteError> {
+        self.finished = true;
+        self.undo()?;
+        Ok(self.backup.clone())
+    }
+
     /// Restores the backup, then removes the journal.
     fn undo(&self) -> Result<(), WriteError> {
         self.backup.restore(self.hook)?;

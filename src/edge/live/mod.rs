@@ -88,6 +88,12 @@ pub fn probe(inventory: &Inventory, probing: &Probing, only: Option<&[Component]
     live::judge(inventory, &plan, &seen)
 }
 
+/// The ids of the processes running `component`'s program now.
+pub fn pids(probing: &Probing, component: Component) -> Result<Vec<u32>, String> {
+    procs::list(&probing.proc_root, &[component.as_str()])
+        .map(|found| found.into_iter().map(|process| process.pid).collect())
+}
+
 /// Makes the plan's observations: the handshakes on their own threads, the
 /// processes and files meanwhile on this one.
 pub fn observe(plan: &Plan, probing: &Probing) -> Observations {
