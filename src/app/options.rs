@@ -170,6 +170,9 @@ pub(crate) struct RenewOptions {
     pub(crate) request: Request,
     /// How to write.
     pub(crate) write: WriteOptions,
+    /// Whether etcd may be restarted although its quorum gate refuses.
+    #[allow(dead_code, reason = "the etcd restart reads it")]
+    pub(crate) force_etcd_restart: bool,
 }
 
 impl RenewOptions {
@@ -197,6 +200,7 @@ impl RenewOptions {
                 all_or_nothing: args.all_or_nothing,
             },
             write: WriteOptions::new(&args.write),
+            force_etcd_restart: args.force_etcd_restart,
         }
     }
 }

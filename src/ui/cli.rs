@@ -239,6 +239,9 @@ pub struct RenewArgs {
     /// With `all`: renew nothing when one credential cannot be renewed (default: renew the others, exit 1)
     #[arg(long)]
     pub all_or_nothing: bool,
+    /// Restart etcd even when its quorum gate refuses (a two-member cluster, another member not known healthy)
+    #[arg(long)]
+    pub force_etcd_restart: bool,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,
