@@ -71,7 +71,8 @@ pub fn ask(pod: &Pod, cert_dir: &Path, probing: &Probing) -> Result<Quorum, AskE
             .iter()
             .map(|member| {
                 let agent = &agent;
-                scope.spawn(move || health(agent, member, probing))
+                let first = (Some(member.id) == local).then_some(to);
+                scope.spawn(move || health(agent, member, first, probing))
             })
             .collect();
         handles
@@ -90,18 +91,25 @@ pub fn ask(pod: &Pod, cert_dir: &Path, probing: &Probing) -> Result<Quorum, AskE
     Ok(Quorum { local, members })
 }
 
-/// A member's health, asked at the first of its client URLs that is on this
-/// node and answers.
-fn health(agent: &ureq::Agent, member: &Listed, probing: &Probing) -> Health {
-    if member.client_urls.is_empty() {
+/// A member's health, asked at `first` (for the member that answered: where
+/// it answered) and then at the first of its client URLs that is on this node
+/// and answers.
+fn health(
+    agent: &ureq::Agent,
+    member: &Listed,
+    first: Option<SocketAddr>,
+    probing: &Probing,
+) -> Health {
+    if member.client_urls.is_empty() && first.is_none() {
         return Health::Unhealthy("it has not started (it has no client URL)".into());
     }
     let mut tried = Vec::new();
-    for url in &member.client_urls {
-        let Some(address) = quorum::client_url_address(url) else {
-            continue;
-        };
-        let to = probing.destination(address);
+    let urls = member
+        .client_urls
+        .iter()
+        .filter_map(|url| quorum::client_url_address(url))
+        .map(|address| probing.destination(address));
+    for to in first.into_iter().chain(urls) {
         let on_node = if probing.loopback_only {
             to.ip().is_loopback()
         } else {
