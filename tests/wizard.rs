@@ -890,3 +890,41 @@ fn pty_the_running_components_are_shown_after_the_node() {
     session.send("q").unwrap();
     session.flush().unwrap();
 }
+
+#[test]
+fn pty_after_renewing_what_loads_only_at_start_the_restart_is_offered() {
+    let mut spec = common::spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        "scheduler.conf".into(),
+        (
+            common::now() - Duration::days(350),
+            common::now() + Duration::days(12),
+        ),
+    );
+    let host = Host::generate(&spec);
+    let state = common::state_dir();
+    let mut session = spawn_wizard(&host, state.path());
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Renew what expires within").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("valid for").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("renewed 1 certificate").unwrap();
+    session
+        .exp_string(
+            "Restart kube-scheduler now, one at a time, each until it uses the new files? [y/N]",
+        )
+        .unwrap();
+    session.send_line("n").unwrap();
+    session
+        .exp_string("You must restart kube-scheduler so that it loads the new certificates.")
+        .unwrap();
+    assert_eq!(exit_code(&session), 0);
+}

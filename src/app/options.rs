@@ -172,6 +172,8 @@ pub(crate) struct RenewOptions {
     pub(crate) write: WriteOptions,
     /// Whether the components that must load what was renewed are restarted.
     pub(crate) restart: Restart,
+    /// Whether etcd may be restarted although its quorum gate refuses.
+    pub(crate) force_etcd_restart: bool,
 }
 
 /// What `renew` does about the components that must load what it renewed.
@@ -181,6 +183,11 @@ pub(crate) enum Restart {
     Never,
     /// Restarts them one at a time, each within `timeout`.
     Auto {
+        /// How long one restart may take.
+        timeout: std::time::Duration,
+    },
+    /// Asks on the terminal, after the renewal, whether to restart them (the wizard).
+    Ask {
         /// How long one restart may take.
         timeout: std::time::Duration,
     },
@@ -221,6 +228,7 @@ impl RenewOptions {
                         .unwrap_or(std::time::Duration::ZERO),
                 },
             },
+            force_etcd_restart: args.force_etcd_restart,
         }
     }
 }

@@ -171,8 +171,20 @@ pub(super) fn execute(
             crate::ui::render::text::path(&backup.dir)
         );
     }
-    if let Restart::Auto { timeout } = options.restart {
-        restart(global, &inventory, &names, timeout, ctx)?;
+    let restart_within = match options.restart {
+        Restart::Never => None,
+        Restart::Auto { timeout } => Some(timeout),
+        Restart::Ask { timeout } => offer_restart(&names, ctx).then_some(timeout),
+    };
+    if let Some(timeout) = restart_within {
+        restart(
+            global,
+            &inventory,
+            &names,
+            timeout,
+            options.force_etcd_restart,
+            ctx,
+        )?;
         return Ok(status);
     }
     if !global.quiet {
@@ -192,6 +204,21 @@ pub(super) fn execute(
     Ok(status)
 }
 
+/// Asks whether to restart the components that must load `renewed` (none: no question).
+fn offer_restart(renewed: &[String], ctx: &Context) -> bool {
+    let needed = live::restarts_needed(renewed);
+    if needed.is_empty() {
+        return false;
+    }
+    let names: Vec<&str> = needed.iter().map(|component| component.as_str()).collect();
+    let question = format!(
+        "Restart {} now, one at a time, each until it uses the new files?",
+        names.join(", ")
+    );
+    // A "no" is an answer, not a failure: the renewal stands and the hint follows.
+    confirm(false, ctx, &question).is_ok()
+}
+
 /// Restarts, one at a time and in order, the components that read one of the
 /// credentials `renewed` only at start; the first that fails stops the run.
 fn restart(
@@ -199,6 +226,7 @@ fn restart(
     inventory: &Inventory,
     renewed: &[String],
     timeout: std::time::Duration,
+    force_etcd: bool,
     ctx: &Context,
 ) -> Result<()> {
     let needed = live::restarts_needed(renewed);
@@ -225,6 +253,8 @@ fn restart(
         timeout,
         now: ctx.now,
         hook: &hook,
+        cert_dir: &global.cert_dir,
+        force_etcd,
     };
     for (at, component) in needed.iter().enumerate() {
         if !global.quiet {
@@ -263,6 +293,11 @@ fn restart_error(err: &RestartError, left: &[Component], global: &GlobalOptions)
                 "run `kubecred recover` to put the manifest back; not restarted: {}",
                 names.join(", ")
             ),
+        ),
+        RestartError::Quorum { .. } => (
+            global.kubernetes_dir.clone(),
+            crate::domain::quorum::REFUSAL_EXIT_CODE,
+            format!("nothing was moved; not restarted: {}", names.join(", ")),
         ),
         RestartError::Interrupted { .. } => (
             global.kubernetes_dir.clone(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::app::host::lock_for_writing;
-use crate::app::options::{GlobalOptions, RenewOptions, RestoreOptions, WriteOptions};
+use crate::app::options::{GlobalOptions, RenewOptions, Restart, RestoreOptions, WriteOptions};
 use crate::app::{PathError, migrate, move_super_admin, renew, rollback};
 use crate::domain::findings::{Code, Thresholds};
 use crate::domain::layout::Kind;
@@ -347,15 +347,20 @@ fn confirmed() -> Result<WriteArgs, String> {
 }
 
 /// `renew all --within W --validity V --yes`, resolved as the command line is.
-/// The wizard restarts nothing, whatever the environment asks of `renew`.
+/// Whatever the environment asks of `renew`, the wizard asks the operator,
+/// after the renewal, before it restarts anything.
 fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
-    Ok(RenewOptions::new(&RenewArgs {
+    let mut options = RenewOptions::new(&RenewArgs {
         within: Some(within),
         validity,
         write: confirmed()?,
-        restart: cli::RestartArg::Never,
+        restart: cli::RestartArg::Auto,
         ..cli::defaults().map_err(|err| err.to_string())?
-    }))
+    });
+    if let Restart::Auto { timeout } = options.restart {
+        options.restart = Restart::Ask { timeout };
+    }
+    Ok(options)
 }
 
 /// `rollback ID --yes`, resolved as the command line is.

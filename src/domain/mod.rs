@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod model;
 pub mod pem;
 pub mod plan;
+pub mod quorum;
 pub mod renew;
 pub mod report;
 pub mod shell;

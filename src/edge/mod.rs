@@ -1,6 +1,6 @@
 //! Where kubecred meets the host: the only reader (`inventory`, and `live`'s
 //! look at the running components), the only writer (`apply`), the network
-//! clients (`api`, `online`, `live`'s probes), and the clock and environment
+//! clients (`api`, `online`, `live`'s probes, `etcd`'s questions), and the clock and environment
 //! (`context`). The only modules allowed the
 //! filesystem, environment, clock and sleep calls clippy forbids elsewhere.
 
@@ -9,6 +9,7 @@
 pub mod api;
 pub mod apply;
 pub mod context;
+pub mod etcd;
 pub mod inventory;
 pub mod live;
 pub mod online;

@@ -15,6 +15,7 @@ use crate::domain::live::{Answer, Live, LiveState, Role};
 use crate::domain::manifest::Component;
 use crate::domain::model::Inventory;
 use crate::domain::plan::{Action, Expect, Write};
+use crate::domain::quorum;
 use crate::edge::api::interrupted;
 use crate::edge::apply::hook::Hook;
 use crate::edge::apply::transaction::Transaction;
@@ -48,6 +49,10 @@ pub struct Restarter<'a> {
     pub now: OffsetDateTime,
     /// The seam before each filesystem step.
     pub hook: &'a dyn Hook,
+    /// kubeadm's certificatesDir: etcd's quorum is asked with its healthcheck client.
+    pub cert_dir: &'a Path,
+    /// Restart etcd although its quorum gate refuses (`--force-etcd-restart`).
+    pub force_etcd: bool,
 }
 
 /// A restart that went through.
@@ -101,6 +106,12 @@ pub enum RestartError {
         /// The component.
         component: Component,
     },
+    /// etcd's quorum gate refused: nothing was moved.
+    #[error("refusing to restart etcd: {reason}")]
+    Quorum {
+        /// The gate's words.
+        reason: String,
+    },
     /// Putting the manifest back failed: the journal stays, so that the next
     /// writing run (or `kubecred recover`) puts it back.
     #[error(
@@ -125,6 +136,7 @@ impl RestartError {
             | Self::TimedOut { component, .. }
             | Self::Interrupted { component }
             | Self::PutBack { component, .. } => *component,
+            Self::Quorum { .. } => Component::Etcd,
         }
     }
 }
@@ -152,6 +164,9 @@ impl Restarter<'_> {
             .ok_or_else(|| no_manifest("its manifest is absent".into()))?;
         let expect = Expect::of(Some(&bytes));
         drop(bytes);
+        if component == Component::Etcd {
+            self.etcd_may_restart()?;
+        }
         // The processes to see go; none seen: the kubelet's check interval is waited for.
         let before = live::pids(self.probing, component).unwrap_or_default();
         let out = Write {
@@ -192,6 +207,35 @@ impl Restarter<'_> {
             seen_stopping,
             took: started.elapsed(),
         })
+    }
+
+    /// etcd's quorum gate: the local etcd is asked for its members and their
+    /// health before its manifest moves; a refusal moves nothing.
+    fn etcd_may_restart(&self) -> Result<(), RestartError> {
+        let refused = |refusal: crate::domain::quorum::Refusal| RestartError::Quorum {
+            reason: refusal.to_string(),
+        };
+        let pod = self
+            .inventory
+            .static_pods
+            .iter()
+            .find(|pod| pod.component == Component::Etcd)
+            .and_then(crate::domain::model::StaticPod::pod);
+        let asked = match pod {
+            Some(pod) => crate::edge::etcd::ask(pod, self.cert_dir, self.probing)
+                .map_err(|err| err.to_string()),
+            None => Err("its manifest cannot be read".to_owned()),
+        };
+        match asked {
+            Ok(quorum) => {
+                quorum::may_restart(&quorum, self.force_etcd).map_err(refused)?;
+                if let Some(notice) = quorum::notice(&quorum, self.force_etcd) {
+                    eprintln!("kubecred: {}", crate::domain::exact::printable(&notice));
+                }
+                Ok(())
+            }
+            Err(why) => quorum::may_restart_unasked(&why, self.force_etcd).map_err(refused),
+        }
     }
 
     /// Whether `started` plus the timeout has passed.

@@ -245,6 +245,9 @@ pub struct RenewArgs {
     /// How long each restart may take; past it the manifest is put back and the run fails
     #[arg(long, default_value = "120s", value_parser = duration, value_name = "DUR")]
     pub restart_timeout: time::Duration,
+    /// Restart etcd even when its quorum gate refuses (a two-member cluster, another member not known healthy)
+    #[arg(long)]
+    pub force_etcd_restart: bool,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,

@@ -54,7 +54,7 @@ impl Probing {
     }
 
     /// Where a probe for `address` connects.
-    fn destination(&self, address: SocketAddr) -> SocketAddr {
+    pub(crate) fn destination(&self, address: SocketAddr) -> SocketAddr {
         self.redirects
             .iter()
             .find(|(from, _)| *from == address)
@@ -153,7 +153,7 @@ fn handshake(target: &Target, probing: &Probing) -> Outcome {
 
 /// Whether `ip` is an address of this node: binding a UDP socket to it (no
 /// packet is sent) succeeds only then.
-fn is_local(ip: std::net::IpAddr) -> bool {
+pub(crate) fn is_local(ip: std::net::IpAddr) -> bool {
     std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
