@@ -149,6 +149,12 @@ impl Kubelet {
     /// Starts the kubelet with every component running since an hour ago;
     /// `never_back` is not started again once stopped.
     fn start(node: &Node, never_back: Option<Component>) -> Self {
+        Self::start_with(node, never_back, None)
+    }
+
+    /// As [`Kubelet::start`]; `unready` comes back serving but its `/livez`
+    /// and `/readyz` never answer OK.
+    fn start_with(node: &Node, never_back: Option<Component>, unready: Option<Component>) -> Self {
         let proc = Arc::new(FakeProc::new(now() - Duration::days(10)));
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -200,10 +206,13 @@ impl Kubelet {
                             let (_, port, command) =
                                 ports.iter().find(|(c, _, _)| c == component).unwrap();
                             next_pid += 1;
-                            let double = Double::tls(
-                                &format!("127.0.0.1:{port}"),
-                                source(manifests.parent().unwrap(), *component),
-                            );
+                            let address = format!("127.0.0.1:{port}");
+                            let files = source(manifests.parent().unwrap(), *component);
+                            let double = if unready == Some(*component) {
+                                Double::tls_unready(&address, files)
+                            } else {
+                                Double::tls(&address, files)
+                            };
                             proc2.add(next_pid, command, started_now());
                             *slot = Some(Running {
                                 _double: double,
@@ -550,4 +559,38 @@ fn sigterm_while_a_manifest_is_out_puts_it_back_before_exiting() {
     );
     assert_eq!(manifests(&node), before);
     assert!(!node.state.path().join("journal").exists());
+}
+
+#[test]
+fn a_kube_apiserver_that_serves_but_is_never_ready_fails_the_run_with_its_manifest_restored() {
+    let node = Node::new();
+    let kubelet = Kubelet::start_with(&node, None, Some(Component::KubeApiserver));
+    let before = manifests(&node);
+    let run = kubelet.run(
+        &node,
+        &[
+            "renew",
+            "apiserver-kubelet-client",
+            "--yes",
+            "--restart=auto",
+            "--restart-timeout",
+            "3s",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("kube-apiserver /livez: /livez answered `HTTP/1.1 503 Service Unavailable`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        manifests(&node),
+        before,
+        "the manifest is back, byte for byte"
+    );
+    assert_eq!(
+        kubelet.log(),
+        ["stop kube-apiserver", "start kube-apiserver"]
+    );
 }

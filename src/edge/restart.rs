@@ -209,6 +209,30 @@ impl Restarter<'_> {
         })
     }
 
+    /// For kube-apiserver, why `/livez` or `/readyz` is not OK yet (asked, as
+    /// kubeadm's own probes ask, without credentials, of the server that
+    /// serves the certificate the probe just judged); `None` for the others.
+    fn not_ready(&self, seen: &Live) -> Option<String> {
+        let endpoint = seen.endpoints.iter().find(|endpoint| {
+            endpoint.component == Component::KubeApiserver && endpoint.role == Role::Serving
+        })?;
+        let (Some(address), Answer::Served { leaf, .. }) = (endpoint.address, &endpoint.answer)
+        else {
+            return Some("kube-apiserver's secure port serves no certificate yet".into());
+        };
+        ["/livez", "/readyz"].iter().find_map(|path| {
+            live::healthy(
+                self.probing.destination(address),
+                endpoint.server_name,
+                leaf.fingerprint,
+                path,
+                HEALTH_TIMEOUT,
+            )
+            .err()
+            .map(|why| format!("kube-apiserver {path}: {why}"))
+        })
+    }
+
     /// etcd's quorum gate: the local etcd is asked for its members and their
     /// health before its manifest moves; a refusal moves nothing.
     fn etcd_may_restart(&self) -> Result<(), RestartError> {
@@ -296,7 +320,8 @@ impl Restarter<'_> {
                 return Err(RestartError::Interrupted { component });
             }
             let seen = live::probe(self.inventory, self.probing, Some(&[component]));
-            let Some(why) = unhealthy(&seen, component, renewed) else {
+            let Some(why) = unhealthy(&seen, component, renewed).or_else(|| self.not_ready(&seen))
+            else {
                 return Ok(());
             };
             if self.expired(started) {
@@ -311,6 +336,9 @@ impl Restarter<'_> {
         }
     }
 }
+
+/// How long one health request may take.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Puts the manifest back byte-identical, and checks that it is.
 fn put_back(

@@ -147,6 +147,23 @@ pub struct Double {
 impl Double {
     /// Starts a double on `address` (port 0: any free port).
     pub fn start(address: &str, behaviour: Behaviour) -> Self {
+        Self::start_ready(address, behaviour, true)
+    }
+
+    /// As [`Double::tls`], but its `/livez` and `/readyz` answer 503: a
+    /// kube-apiserver that serves but never becomes ready.
+    pub fn tls_unready(address: &str, source: Source) -> Self {
+        Self::start_ready(
+            address,
+            Behaviour::Tls {
+                default: source,
+                by_name: Vec::new(),
+            },
+            false,
+        )
+    }
+
+    fn start_ready(address: &str, behaviour: Behaviour, ready: bool) -> Self {
         let listener = TcpListener::bind(address).unwrap();
         let address = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -183,7 +200,7 @@ impl Double {
                 match &config {
                     Some(config) => {
                         let config = config.clone();
-                        thread::spawn(move || serve(stream, config));
+                        thread::spawn(move || serve(stream, config, ready));
                     }
                     None => held.push(stream),
                 }
@@ -232,7 +249,9 @@ impl Drop for Double {
     }
 }
 
-fn serve(mut stream: TcpStream, config: Arc<rustls::ServerConfig>) {
+/// One connection: the handshake, then, if a request follows, an answer as
+/// kube-apiserver's health endpoints give it (`ok`, or 503 when not `ready`).
+fn serve(mut stream: TcpStream, config: Arc<rustls::ServerConfig>, ready: bool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let Ok(mut conn) = rustls::ServerConnection::new(config) else {
@@ -243,6 +262,28 @@ fn serve(mut stream: TcpStream, config: Arc<rustls::ServerConfig>) {
             return;
         }
     }
+    let mut request = Vec::new();
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 4096 {
+        match conn.complete_io(&mut stream) {
+            Ok((0, 0)) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut chunk = [0; 1024];
+        match std::io::Read::read(&mut conn.reader(), &mut chunk) {
+            Ok(0) => return,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+    let health = request.starts_with(b"GET /livez ") || request.starts_with(b"GET /readyz ");
+    let answer: &[u8] = match (health, ready) {
+        (true, true) => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        (true, false) => b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 6\r\nConnection: close\r\n\r\nfailed",
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    };
+    let _ = std::io::Write::write_all(&mut conn.writer(), answer);
+    conn.send_close_notify();
     let _ = conn.complete_io(&mut stream);
 }
 

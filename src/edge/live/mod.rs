@@ -6,6 +6,8 @@
 mod procs;
 mod tls;
 
+pub(crate) use tls::healthy;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! server's handshake signature (so the server holds the key of what it sent).
 //! Bounded: connect and handshake together within the timeout.
 
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,10 +13,11 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 
+use crate::domain::cert::Fingerprint;
 use crate::domain::live::Outcome;
 
-/// Records the chain a server sends and accepts it (`danger`: the probe only
-/// reads; it sends nothing over the connection).
+/// Records the chain a server sends and accepts it (`danger`: a probe only
+/// reads; a health request is sent only to a server whose leaf was pinned).
 #[derive(Debug)]
 struct DangerRecordAnyServer {
     provider: Arc<CryptoProvider>,
@@ -85,44 +86,10 @@ pub(super) fn served_chain(
     timeout: Duration,
 ) -> Outcome {
     let deadline = Instant::now() + timeout;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(DangerRecordAnyServer {
-        provider: provider.clone(),
-        chain: Mutex::new(None),
-    });
-    let config =
-        match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-            Ok(builder) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier.clone())
-                .with_no_client_auth(),
-            Err(err) => return Outcome::Failed(format!("TLS setup: {err}")),
-        };
-    let name = match server_name {
-        Some(name) => match ServerName::try_from(name.to_owned()) {
-            Ok(name) => name,
-            Err(_) => return Outcome::Failed(format!("`{name}` is not a server name")),
-        },
-        None => ServerName::IpAddress(address.ip().into()),
+    let (mut conn, mut stream, verifier) = match connect(address, server_name, timeout) {
+        Ok(session) => session,
+        Err(outcome) => return outcome,
     };
-    let mut conn = match ClientConnection::new(Arc::new(config), name) {
-        Ok(conn) => conn,
-        Err(err) => return Outcome::Failed(format!("TLS setup: {err}")),
-    };
-    let mut stream = match TcpStream::connect_timeout(&address, timeout) {
-        Ok(stream) => stream,
-        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Outcome::Refused,
-        Err(err)
-            if matches!(
-                err.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) =>
-        {
-            return Outcome::TimedOut;
-        }
-        Err(err) => return Outcome::Failed(format!("cannot connect ({err})")),
-    };
-    let _ = stream.set_nodelay(true);
     let result = drive(&mut conn, &mut stream, deadline);
     let chain = verifier
         .chain
@@ -140,6 +107,150 @@ pub(super) fn served_chain(
         (None, Err(Stop::Failed(why))) => Outcome::Failed(why),
         (None, Ok(())) => Outcome::Failed("the server sent no certificate".into()),
     }
+}
+
+/// Asks `GET path` (no credentials) of the server at `address`, but only once
+/// it has shown the certificate whose SHA-256 is `leaf`: a health endpoint
+/// (`/livez`, `/readyz`) of the component just judged to serve it. `Ok` is a
+/// 200 answer; an error says what came instead. Bounded by `timeout`.
+pub(crate) fn healthy(
+    address: SocketAddr,
+    server_name: Option<&str>,
+    leaf: Fingerprint,
+    path: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let outcome = |outcome: Outcome| match outcome {
+        Outcome::Refused => "nothing listens".to_owned(),
+        Outcome::TimedOut => "no answer in time".to_owned(),
+        Outcome::Failed(why) | Outcome::Skipped(why) => why,
+        Outcome::Served(_) => "the handshake did not end".to_owned(),
+    };
+    let stop = |stop: Stop| match stop {
+        Stop::TimedOut => "no answer in time".to_owned(),
+        Stop::Failed(why) => why,
+    };
+    let (mut conn, mut stream, verifier) =
+        connect(address, server_name, timeout).map_err(outcome)?;
+    drive(&mut conn, &mut stream, deadline).map_err(stop)?;
+    let served = verifier
+        .chain
+        .lock()
+        .ok()
+        .and_then(|chain| chain.as_ref().and_then(|chain| chain.first().cloned()));
+    if served.is_none_or(|der| Fingerprint::of(&der) != leaf) {
+        return Err("it serves another certificate than the one judged in use".into());
+    }
+    let host = server_name.map_or_else(|| address.ip().to_string(), str::to_owned);
+    conn.writer()
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .map_err(|err| format!("cannot ask ({err})"))?;
+    let mut answer = Vec::new();
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| "no answer in time".to_owned())
+    };
+    loop {
+        while conn.wants_write() {
+            stream
+                .set_write_timeout(Some(left()?))
+                .map_err(|err| err.to_string())?;
+            conn.write_tls(&mut stream).map_err(|err| err.to_string())?;
+        }
+        let mut chunk = [0; 1024];
+        match conn.reader().read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&chunk[..n]);
+                if answer.windows(2).any(|pair| pair == b"\r\n") || answer.len() > 4096 {
+                    break;
+                }
+                continue;
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        stream
+            .set_read_timeout(Some(left()?))
+            .map_err(|err| err.to_string())?;
+        match conn.read_tls(&mut stream) {
+            Ok(0) => break,
+            Ok(_) => {
+                conn.process_new_packets()
+                    .map_err(|err| format!("TLS: {err}"))?;
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err("no answer in time".into());
+            }
+            Err(err) => return Err(format!("connection: {err}")),
+        }
+    }
+    let status = answer
+        .split(|byte| *byte == b'\n')
+        .next()
+        .map(|line| String::from_utf8_lossy(line).trim().to_owned())
+        .unwrap_or_default();
+    if status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else if status.is_empty() {
+        Err(format!("{path} gave no answer"))
+    } else {
+        Err(format!(
+            "{path} answered `{}`",
+            crate::domain::exact::printable(&status.chars().take(80).collect::<String>())
+        ))
+    }
+}
+
+/// A TLS client for `address` with the recording verifier, connected (not yet handshaken).
+fn connect(
+    address: SocketAddr,
+    server_name: Option<&str>,
+    timeout: Duration,
+) -> Result<(ClientConnection, TcpStream, Arc<DangerRecordAnyServer>), Outcome> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(DangerRecordAnyServer {
+        provider: provider.clone(),
+        chain: Mutex::new(None),
+    });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| Outcome::Failed(format!("TLS setup: {err}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    let name = match server_name {
+        Some(name) => ServerName::try_from(name.to_owned())
+            .map_err(|_| Outcome::Failed(format!("`{name}` is not a server name")))?,
+        None => ServerName::IpAddress(address.ip().into()),
+    };
+    let conn = ClientConnection::new(Arc::new(config), name)
+        .map_err(|err| Outcome::Failed(format!("TLS setup: {err}")))?;
+    let stream = match TcpStream::connect_timeout(&address, timeout) {
+        Ok(stream) => stream,
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(Outcome::Refused),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            return Err(Outcome::TimedOut);
+        }
+        Err(err) => return Err(Outcome::Failed(format!("cannot connect ({err})"))),
+    };
+    let _ = stream.set_nodelay(true);
+    Ok((conn, stream, verifier))
 }
 
 enum Stop {
