@@ -447,6 +447,21 @@ fn every_cancel_point_changes_nothing_and_exits_130() {
 
 // ---- the real binary on a pseudo-terminal -----------------------------------
 
+/// From the menu, picks the renewal (entries: Renew, Move super-admin.conf,
+/// Quit (default); up twice reaches Renew) and takes its default window and validity.
+fn choose_renewal_with_defaults(session: &mut rexpect::session::PtySession) {
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Renew what expires within").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("valid for").unwrap();
+    session.send_line("").unwrap();
+}
+
 fn spawn_wizard(host: &Host, state: &std::path::Path) -> rexpect::session::PtySession {
     spawn_wizard_at(host, state, "https://127.0.0.1:9", "1s")
 }
@@ -457,10 +472,22 @@ fn spawn_wizard_at(
     server: &str,
     timeout: &str,
 ) -> rexpect::session::PtySession {
+    spawn_wizard_on(host.path(), state, server, timeout, &[])
+}
+
+/// The wizard on the tree `root`, with extra environment variables.
+fn spawn_wizard_on(
+    root: &std::path::Path,
+    state: &std::path::Path,
+    server: &str,
+    timeout: &str,
+    env: &[(&str, &std::path::Path)],
+) -> rexpect::session::PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command.envs(env.iter().copied());
     command
         .arg("--kubernetes-dir")
-        .arg(host.path())
+        .arg(root)
         .arg("--state-dir")
         .arg(state)
         .args([
@@ -580,17 +607,7 @@ fn pty_renewing_what_is_due() {
     session
         .exp_string("1 expire within 30 days, first front-proxy-client")
         .unwrap();
-    session.exp_string("What do you want to do?").unwrap();
-    // Entries: Renew, Move super-admin.conf, Quit (default). Up twice reaches Renew.
-    session.send(UP).unwrap();
-    session.send(UP).unwrap();
-    session.flush().unwrap();
-    session.send("\r").unwrap();
-    session.flush().unwrap();
-    session.exp_string("Renew what expires within").unwrap();
-    session.send_line("").unwrap();
-    session.exp_string("valid for").unwrap();
-    session.send_line("").unwrap();
+    choose_renewal_with_defaults(&mut session);
     session.exp_string("front-proxy-client").unwrap();
     session.exp_string("Carry this out?").unwrap();
     session.send_line("y").unwrap();
@@ -623,17 +640,7 @@ fn pty_a_node_changed_after_the_plan_was_shown_is_refused_and_left_as_it_is() {
     let elsewhere = Host::generate(&spec);
     let state = common::state_dir();
     let mut session = spawn_wizard(&host, state.path());
-    session.exp_string("What do you want to do?").unwrap();
-    // Entries: Renew, Move super-admin.conf, Quit (default). Up twice reaches Renew.
-    session.send(UP).unwrap();
-    session.send(UP).unwrap();
-    session.flush().unwrap();
-    session.send("\r").unwrap();
-    session.flush().unwrap();
-    session.exp_string("Renew what expires within").unwrap();
-    session.send_line("").unwrap();
-    session.exp_string("valid for").unwrap();
-    session.send_line("").unwrap();
+    choose_renewal_with_defaults(&mut session);
     session.exp_string("front-proxy-client").unwrap();
     session.exp_string("Carry this out?").unwrap();
     // While the plan is on the screen, the certificate it renews is rewritten.
@@ -856,25 +863,13 @@ fn pty_the_running_components_are_shown_after_the_node() {
     let no_processes = tempfile::tempdir().unwrap();
     std::fs::write(no_processes.path().join("stat"), "btime 1700000000\n").unwrap();
     let state = common::state_dir();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
-    command
-        .arg("--kubernetes-dir")
-        .arg(&node)
-        .arg("--state-dir")
-        .arg(state.path())
-        .args([
-            "--no-copies",
-            "wizard",
-            "--server",
-            "https://127.0.0.1:9",
-            "--api-timeout",
-            "1s",
-        ])
-        .env("KUBECRED_TEST_NOW", common::NOW)
-        .env("KUBECRED_TEST_PROC_ROOT", no_processes.path())
-        .env("TERM", "xterm")
-        .env_remove("NO_COLOR");
-    let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+    let mut session = spawn_wizard_on(
+        &node,
+        state.path(),
+        "https://127.0.0.1:9",
+        "1s",
+        &[("KUBECRED_TEST_PROC_ROOT", no_processes.path())],
+    );
     session
         .exp_string("Binding kubeadm:cluster-admins")
         .unwrap();
@@ -904,16 +899,7 @@ fn pty_after_renewing_what_loads_only_at_start_the_restart_is_offered() {
     let host = Host::generate(&spec);
     let state = common::state_dir();
     let mut session = spawn_wizard(&host, state.path());
-    session.exp_string("What do you want to do?").unwrap();
-    session.send(UP).unwrap();
-    session.send(UP).unwrap();
-    session.flush().unwrap();
-    session.send("\r").unwrap();
-    session.flush().unwrap();
-    session.exp_string("Renew what expires within").unwrap();
-    session.send_line("").unwrap();
-    session.exp_string("valid for").unwrap();
-    session.send_line("").unwrap();
+    choose_renewal_with_defaults(&mut session);
     session.exp_string("Carry this out?").unwrap();
     session.send_line("y").unwrap();
     session.exp_string("renewed 1 certificate").unwrap();
