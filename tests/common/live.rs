@@ -262,18 +262,32 @@ fn serve(mut stream: TcpStream, config: Arc<rustls::ServerConfig>, ready: bool) 
             return;
         }
     }
+    // The request may have come with the client's last handshake flight:
+    // what is buffered is read before the socket is.
     let mut request = Vec::new();
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 4096 {
-        match conn.complete_io(&mut stream) {
-            Ok((0, 0)) | Err(_) => return,
-            Ok(_) => {}
+        while conn.wants_write() {
+            if conn.write_tls(&mut stream).is_err() {
+                return;
+            }
         }
         let mut chunk = [0; 1024];
         match std::io::Read::read(&mut conn.reader(), &mut chunk) {
             Ok(0) => return,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                request.extend_from_slice(&chunk[..n]);
+                continue;
+            }
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => return,
+        }
+        match conn.read_tls(&mut stream) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    return;
+                }
+            }
         }
     }
     let health = request.starts_with(b"GET /livez ") || request.starts_with(b"GET /readyz ");
