@@ -447,6 +447,20 @@ fn every_cancel_point_changes_nothing_and_exits_130() {
 
 // ---- the real binary on a pseudo-terminal -----------------------------------
 
+/// A 1.29 node on which `name` expires in 12 days (issued 350 days ago), and its spec.
+fn due_in_12_days(name: &str) -> (kubecred::domain::demo::HostSpec, Host) {
+    let mut spec = common::spec(AdminLayout::Init129);
+    spec.overrides.insert(
+        name.into(),
+        (
+            common::now() - Duration::days(350),
+            common::now() + Duration::days(12),
+        ),
+    );
+    let host = Host::generate(&spec);
+    (spec, host)
+}
+
 /// From the menu, picks the renewal (entries: Renew, Move super-admin.conf,
 /// Quit (default); up twice reaches Renew) and takes its default window and validity.
 fn choose_renewal_with_defaults(session: &mut rexpect::session::PtySession) {
@@ -592,15 +606,7 @@ fn pty_online_migration_carries_out_the_plan_it_showed() {
 
 #[test]
 fn pty_renewing_what_is_due() {
-    let mut spec = common::spec(AdminLayout::Init129);
-    spec.overrides.insert(
-        "front-proxy-client".into(),
-        (
-            common::now() - Duration::days(350),
-            common::now() + Duration::days(12),
-        ),
-    );
-    let host = Host::generate(&spec);
+    let (_, host) = due_in_12_days("front-proxy-client");
     let state = common::state_dir();
     let before = snapshot(host.path());
     let mut session = spawn_wizard(&host, state.path());
@@ -627,15 +633,7 @@ fn pty_renewing_what_is_due() {
 
 #[test]
 fn pty_a_node_changed_after_the_plan_was_shown_is_refused_and_left_as_it_is() {
-    let mut spec = common::spec(AdminLayout::Init129);
-    spec.overrides.insert(
-        "front-proxy-client".into(),
-        (
-            common::now() - Duration::days(350),
-            common::now() + Duration::days(12),
-        ),
-    );
-    let host = Host::generate(&spec);
+    let (spec, host) = due_in_12_days("front-proxy-client");
     // The same node generated again: other keys, so other certificates.
     let elsewhere = Host::generate(&spec);
     let state = common::state_dir();
@@ -888,15 +886,7 @@ fn pty_the_running_components_are_shown_after_the_node() {
 
 #[test]
 fn pty_after_renewing_what_loads_only_at_start_the_restart_is_offered() {
-    let mut spec = common::spec(AdminLayout::Init129);
-    spec.overrides.insert(
-        "scheduler.conf".into(),
-        (
-            common::now() - Duration::days(350),
-            common::now() + Duration::days(12),
-        ),
-    );
-    let host = Host::generate(&spec);
+    let (_, host) = due_in_12_days("scheduler.conf");
     let state = common::state_dir();
     let mut session = spawn_wizard(&host, state.path());
     choose_renewal_with_defaults(&mut session);
