@@ -102,13 +102,38 @@ impl<'a> Report<'a> {
         self.extend(found);
     }
 
-    /// The overall status.
+    /// The overall status: UNKNOWN when files could not be read (the check
+    /// did not judge everything), else the worst finding's.
     pub fn status(&self) -> Status {
+        if self.is_incomplete() {
+            return Status::Unknown;
+        }
         match findings::worst(&self.findings) {
             Some(Severity::Critical) => Status::Critical,
             Some(Severity::Warning) => Status::Warning,
             Some(Severity::Info) | None => Status::Ok,
         }
+    }
+
+    /// Whether the check could not judge everything (files it may not read).
+    pub fn is_incomplete(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|finding| finding.code == findings::Code::Unreadable)
+    }
+
+    /// Why the check is incomplete, in one short sentence with what to do
+    /// (the `unreadable` finding names every file).
+    pub fn incomplete_summary(&self) -> Option<String> {
+        if !self.is_incomplete() {
+            return None;
+        }
+        let count = self.inventory.unreadable().len();
+        Some(format!(
+            "cannot read {count} {} as uid {} (permission denied): run kubecred as root, or with CAP_DAC_READ_SEARCH for a read-only check",
+            if count == 1 { "file" } else { "files" },
+            self.inventory.reader_uid
+        ))
     }
 
     /// The findings about one credential.

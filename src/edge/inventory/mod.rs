@@ -55,6 +55,7 @@ impl Inventory {
             copies,
             skipped_copies,
             static_pods,
+            reader_uid: rustix::process::geteuid().as_raw(),
             index: HashMap::new(),
         })
     }
@@ -95,6 +96,7 @@ impl Inventory {
             copies: Vec::new(),
             skipped_copies: Vec::new(),
             static_pods: Vec::new(),
+            reader_uid: rustix::process::geteuid().as_raw(),
             index: HashMap::new(),
         })
     }
@@ -161,6 +163,7 @@ fn read_pair(crt: &Path, key_path: &Path, expected: bool) -> State {
 fn read_key(path: &Path, links: Links) -> KeyState {
     match read_file(path, links) {
         Ok(None) => KeyState::Absent(path.to_path_buf()),
+        Err(reason) if file::denied(&reason) => KeyState::Unreadable(path.to_path_buf()),
         Err(reason) => KeyState::Malformed {
             path: path.to_path_buf(),
             reason,
@@ -308,6 +311,7 @@ fn read_service_account(cert_dir: &Path) -> ServiceAccount {
     let pub_path = cert_dir.join("sa.pub");
     let public = match read_file(&pub_path, Links::Refuse) {
         Ok(None) => FileRead::Absent(pub_path),
+        Err(reason) if file::denied(&reason) => FileRead::Unreadable(pub_path),
         Err(reason) => FileRead::Malformed {
             path: pub_path,
             reason,
@@ -374,7 +378,14 @@ fn certificate_and_key_block(pem_bytes: &[u8]) -> Result<(Certificate, bool), St
     Certificate::from_der(&block.der).map(|certificate| (certificate, holds_key))
 }
 
+/// A file that cannot be used: unreadable when the running user may not read
+/// it, malformed otherwise.
 fn malformed(path: &Path, reason: String) -> State {
+    if file::denied(&reason) {
+        return State::Unreadable {
+            path: path.to_path_buf(),
+        };
+    }
     State::Malformed {
         path: path.to_path_buf(),
         reason,

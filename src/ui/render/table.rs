@@ -133,7 +133,20 @@ pub fn check(report: &Report<'_>, paint: Paint) -> String {
     if let Some(live) = &report.live {
         out.push_str(&crate::ui::render::live::table(live, report.now, paint));
     }
-    let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
+    match report.incomplete_summary() {
+        Some(incomplete) => {
+            let _ = writeln!(
+                out,
+                "\n{}: {}; {}",
+                status.name(),
+                printable(&incomplete),
+                summary(report)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
+        }
+    }
     out
 }
 
@@ -200,6 +213,15 @@ fn credential_row(report: &Report<'_>, credential: &Credential) -> Row {
             "-".into(),
             ca_cell(credential),
             status_text(&findings, "malformed"),
+        ],
+        State::Unreadable { .. } => vec![
+            credential.name.clone(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            ca_cell(credential),
+            "unreadable".into(),
         ],
         State::Present(material) => {
             let cert = &material.certificate;
