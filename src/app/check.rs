@@ -14,9 +14,48 @@ use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Pending};
 use crate::edge::context::Context;
 use crate::edge::online;
+use crate::ui::cli::CheckArgs;
 use crate::ui::render;
 
-pub(super) fn run(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Result<u8> {
+/// Runs `check`. Whenever it cannot judge the node (a bad threshold, no
+/// kubeadm layout, a lock held, a state dir refused, ...), the `--textfile`
+/// is still replaced, with status 3 and success 0: a failing check never
+/// leaves the metrics of the last good one looking current.
+pub(super) fn run(global: &GlobalOptions, args: &CheckArgs, ctx: &Context) -> Result<u8> {
+    let options = CheckOptions::new(args, global, ctx);
+    let textfile = match &options {
+        Ok(options) => options.textfile.clone(),
+        Err(_) => args
+            .textfile
+            .as_deref()
+            .map(|path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())),
+    };
+    let result = options
+        .map_err(anyhow::Error::from)
+        .and_then(|options| judge(global, &options, ctx));
+    if let (Err(err), Some(path)) = (&result, &textfile) {
+        let unwritable = err
+            .downcast_ref::<PathError>()
+            .is_some_and(|failure| failure.path == *path);
+        if !unwritable
+            && let Err(write) =
+                atomic::write(path, render::prometheus::failed(ctx.now).as_bytes(), 0o644)
+        {
+            eprintln!(
+                "kubecred: {}",
+                crate::ui::render::text::printable(&format!(
+                    "cannot write the textfile ({}): {}",
+                    path.display(),
+                    write.source
+                ))
+            );
+        }
+    }
+    result
+}
+
+/// Judges the node and reports it in every way asked for.
+fn judge(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Result<u8> {
     let unknown = Status::Unknown.code();
     // A writer holds the tree's lock: judging the tree now would report its
     // transient state, so wait a moment, then say who holds it.
