@@ -139,6 +139,24 @@ fn pending_change(global: &GlobalOptions, unknown: u8) -> Result<Option<Pending>
         hint: Some("check --state-dir; kubecred trusts only a 0700 folder of root's".into()),
         exit: unknown,
     };
+    // A folder of root's that this user may not read is no fault of the folder.
+    if let Err(err) = state::readable(&global.state_dir)
+        && err.kind() == std::io::ErrorKind::PermissionDenied
+    {
+        return Err(PathError {
+            message: format!(
+                "cannot read the state folder as uid {} (permission denied)",
+                crate::edge::inventory::reader_uid()
+            ),
+            path: global.state_dir.clone(),
+            hint: Some(
+                "run kubecred check as root, or with CAP_DAC_READ_SEARCH for a read-only check"
+                    .into(),
+            ),
+            exit: unknown,
+        }
+        .into());
+    }
     if state::judge_state_dir(&global.state_dir).map_err(|err| {
         fail(
             format!("refusing the state folder: it {}", err.reason),

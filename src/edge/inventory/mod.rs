@@ -30,6 +30,11 @@ use crate::domain::model::{
 };
 use crate::domain::pem::{self, BlockKind};
 
+/// The effective uid files are read as (what permission checks judge).
+pub fn reader_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
 /// The largest credential file kubecred reads; kubeadm's are a few KiB.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -55,7 +60,7 @@ impl Inventory {
             copies,
             skipped_copies,
             static_pods,
-            reader_uid: rustix::process::geteuid().as_raw(),
+            reader_uid: reader_uid(),
             index: HashMap::new(),
         })
     }
@@ -96,7 +101,7 @@ impl Inventory {
             copies: Vec::new(),
             skipped_copies: Vec::new(),
             static_pods: Vec::new(),
-            reader_uid: rustix::process::geteuid().as_raw(),
+            reader_uid: reader_uid(),
             index: HashMap::new(),
         })
     }
