@@ -250,9 +250,13 @@ fn unreadable(inventory: &Inventory) -> Option<Finding> {
             if count == 1 { "it" } else { "them" },
             shown.join(", ")
         ),
-        remedy: format!(
-            "run `kubecred check` as root, or give it CAP_DAC_READ_SEARCH (enough for a read-only check); uid {uid} lacks both"
-        ),
+        remedy: if uid == 0 {
+            "give `kubecred check` CAP_DAC_READ_SEARCH back: it runs as root without the capabilities that read any file".into()
+        } else {
+            format!(
+                "run `kubecred check` as root, or give it CAP_DAC_READ_SEARCH (enough for a read-only check); uid {uid} lacks both"
+            )
+        },
     })
 }
 

@@ -129,11 +129,17 @@ impl<'a> Report<'a> {
             return None;
         }
         let count = self.inventory.unreadable().len();
-        Some(format!(
-            "cannot read {count} {} as uid {} (permission denied): run kubecred as root, or with CAP_DAC_READ_SEARCH for a read-only check",
-            if count == 1 { "file" } else { "files" },
-            self.inventory.reader_uid
-        ))
+        let uid = self.inventory.reader_uid;
+        let files = if count == 1 { "file" } else { "files" };
+        Some(if uid == 0 {
+            format!(
+                "cannot read {count} {files} as uid 0 without CAP_DAC_READ_SEARCH (permission denied): give kubecred that capability back"
+            )
+        } else {
+            format!(
+                "cannot read {count} {files} as uid {uid} (permission denied): run kubecred as root, or with CAP_DAC_READ_SEARCH for a read-only check"
+            )
+        })
     }
 
     /// The findings about one credential.
