@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
@@ -33,6 +34,14 @@ fn main() -> ExitCode {
                 let first = first.lines().next().unwrap_or_default();
                 let line = first.strip_prefix("error: ").unwrap_or(first);
                 say_unknown(&format!("bad arguments: {line}"), None);
+            }
+            // A check refused for its arguments (a typo in the timer's settings)
+            // still tells the metrics it failed, at once.
+            if is_check
+                && let Some(textfile) = textfile_arg(&args)
+                && let Ok(ctx) = Context::os()
+            {
+                app::record_failure(&ctx, Path::new(&textfile));
             }
             return ExitCode::from(usage_exit);
         }
@@ -94,6 +103,24 @@ fn asks_for_nagios(args: &[OsString]) -> bool {
         }
     }
     nagios
+}
+
+/// The value of `--textfile PATH` (or `--textfile=PATH`) on a command line
+/// clap refused, read without clap; the last one counts, as with clap.
+fn textfile_arg(args: &[OsString]) -> Option<OsString> {
+    let mut found = None;
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if word == "--textfile" {
+            found = words.next().cloned();
+        } else if let Some(value) = word.to_str().and_then(|w| w.strip_prefix("--textfile=")) {
+            found = Some(OsString::from(value));
+        }
+    }
+    found.filter(|value| !value.is_empty() && !value.to_string_lossy().starts_with('-'))
 }
 
 /// Prints the plugin's UNKNOWN status line on stdout.

@@ -37,21 +37,30 @@ pub(super) fn run(global: &GlobalOptions, args: &CheckArgs, ctx: &Context) -> Re
         let unwritable = err
             .downcast_ref::<PathError>()
             .is_some_and(|failure| failure.path == *path);
-        if !unwritable
-            && let Err(write) =
-                atomic::write(path, render::prometheus::failed(ctx.now).as_bytes(), 0o644)
-        {
-            eprintln!(
-                "kubecred: {}",
-                crate::ui::render::text::printable(&format!(
-                    "cannot write the textfile ({}): {}",
-                    path.display(),
-                    write.source
-                ))
-            );
+        if !unwritable {
+            record_failure(ctx, path);
         }
     }
     result
+}
+
+/// Replaces the textfile at `path` (relative to the working folder) with the
+/// metrics of a check that could not judge the node: status 3, success 0. A
+/// textfile that cannot be written is said on stderr; the check's own error
+/// stands.
+pub fn record_failure(ctx: &Context, path: &std::path::Path) {
+    let path = ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Err(write) = atomic::write(&path, render::prometheus::failed(ctx.now).as_bytes(), 0o644)
+    {
+        eprintln!(
+            "kubecred: {}",
+            crate::ui::render::text::printable(&format!(
+                "cannot write the textfile ({}): {}",
+                path.display(),
+                write.source
+            ))
+        );
+    }
 }
 
 /// Judges the node and reports it in every way asked for.

@@ -23,6 +23,7 @@ use clap::CommandFactory as _;
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
 use crate::ui::cli::{Cli, Command};
+pub use check::record_failure;
 use options::{
     DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions, RollbackOptions,
 };

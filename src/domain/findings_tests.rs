@@ -451,6 +451,7 @@ fn rows() -> Vec<Row> {
             |inv| {
                 credential(inv, "admin.conf").state = State::Unreadable {
                     path: "admin.conf".into(),
+                    also: Vec::new(),
                 };
             },
             &[("kubecred", C::Unreadable, Warning)],
@@ -615,6 +616,7 @@ fn the_unreadable_finding_names_every_file_once_the_count_and_the_uid() {
     inventory.reader_uid = 1000;
     credential(&mut inventory, "admin.conf").state = State::Unreadable {
         path: dir.join("admin.conf"),
+        also: Vec::new(),
     };
     material(&mut inventory, "ca").key = KeyState::Unreadable(dir.join("pki/ca.key"));
     // The same file twice (a key shared by name) is counted once.

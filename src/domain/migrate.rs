@@ -170,7 +170,7 @@ pub fn plan(
         State::Malformed { path, reason } => {
             return Err(error(format!("admin.conf is malformed: {reason}"), path));
         }
-        State::Unreadable { path } => {
+        State::Unreadable { path, .. } => {
             return Err(error(
                 "admin.conf cannot be read (permission denied): run as root",
                 path,

@@ -95,6 +95,8 @@ pub enum State {
     Unreadable {
         /// The file that could not be read (may be a key or referenced file, not `path`).
         path: PathBuf,
+        /// Its other files the user may not read either (the key of a certificate).
+        also: Vec<PathBuf>,
     },
 }
 
@@ -331,7 +333,10 @@ impl Inventory {
         let mut files: Vec<&Path> = Vec::new();
         for cred in &self.credentials {
             match &cred.state {
-                State::Unreadable { path } => files.push(path),
+                State::Unreadable { path, also } => {
+                    files.push(path);
+                    files.extend(also.iter().map(PathBuf::as_path));
+                }
                 State::Present(material) => {
                     if let KeyState::Unreadable(path) = &material.key {
                         files.push(path);

@@ -224,7 +224,7 @@ pub fn plan(
                 path: path.clone(),
                 reason: reason.clone(),
             }),
-            State::Unreadable { path } => Err(RenewError::Unusable {
+            State::Unreadable { path, .. } => Err(RenewError::Unusable {
                 name: name.to_owned(),
                 path: path.clone(),
                 reason: PERMISSION_DENIED.into(),
@@ -363,7 +363,7 @@ fn plan_one(
         State::Malformed { path, reason } => {
             return Err(unusable(path, format!("its CA `{ca_name}`: {reason}")));
         }
-        State::Unreadable { path } => {
+        State::Unreadable { path, .. } => {
             return Err(unusable(
                 path,
                 format!("its CA `{ca_name}`: {PERMISSION_DENIED}"),

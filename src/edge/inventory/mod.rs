@@ -142,6 +142,17 @@ fn read_pair(crt: &Path, key_path: &Path, expected: bool) -> State {
     let (bytes, file) = match read_file(crt, Links::Refuse) {
         Ok(Some(read)) => read,
         Ok(None) => return State::Absent { expected },
+        Err(reason) if file::denied(&reason) => {
+            // Its key is most likely out of reach too: name it with the certificate.
+            let also = match read_key(key_path, Links::Refuse) {
+                KeyState::Unreadable(key) => vec![key],
+                _ => Vec::new(),
+            };
+            return State::Unreadable {
+                path: crt.to_path_buf(),
+                also,
+            };
+        }
         Err(reason) => return malformed(crt, reason),
     };
     let (certificate, holds_key) = match certificate_and_key_block(&bytes) {
@@ -389,6 +400,7 @@ fn malformed(path: &Path, reason: String) -> State {
     if file::denied(&reason) {
         return State::Unreadable {
             path: path.to_path_buf(),
+            also: Vec::new(),
         };
     }
     State::Malformed {

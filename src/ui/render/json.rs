@@ -143,7 +143,7 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
         State::Malformed { path: at, reason } => {
             json!({"state": "malformed", "error": format!("{}: {reason}", crate::domain::exact::escaped(at))})
         }
-        State::Unreadable { path: at } => json!({
+        State::Unreadable { path: at, .. } => json!({
             "state": "unreadable",
             "error": format!("{}: {}", crate::domain::exact::escaped(at), crate::domain::model::PERMISSION_DENIED),
         }),
