@@ -408,6 +408,37 @@ fn a_check_as_nobody_is_unknown_and_says_to_run_as_root_in_every_format() {
     );
     assert_eq!(quiet.code, 3, "{}", quiet.stderr);
     assert_unknown_textfile(&textfile);
+
+    // inspect lists the same files, and says which keys it could not see.
+    let mut inspect: Vec<String> = args[..args.len() - 1].to_vec();
+    inspect.extend([
+        "inspect".to_owned(),
+        "--color".to_owned(),
+        "never".to_owned(),
+    ]);
+    let run = as_nobody(&inspect, None);
+    assert!(
+        run.stdout.contains(&format!(
+            "\nunreadable as uid {NOBODY} (permission denied), {} files:\n",
+            unreadable.len()
+        )),
+        "{}",
+        run.stdout
+    );
+    for file in &unreadable {
+        assert!(
+            run.stdout.contains(&format!("  {}\n", file.display())),
+            "{}",
+            file.display()
+        );
+    }
+    let ca_row = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("ca "))
+        .unwrap();
+    assert!(ca_row.ends_with("key unreadable"), "{ca_row}");
+    assert!(!run.stdout.contains("malformed"), "{}", run.stdout);
 }
 
 #[test]

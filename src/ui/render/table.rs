@@ -27,7 +27,14 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
                 "-".into(),
                 "-".into(),
                 "-".into(),
-                status_text(&findings, "ok"),
+                status_text(
+                    &findings,
+                    if sa_unreadable(report) {
+                        "unreadable"
+                    } else {
+                        "ok"
+                    },
+                ),
             ],
             severity: worst(&findings),
         });
@@ -64,6 +71,19 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         .iter()
         .filter(|finding| finding.code == crate::domain::findings::Code::Malformed)
         .collect();
+    let files = report.inventory.unreadable();
+    if !files.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nunreadable as uid {} (permission denied), {} {}:",
+            report.inventory.reader_uid,
+            files.len(),
+            if files.len() == 1 { "file" } else { "files" }
+        );
+        for file in files {
+            let _ = writeln!(out, "  {}", printable(&file.display().to_string()));
+        }
+    }
     if !unreadable.is_empty() {
         out.push_str("\nmalformed:\n");
         for finding in unreadable {
@@ -242,8 +262,17 @@ fn credential_row(report: &Report<'_>, credential: &Credential) -> Row {
 fn ok_text(credential: &Credential, material: &Material) -> String {
     match (&material.key, credential.kind) {
         (KeyState::Absent(_), Kind::Ca) => "ok (external CA)".into(),
+        (KeyState::Unreadable(_), _) => "key unreadable".into(),
         _ => "ok".into(),
     }
+}
+
+/// Whether `sa.key` or `sa.pub` could not be read.
+fn sa_unreadable(report: &Report<'_>) -> bool {
+    report.inventory.service_account.as_ref().is_some_and(|sa| {
+        matches!(sa.key, KeyState::Unreadable(_))
+            || matches!(sa.public, crate::domain::model::FileRead::Unreadable(_))
+    })
 }
 
 fn ca_cell(credential: &Credential) -> String {
