@@ -2,7 +2,8 @@
 //! tree with a fixed clock, byte for byte. `UPDATE_GOLDEN=1 cargo test --test golden`
 //! rewrites them; review the diff. The monitoring formats are also judged by
 //! tools that are not ours: the Nagios output by a plugin-output grammar check
-//! written from the Monitoring Plugins guidelines (`tests/judges/nagios.py`),
+//! written from the Monitoring Plugins guidelines (`tests/judges/nagios.py`)
+//! and by nagiosplugin's `Range` and `Performance` (`tests/judges/plugin_output.py`),
 //! the Prometheus output by `promtool check metrics`; each judge is first shown
 //! to reject a broken sample.
 
@@ -96,18 +97,27 @@ fn check_table_in_colour() {
     );
 }
 
-/// The Nagios judge, with the one unit the guidelines do not list that SPEC
-/// uses for days left (`d`, which Icinga 2 reads as days).
+/// The Nagios grammar judge: only the units the guidelines list.
 fn nagios_judge(output: &str, exit: i32) -> (bool, String) {
     judge(
         "python3",
-        &[
-            "tests/judges/nagios.py",
-            "--exit",
-            &exit.to_string(),
-            "--allow-uom",
-            "d",
-        ],
+        &["tests/judges/nagios.py", "--exit", &exit.to_string()],
+        output.as_bytes(),
+    )
+}
+
+/// nagiosplugin's judge (`tests/judges/plugin_output.py`), in the judges'
+/// virtual environment.
+fn nagiosplugin_judge(output: &str, exit: i32) -> (bool, String) {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/judges-venv/bin/python");
+    assert!(
+        python.exists(),
+        "the nagiosplugin judge needs its virtual environment; create it with:\n  \
+         python3 -m venv target/judges-venv && target/judges-venv/bin/pip install -r tests/judges/requirements.txt"
+    );
+    judge(
+        python.to_str().unwrap(),
+        &["tests/judges/plugin_output.py", "--exit", &exit.to_string()],
         output.as_bytes(),
     )
 }
@@ -149,6 +159,10 @@ fn the_nagios_judge_rejects_what_the_guidelines_forbid() {
         ("KUBECRED OK - fine | 'ca'=1d 'ca'=2d", "a label twice"),
         ("KUBECRED OK - fine | 'ca'=1days", "an unknown unit"),
         (
+            "KUBECRED OK - fine | 'ca'=1d;30;7;0",
+            "days, which the guidelines do not list",
+        ),
+        (
             "KUBECRED WARNING - fine | 'ca'=1d",
             "a status that is not the exit's",
         ),
@@ -158,7 +172,7 @@ fn the_nagios_judge_rejects_what_the_guidelines_forbid() {
         let (ok, said) = nagios_judge(&format!("{bad}\n"), 0);
         assert!(!ok, "the judge accepted {why}: {bad:?} ({said})");
     }
-    let (ok, said) = nagios_judge("KUBECRED OK - fine | 'it''s'=1d;30:;~:7;0 x=5%;@1:2\n", 0);
+    let (ok, said) = nagios_judge("KUBECRED OK - fine | 'it''s'=1s;30:;~:7;0 x=5%;@1:2\n", 0);
     assert!(ok, "{said}");
 }
 
@@ -166,6 +180,8 @@ fn the_nagios_judge_rejects_what_the_guidelines_forbid() {
 fn nagios_outputs_obey_the_plugin_output_grammar() {
     let (ok, said) = nagios_judge(&golden_file("check.nagios"), 1);
     assert!(ok, "tests/golden/check.nagios: {said}");
+    let (ok, said) = nagiosplugin_judge(&golden_file("check.nagios"), 1);
+    assert!(ok, "tests/golden/check.nagios, nagiosplugin: {said}");
     // Live outputs of the other statuses: a clean host (OK) and one with an
     // expired certificate (CRITICAL).
     let clean = Host::new(AdminLayout::Init129);
@@ -173,6 +189,8 @@ fn nagios_outputs_obey_the_plugin_output_grammar() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     let (ok, said) = nagios_judge(&run.stdout, run.code);
     assert!(ok, "{said}\n{}", run.stdout);
+    let (ok, said) = nagiosplugin_judge(&run.stdout, run.code);
+    assert!(ok, "nagiosplugin: {said}\n{}", run.stdout);
     let mut spec = common::spec(AdminLayout::Init129);
     spec.overrides.insert(
         "apiserver".into(),
@@ -186,6 +204,8 @@ fn nagios_outputs_obey_the_plugin_output_grammar() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     let (ok, said) = nagios_judge(&run.stdout, run.code);
     assert!(ok, "{said}\n{}", run.stdout);
+    let (ok, said) = nagiosplugin_judge(&run.stdout, run.code);
+    assert!(ok, "nagiosplugin: {said}\n{}", run.stdout);
 }
 
 #[test]

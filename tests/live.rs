@@ -569,20 +569,31 @@ fn every_output_carries_the_live_state_and_its_judges_accept_it() {
     let run = doubles.check("nagios", &[]);
     let (ok, said) = judge(
         "python3",
-        &[
-            "tests/judges/nagios.py",
-            "--exit",
-            &run.code.to_string(),
-            "--allow-uom",
-            "d",
-        ],
+        &["tests/judges/nagios.py", "--exit", &run.code.to_string()],
         run.stdout.as_bytes(),
     );
     assert!(ok, "{said}\n{}", run.stdout);
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/judges-venv/bin/python");
+    assert!(
+        python.exists(),
+        "the nagiosplugin judge needs its virtual environment; create it with:\n  \
+         python3 -m venv target/judges-venv && target/judges-venv/bin/pip install -r tests/judges/requirements.txt"
+    );
+    let (ok, said) = judge(
+        python.to_str().unwrap(),
+        &[
+            "tests/judges/plugin_output.py",
+            "--exit",
+            &run.code.to_string(),
+        ],
+        run.stdout.as_bytes(),
+    );
+    assert!(ok, "nagiosplugin: {said}\n{}", run.stdout);
     let first = run.stdout.lines().next().unwrap();
     assert!(first.contains("live: 6 in-use, 2 not-running"), "{first}");
     assert!(
-        first.contains("'served kube-apiserver/loopback'=20d;30;7;0"),
+        first.contains("'served kube-apiserver/loopback'=1728000s;2592000:;604800:;0"),
         "{first}"
     );
     assert!(

@@ -1334,7 +1334,8 @@ fn inspect_names_runtime_cases() {
     report(&failures);
 }
 
-/// A key kubecred may not read is named. Root reads a mode 0000 file anyway, so
+/// A key kubecred may not read is named, as `unreadable` (UNKNOWN), never
+/// `malformed`. Root reads a mode 0000 file anyway, so
 /// as root kubecred runs under `setpriv` without the two capabilities that
 /// bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH); it keeps
 /// uid 0, so the tree's owner is still the one production expects. Any other
@@ -1379,16 +1380,78 @@ fn unreadable_file_is_named_even_to_root() {
         "cannot make an unprivileged reader here: {program:?} {args:?} cat read a mode 0000 file ({})",
         String::from_utf8_lossy(&read.stderr)
     );
-    let problems = check_case_via(
+    // A file kubecred may not read is unreadable, never malformed: the check
+    // is UNKNOWN, names it once, and judges everything else as before.
+    let host = base_host();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("host");
+    let state = tmp.path().join("state");
+    host.copy_to(&root);
+    let key = root.join("pki/apiserver.key");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let before = snapshot(&root);
+    let run = kubecred_via(
         &wrapper,
-        |root| {
-            let key = root.join("pki/apiserver.key");
-            fs::set_permissions(&key, fs::Permissions::from_mode(0o000)).expect("chmod");
-        },
-        "apiserver",
-        "pki/apiserver.key",
-        Check::Malformed("cannot read (permission denied)"),
+        &[
+            "--kubernetes-dir".as_ref(),
+            root.as_os_str(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--no-copies".as_ref(),
+            "check".as_ref(),
+            "-o".as_ref(),
+            "json".as_ref(),
+        ],
     );
+    let mut problems = run.invariants("check -o json", 3);
+    if snapshot(&root) != before {
+        problems.push("the host changed on disk".into());
+    }
+    if let Some(doc) = run.json(&mut problems) {
+        problems.extend(one_line_messages(&doc));
+        expect_eq(&mut problems, "status", &doc["status"], "unknown");
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        let pairs: Vec<(String, String)> = findings
+            .iter()
+            .map(|f| (text(&f["credential"]), text(&f["code"])))
+            .filter(|(credential, _)| credential != "kubecred" && credential != "apiserver")
+            .collect();
+        let baseline: Vec<(String, String)> = host
+            .baseline
+            .iter()
+            .filter(|(credential, _)| credential != "apiserver")
+            .cloned()
+            .collect();
+        if pairs != baseline {
+            problems.push(format!("other findings changed: {pairs:?} != {baseline:?}"));
+        }
+        let unreadable: Vec<&Value> = findings
+            .iter()
+            .filter(|f| f["code"] == "unreadable")
+            .collect();
+        let named = unreadable.len() == 1
+            && text(&unreadable[0]["message"]).contains("1 file cannot be read as uid")
+            && text(&unreadable[0]["message"]).ends_with(": pki/apiserver.key");
+        if !named {
+            problems.push(format!(
+                "expected one `unreadable` finding naming pki/apiserver.key, got {unreadable:?}"
+            ));
+        }
+        if findings.iter().any(|f| f["code"] == "malformed") {
+            problems.push("a file it may not read was called malformed".into());
+        }
+        let apiserver = doc["credentials"]
+            .as_array()
+            .and_then(|list| list.iter().find(|c| c["name"] == "apiserver"))
+            .cloned()
+            .unwrap_or_default();
+        expect_eq(
+            &mut problems,
+            "the key's state",
+            &apiserver["key"]["state"],
+            "unreadable",
+        );
+    }
     report(&label("an unreadable pki/apiserver.key", problems));
 }
 

@@ -4,11 +4,13 @@
 Runs the real `kubecred check --textfile` on a demo host (`kubecred demo DIR
 --key-algorithm ecdsa-p256`) at several clock readings (now, then readings
 taken from the first run's expiry metrics, at which leaves are expiring and
-expired, and CAs are expiring), parses each
-textfile with prometheus_client's parser, and checks that every metric name,
-label and label value that packaging/prometheus/kubecred.rules.yml uses (in
+expired, and CAs are expiring), and once where it cannot judge anything (a
+folder without a kubeadm layout: UNKNOWN), parses each textfile with
+prometheus_client's parser, and checks that every metric name, label and
+label value that packaging/prometheus/kubecred.rules.yml uses (in
 expressions and in annotation templates) exists in that output. Names come
-from the rules file, not from a second list here.
+from the rules file, not from a second list here; a label the rules add
+themselves (`label_replace`) is one they may use.
 
 Usage: metrics_contract.py KUBECRED_BINARY RULES_FILE ENV_FILE
 Prints one line per check; exits 1 if any failed.
@@ -51,8 +53,9 @@ def report(ok, what):
         failures += 1
 
 
-def scrape(binary, host, now, textfile):
-    """Runs check at `now` (None: the real clock); returns (exit, families)."""
+def scrape(binary, host, now, textfile, keep_text=False):
+    """Runs check at `now` (None: the real clock); returns (exit, families),
+    and the textfile's text too with keep_text."""
     env = dict(os.environ)
     env.pop("KUBECRED_TEST_NOW", None)
     if now is not None:
@@ -65,12 +68,26 @@ def scrape(binary, host, now, textfile):
     with open(textfile, encoding="utf-8") as handle:
         text = handle.read()
     os.remove(textfile)
-    return result.returncode, list(text_string_to_metric_families(text))
+    families = list(text_string_to_metric_families(text))
+    if keep_text:
+        return result.returncode, families, text
+    return result.returncode, families
+
+
+# The label and value arguments of `label_replace(v, "dst", "replacement", "src", "regex")`.
+LABEL_REPLACE_ARGS = re.compile(r',\s*"([^"]*)"\s*,\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"[^"]*"\s*\)')
+
+
+def added_labels(expr):
+    """Labels an expression adds itself, with label_replace."""
+    return set(LABEL_REPLACE_ARGS.findall(expr)) if "label_replace" in expr else set()
 
 
 def selectors(expr):
     """(metric, [(label, op, value)]) for every selector in a PromQL expr."""
     found = []
+    # label_replace's string arguments are no selectors.
+    expr = LABEL_REPLACE_ARGS.sub(")", expr)
     # Drop `by (...)`-style label lists and range selectors (`[1d]`) first:
     # their names are not metrics.
     bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
@@ -119,6 +136,14 @@ def main():
                                 ("CAs expiring in 30 days", at(ca) - 30 * day)]:
                 runs[label] = scrape(binary, host, when, textfile)
         report(len(runs) == 5, f"check ran at {len(runs)} clock readings: {', '.join(runs)}")
+        # A check that cannot judge anything still writes its textfile.
+        empty = os.path.join(tmp, "no-layout")
+        os.mkdir(empty)
+        with open(textfile, "w", encoding="utf-8") as handle:
+            handle.write("# HELP kubecred_stale a textfile an earlier check left\nkubecred_stale 1\n")
+        with_text = scrape(binary, empty, None, textfile, keep_text=True)
+        runs["unknown"] = with_text[:2]
+        unknown_text = with_text[2]
 
     # metric -> label -> set of values, over every run.
     seen = {}
@@ -138,7 +163,7 @@ def main():
         expr = rule["expr"]
         used = selectors(expr)
         metrics = {name for name, _ in used}
-        available = set(TARGET_LABELS)
+        available = set(TARGET_LABELS) | added_labels(expr)
         for name, pairs in used:
             if name in EXTERNAL:
                 bad = {l for l, _, _ in pairs} - EXTERNAL[name]
@@ -182,6 +207,21 @@ def main():
     report(admin == [1.0], f"kubecred_admin_in_system_masters is 1 on the demo host (got {admin})")
     status = [s.value for f in families_now for s in f.samples if s.name == "kubecred_check_status"]
     report(status == [float(status_now)], f"kubecred_check_status equals check's exit status {status_now}")
+
+    # UNKNOWN: status 3 and success 0 replace whatever was there, and the
+    # textfile still starts as every kubecred textfile does (packaging's purge
+    # tells kubecred's textfile by that first line).
+    code_unknown, families_unknown = runs["unknown"]
+    value = lambda families, name: [s.value for f in families for s in f.samples if s.name == name]
+    report(code_unknown == 3, f"check on a folder without a kubeadm layout exits 3 (got {code_unknown})")
+    report(value(families_unknown, "kubecred_check_status") == [3.0],
+           f"its textfile says kubecred_check_status 3 (got {value(families_unknown, 'kubecred_check_status')})")
+    report(value(families_unknown, "kubecred_check_success") == [0.0],
+           f"its textfile says kubecred_check_success 0 (got {value(families_unknown, 'kubecred_check_success')})")
+    report(not value(families_unknown, "kubecred_stale"), "it replaced the textfile an earlier check left")
+    report(unknown_text.startswith("# HELP kubecred_"), "its first line is a `# HELP kubecred_` line")
+    success = value(families_now, "kubecred_check_success")
+    report(success == [1.0], f"kubecred_check_success is 1 on the demo host (got {success})")
 
     print(f"metrics contract: {failures} failed")
     return 1 if failures else 0

@@ -14,9 +14,57 @@ use crate::edge::apply::state;
 use crate::edge::apply::transaction::{self, Pending};
 use crate::edge::context::Context;
 use crate::edge::online;
+use crate::ui::cli::CheckArgs;
 use crate::ui::render;
 
-pub(super) fn run(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Result<u8> {
+/// Runs `check`. Whenever it cannot judge the node (a bad threshold, no
+/// kubeadm layout, a lock held, a state dir refused, ...), the `--textfile`
+/// is still replaced, with status 3 and success 0: a failing check never
+/// leaves the metrics of the last good one looking current.
+pub(super) fn run(global: &GlobalOptions, args: &CheckArgs, ctx: &Context) -> Result<u8> {
+    let options = CheckOptions::new(args, global, ctx);
+    let textfile = match &options {
+        Ok(options) => options.textfile.clone(),
+        Err(_) => args
+            .textfile
+            .as_deref()
+            .map(|path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())),
+    };
+    let result = options
+        .map_err(anyhow::Error::from)
+        .and_then(|options| judge(global, &options, ctx));
+    if let (Err(err), Some(path)) = (&result, &textfile) {
+        let unwritable = err
+            .downcast_ref::<PathError>()
+            .is_some_and(|failure| failure.path == *path);
+        if !unwritable {
+            record_failure(ctx, path);
+        }
+    }
+    result
+}
+
+/// Replaces the textfile at `path` (relative to the working folder) with the
+/// metrics of a check that could not judge the node: status 3, success 0. A
+/// textfile that cannot be written is said on stderr; the check's own error
+/// stands.
+pub fn record_failure(ctx: &Context, path: &std::path::Path) {
+    let path = ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Err(write) = atomic::write(&path, render::prometheus::failed(ctx.now).as_bytes(), 0o644)
+    {
+        eprintln!(
+            "kubecred: {}",
+            crate::ui::render::text::printable(&format!(
+                "cannot write the textfile ({}): {}",
+                path.display(),
+                write.source
+            ))
+        );
+    }
+}
+
+/// Judges the node and reports it in every way asked for.
+fn judge(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Result<u8> {
     let unknown = Status::Unknown.code();
     // A writer holds the tree's lock: judging the tree now would report its
     // transient state, so wait a moment, then say who holds it.
@@ -100,6 +148,24 @@ fn pending_change(global: &GlobalOptions, unknown: u8) -> Result<Option<Pending>
         hint: Some("check --state-dir; kubecred trusts only a 0700 folder of root's".into()),
         exit: unknown,
     };
+    // A folder of root's that this user may not read is no fault of the folder.
+    if let Err(err) = state::readable(&global.state_dir)
+        && err.kind() == std::io::ErrorKind::PermissionDenied
+    {
+        return Err(PathError {
+            message: format!(
+                "cannot read the state folder as uid {} (permission denied)",
+                crate::edge::inventory::reader_uid()
+            ),
+            path: global.state_dir.clone(),
+            hint: Some(
+                "run kubecred check as root, or with CAP_DAC_READ_SEARCH for a read-only check"
+                    .into(),
+            ),
+            exit: unknown,
+        }
+        .into());
+    }
     if state::judge_state_dir(&global.state_dir).map_err(|err| {
         fail(
             format!("refusing the state folder: it {}", err.reason),

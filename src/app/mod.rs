@@ -23,9 +23,9 @@ use clap::CommandFactory as _;
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
 use crate::ui::cli::{Cli, Command};
+pub use check::record_failure;
 use options::{
-    CheckOptions, DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions,
-    RollbackOptions,
+    DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions, RollbackOptions,
 };
 
 /// Runs a parsed command line; returns the process exit status.
@@ -33,7 +33,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
     let global = GlobalOptions::new(&cli.global, ctx);
     match &cli.command {
         Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
-        Command::Check(args) => check::run(&global, &CheckOptions::new(args, &global, ctx)?, ctx),
+        Command::Check(args) => check::run(&global, args, ctx),
         Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
         Command::Migrate(args) => migrate::run(&global, args, ctx),
         Command::Rollback(args) => rollback::run(&global, &RollbackOptions::new(args), ctx),

@@ -91,6 +91,9 @@ pub enum Code {
     SuperAdminAbsent,
     /// A subject differs from every one kubeadm writes.
     UnexpectedIdentity,
+    /// Files the running user may not read: the check could not judge them
+    /// (one finding for all of them; the status is UNKNOWN).
+    Unreadable,
 }
 
 impl Code {
@@ -122,6 +125,7 @@ impl Code {
             Self::StaleAdminCopy => "stale-admin-copy",
             Self::SuperAdminAbsent => "super-admin-absent",
             Self::UnexpectedIdentity => "unexpected-identity",
+            Self::Unreadable => "unreadable",
         }
     }
 }
@@ -189,6 +193,7 @@ pub fn evaluate(
     rules.clock();
     rules.folders();
     let mut findings = rules.out;
+    findings.extend(unreadable(inventory));
     findings.extend(crate::domain::live::manifest_findings(inventory));
     findings
         .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
@@ -210,6 +215,49 @@ pub fn interrupted_change(id: &str, backup_dir: &std::path::Path) -> Finding {
             "run `kubecred recover` (it restores backup {id}), or `kubecred rollback {id}`"
         ),
     }
+}
+
+/// The one finding for every file the running user may not read: which (as
+/// paths under the kubernetes dir), how many, as whom, and what kubecred needs.
+fn unreadable(inventory: &Inventory) -> Option<Finding> {
+    let files = inventory.unreadable();
+    let first = files.first()?;
+    let shown: Vec<String> = files
+        .iter()
+        .map(|path| {
+            path.strip_prefix(&inventory.kubernetes_dir)
+                .ok()
+                .filter(|rel| !rel.as_os_str().is_empty())
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        })
+        .collect();
+    let count = files.len();
+    let uid = inventory.reader_uid;
+    Some(Finding {
+        code: Code::Unreadable,
+        severity: Severity::Warning,
+        credential: "kubecred".into(),
+        path: if count == 1 {
+            first.to_path_buf()
+        } else {
+            inventory.kubernetes_dir.clone()
+        },
+        message: format!(
+            "{count} {} cannot be read as uid {uid} (permission denied), so the check could not judge {}: {}",
+            if count == 1 { "file" } else { "files" },
+            if count == 1 { "it" } else { "them" },
+            shown.join(", ")
+        ),
+        remedy: if uid == 0 {
+            "give `kubecred check` CAP_DAC_READ_SEARCH back: it runs as root without the capabilities that read any file".into()
+        } else {
+            format!(
+                "run `kubecred check` as root, or give it CAP_DAC_READ_SEARCH (enough for a read-only check); uid {uid} lacks both"
+            )
+        },
+    })
 }
 
 /// The overall severity: the worst finding's, or `None` when all is well.
@@ -256,6 +304,8 @@ impl Rules<'_> {
                     "restore the file from a backup, or regenerate it with kubeadm".into(),
                 );
             }
+            // Nothing is known of its content: the one `unreadable` finding says so.
+            State::Unreadable { .. } => {}
             State::Present(material) => {
                 self.validity(credential, &material.certificate);
                 self.chain(credential, &material.certificate);
@@ -433,7 +483,8 @@ impl Rules<'_> {
 
     fn key(&mut self, credential: &Credential, material: &Material) {
         match &material.key {
-            KeyState::Unknown => {}
+            // Nothing to judge: no key looked for, or one the `unreadable` finding names.
+            KeyState::Unknown | KeyState::Unreadable(_) => {}
             KeyState::Absent(path) if credential.kind == Kind::Ca => {
                 self.push(
                     credential,
@@ -792,6 +843,7 @@ impl Rules<'_> {
                 format!("{}: {reason}", path.display()),
                 "restore sa.pub from a backup".into(),
             ),
+            FileRead::Unreadable(_) => {}
             FileRead::Present((der, meta)) => {
                 public_raw = SubjectPublicKeyInfo::from_der(der)
                     .ok()
@@ -854,7 +906,7 @@ impl Rules<'_> {
                     );
                 }
             }
-            KeyState::Unknown => {}
+            KeyState::Unknown | KeyState::Unreadable(_) => {}
         }
     }
 

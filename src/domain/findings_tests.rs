@@ -445,6 +445,28 @@ fn rows() -> Vec<Row> {
             },
             &[("sa", C::Malformed, Critical)],
         ),
+        // --- files the running user may not read -----------------------------
+        row(
+            "an unreadable kubeconfig is one unreadable finding, not malformed",
+            |inv| {
+                credential(inv, "admin.conf").state = State::Unreadable {
+                    path: "admin.conf".into(),
+                    also: Vec::new(),
+                };
+            },
+            &[("kubecred", C::Unreadable, Warning)],
+        ),
+        row(
+            "an unreadable key, sa pair and manifest are still one finding",
+            |inv| {
+                material(inv, "apiserver").key = KeyState::Unreadable("apiserver.key".into());
+                let sa = inv.service_account.as_mut().unwrap();
+                sa.key = KeyState::Unreadable("sa.key".into());
+                sa.public = FileRead::Unreadable("sa.pub".into());
+                inv.static_pods[0].state = FileRead::Unreadable("manifests/etcd.yaml".into());
+            },
+            &[("kubecred", C::Unreadable, Warning)],
+        ),
         // --- admin copies ----------------------------------------------------
         row(
             "a copy of admin.conf's current certificate is fine",
@@ -585,4 +607,55 @@ fn the_leaves_share_one_not_after() {
     for name in ALL_LEAVES {
         assert_eq!(not_after(name), end, "{name}");
     }
+}
+
+#[test]
+fn the_unreadable_finding_names_every_file_once_the_count_and_the_uid() {
+    let mut inventory = clean().clone();
+    let dir = inventory.kubernetes_dir.clone();
+    inventory.reader_uid = 1000;
+    credential(&mut inventory, "admin.conf").state = State::Unreadable {
+        path: dir.join("admin.conf"),
+        also: Vec::new(),
+    };
+    material(&mut inventory, "ca").key = KeyState::Unreadable(dir.join("pki/ca.key"));
+    // The same file twice (a key shared by name) is counted once.
+    material(&mut inventory, "apiserver").key = KeyState::Unreadable(dir.join("pki/ca.key"));
+    let findings = evaluate(&inventory, NOW, &Thresholds::default());
+    let unreadable: Vec<_> = findings
+        .iter()
+        .filter(|f| f.code == C::Unreadable)
+        .collect();
+    assert_eq!(unreadable.len(), 1, "{findings:#?}");
+    assert_eq!(
+        unreadable[0].message,
+        "2 files cannot be read as uid 1000 (permission denied), so the check could not judge them: admin.conf, pki/ca.key"
+    );
+    assert!(
+        unreadable[0]
+            .remedy
+            .contains("as root, or give it CAP_DAC_READ_SEARCH")
+    );
+    assert!(findings.iter().all(|f| f.code != C::Malformed));
+    let report = crate::domain::report::Report::new(&inventory, NOW, Thresholds::default());
+    assert_eq!(report.status(), crate::domain::report::Status::Unknown);
+    assert_eq!(
+        report.incomplete_summary().as_deref(),
+        Some(
+            "cannot read 2 files as uid 1000 (permission denied): run kubecred as root, or with CAP_DAC_READ_SEARCH for a read-only check"
+        )
+    );
+    // Root without its capabilities is told to get them back, not to be root.
+    inventory.reader_uid = 0;
+    let report = crate::domain::report::Report::new(&inventory, NOW, Thresholds::default());
+    assert!(
+        report
+            .incomplete_summary()
+            .unwrap()
+            .contains("as uid 0 without CAP_DAC_READ_SEARCH")
+    );
+    // A node with nothing unreadable is not incomplete.
+    let report = crate::domain::report::Report::new(clean(), NOW, Thresholds::default());
+    assert_eq!(report.incomplete_summary(), None);
+    assert_ne!(report.status(), crate::domain::report::Status::Unknown);
 }

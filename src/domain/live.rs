@@ -275,6 +275,10 @@ fn pod_of(inventory: &Inventory, component: Component) -> Result<Option<&Pod>, S
             "its static pod manifest {}/{name} is malformed",
             manifest::MANIFESTS_DIR
         )),
+        Some(FileRead::Unreadable(_)) => Err(format!(
+            "its static pod manifest {}/{name} cannot be read (permission denied)",
+            manifest::MANIFESTS_DIR
+        )),
         Some(FileRead::Present((pod, _))) => Ok(Some(pod)),
     }
 }

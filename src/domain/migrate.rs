@@ -170,6 +170,12 @@ pub fn plan(
         State::Malformed { path, reason } => {
             return Err(error(format!("admin.conf is malformed: {reason}"), path));
         }
+        State::Unreadable { path, .. } => {
+            return Err(error(
+                "admin.conf cannot be read (permission denied): run as root",
+                path,
+            ));
+        }
     };
     let in_masters = |cert: &Certificate| cert.groups.iter().any(|group| group == SYSTEM_MASTERS);
     let old_admin = material.certificate.clone();

@@ -48,6 +48,8 @@ pub struct Inventory {
     pub skipped_copies: Vec<(PathBuf, String)>,
     /// kubeadm's static pod manifests, one per component (host scans only).
     pub static_pods: Vec<StaticPod>,
+    /// The effective uid the scan read the files as.
+    pub reader_uid: u32,
     /// Credential positions by name (see [`Inventory::indexed`]).
     pub(crate) index: HashMap<String, usize>,
 }
@@ -79,7 +81,7 @@ pub enum State {
         /// Whether its absence is a fault.
         expected: bool,
     },
-    /// There but unreadable or unparsable.
+    /// There but unparsable, or refused for what it is (a symlink, a device, ...).
     Malformed {
         /// The file at fault (may be a key or referenced file, not `path`).
         path: PathBuf,
@@ -88,6 +90,14 @@ pub enum State {
     },
     /// Parsed.
     Present(Box<Material>),
+    /// There, but the running user may not read it (or search a folder on its
+    /// path): nothing is known of its content.
+    Unreadable {
+        /// The file that could not be read (may be a key or referenced file, not `path`).
+        path: PathBuf,
+        /// Its other files the user may not read either (the key of a certificate).
+        also: Vec<PathBuf>,
+    },
 }
 
 /// A present credential's certificate, key and metadata.
@@ -135,13 +145,15 @@ pub enum Origin {
 pub enum KeyState {
     /// Not there (for a CA: an external CA).
     Absent(PathBuf),
-    /// There but unreadable or unparsable.
+    /// There but unparsable, or refused for what it is.
     Malformed {
         /// The key's file.
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
+    /// There, but the running user may not read it.
+    Unreadable(PathBuf),
     /// Parsed: its public half.
     Present {
         /// Its public facts.
@@ -209,7 +221,14 @@ pub enum FileRead<T> {
     },
     /// Read and parsed.
     Present(T),
+    /// There, but the running user may not read it.
+    Unreadable(PathBuf),
 }
+
+/// The reason the host reader gives for a file the running user may not read
+/// (`EACCES` or `EPERM` on the file or on a folder of its path): such a file
+/// is [`State::Unreadable`], never malformed.
+pub const PERMISSION_DENIED: &str = "cannot read (permission denied)";
 
 /// A static pod manifest of the node, as found (read-only: kubecred never
 /// writes one here).
@@ -307,6 +326,41 @@ impl Inventory {
             }
         }
         self.copies.iter().find_map(|copy| read(&copy.file))
+    }
+
+    /// Every file the scan could not read for lack of permission, sorted, each once.
+    pub fn unreadable(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = Vec::new();
+        for cred in &self.credentials {
+            match &cred.state {
+                State::Unreadable { path, also } => {
+                    files.push(path);
+                    files.extend(also.iter().map(PathBuf::as_path));
+                }
+                State::Present(material) => {
+                    if let KeyState::Unreadable(path) = &material.key {
+                        files.push(path);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(sa) = &self.service_account {
+            if let KeyState::Unreadable(path) = &sa.key {
+                files.push(path);
+            }
+            if let FileRead::Unreadable(path) = &sa.public {
+                files.push(path);
+            }
+        }
+        for pod in &self.static_pods {
+            if let FileRead::Unreadable(path) = &pod.state {
+                files.push(path);
+            }
+        }
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// The static pod manifest of a component, if the scan looked for it.

@@ -12,7 +12,9 @@ use crate::domain::clock;
 use crate::domain::issue::{self, IssueError, KeyAlgorithm, Profile, Usage};
 use crate::domain::kubeconfig::Kubeconfig;
 use crate::domain::layout::{self, Kind};
-use crate::domain::model::{self, Credential, Inventory, KeyState, Origin, State};
+use crate::domain::model::{
+    self, Credential, Inventory, KeyState, Origin, PERMISSION_DENIED, State,
+};
 use crate::domain::pem;
 use crate::domain::plan::{Source, Write};
 use crate::domain::span;
@@ -222,6 +224,11 @@ pub fn plan(
                 path: path.clone(),
                 reason: reason.clone(),
             }),
+            State::Unreadable { path, .. } => Err(RenewError::Unusable {
+                name: name.to_owned(),
+                path: path.clone(),
+                reason: PERMISSION_DENIED.into(),
+            }),
             State::Present(material) => {
                 plan_one(inventory, credential, material, request, now, &mut plan)
             }
@@ -356,6 +363,12 @@ fn plan_one(
         State::Malformed { path, reason } => {
             return Err(unusable(path, format!("its CA `{ca_name}`: {reason}")));
         }
+        State::Unreadable { path, .. } => {
+            return Err(unusable(
+                path,
+                format!("its CA `{ca_name}`: {PERMISSION_DENIED}"),
+            ));
+        }
     };
     match &ca_material.key {
         KeyState::Present { .. } => {}
@@ -368,6 +381,9 @@ fn plan_one(
         }
         KeyState::Malformed { path, reason } => {
             return Err(unusable(path, format!("CA key: {reason}")));
+        }
+        KeyState::Unreadable(path) => {
+            return Err(unusable(path, format!("CA key: {PERMISSION_DENIED}")));
         }
     }
     if let Some(reason) = clock::ca_unusable(&ca_name, &ca_material.certificate, now) {
@@ -400,7 +416,9 @@ fn plan_one(
     let key = match request.key {
         KeyChoice::Reuse => match &material.key {
             KeyState::Present { .. } => KeyAction::Reuse,
-            KeyState::Absent(path) | KeyState::Malformed { path, .. } => {
+            KeyState::Absent(path)
+            | KeyState::Malformed { path, .. }
+            | KeyState::Unreadable(path) => {
                 return Err(unusable(
                     path,
                     "--reuse-key needs the existing key, which cannot be read".into(),

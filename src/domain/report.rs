@@ -102,13 +102,44 @@ impl<'a> Report<'a> {
         self.extend(found);
     }
 
-    /// The overall status.
+    /// The overall status: UNKNOWN when files could not be read (the check
+    /// did not judge everything), else the worst finding's.
     pub fn status(&self) -> Status {
+        if self.is_incomplete() {
+            return Status::Unknown;
+        }
         match findings::worst(&self.findings) {
             Some(Severity::Critical) => Status::Critical,
             Some(Severity::Warning) => Status::Warning,
             Some(Severity::Info) | None => Status::Ok,
         }
+    }
+
+    /// Whether the check could not judge everything (files it may not read).
+    pub fn is_incomplete(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|finding| finding.code == findings::Code::Unreadable)
+    }
+
+    /// Why the check is incomplete, in one short sentence with what to do
+    /// (the `unreadable` finding names every file).
+    pub fn incomplete_summary(&self) -> Option<String> {
+        if !self.is_incomplete() {
+            return None;
+        }
+        let count = self.inventory.unreadable().len();
+        let uid = self.inventory.reader_uid;
+        let files = if count == 1 { "file" } else { "files" };
+        Some(if uid == 0 {
+            format!(
+                "cannot read {count} {files} as uid 0 without CAP_DAC_READ_SEARCH (permission denied): give kubecred that capability back"
+            )
+        } else {
+            format!(
+                "cannot read {count} {files} as uid {uid} (permission denied): run kubecred as root, or with CAP_DAC_READ_SEARCH for a read-only check"
+            )
+        })
     }
 
     /// The findings about one credential.

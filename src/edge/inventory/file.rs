@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 
 use crate::domain::cert::Fingerprint;
-use crate::domain::model::FileMeta;
+use crate::domain::model::{FileMeta, PERMISSION_DENIED};
 use crate::domain::plan::Expect;
 use crate::edge::inventory::MAX_FILE_BYTES;
 
@@ -76,7 +76,7 @@ pub fn read_opened(file: File, max: u64) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
+        .map_err(|err| cannot_read(&err))?;
     if u64::try_from(bytes.len()).map_or(true, |len| len > max) {
         return Err(format!("grew past {max} bytes while being read"));
     }
@@ -91,7 +91,7 @@ pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened
     let lmeta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(format!("cannot read ({})", io_reason(&err))),
+        Err(err) => return Err(cannot_read(&err)),
     };
     let mut symlink_target = None;
     let meta = if lmeta.file_type().is_symlink() {
@@ -102,8 +102,13 @@ pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened
                 target.display()
             ));
         }
-        let meta = fs::metadata(path)
-            .map_err(|_| format!("dangling symbolic link to {}", target.display()))?;
+        let meta = fs::metadata(path).map_err(|err| {
+            if err.kind() == io::ErrorKind::PermissionDenied {
+                PERMISSION_DENIED.to_owned()
+            } else {
+                format!("dangling symbolic link to {}", target.display())
+            }
+        })?;
         symlink_target = Some(target);
         meta
     } else {
@@ -114,7 +119,7 @@ pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened
         if errno == rustix::io::Errno::NOENT {
             "changed while being read (it disappeared)".to_owned()
         } else {
-            format!("cannot read ({})", io_reason(&io::Error::from(errno)))
+            cannot_read(&io::Error::from(errno))
         }
     };
     // First a handle that names the file without opening it (`O_PATH`: no
@@ -158,15 +163,12 @@ pub fn open_regular(path: &Path, links: Links, max: u64) -> Result<Option<Opened
 /// Checks a handle: a regular file (the one `expected` describes), on a real
 /// filesystem, of at most `max` bytes; returns its metadata.
 fn judge(handle: &File, expected: &Metadata, max: u64) -> Result<Metadata, String> {
-    let meta = handle
-        .metadata()
-        .map_err(|err| format!("cannot read ({})", io_reason(&err)))?;
+    let meta = handle.metadata().map_err(|err| cannot_read(&err))?;
     not_a_file(&meta)?;
     if meta.ino() != expected.ino() || meta.dev() != expected.dev() {
         return Err("changed while being read".into());
     }
-    let stat = rustix::fs::fstatfs(handle)
-        .map_err(|errno| format!("cannot read ({})", io_reason(&errno.into())))?;
+    let stat = rustix::fs::fstatfs(handle).map_err(|errno| cannot_read(&errno.into()))?;
     pseudo_filesystem(i128::from(stat.f_type))?;
     if meta.len() > max {
         return Err(format!(
@@ -227,11 +229,18 @@ fn pseudo_filesystem(f_type: i128) -> Result<(), String> {
     }
 }
 
-fn io_reason(err: &io::Error) -> String {
+/// Why a read failed; a lack of permission (`EACCES`, `EPERM`) is always
+/// [`PERMISSION_DENIED`] exactly, which the scan tells apart from a bad file.
+fn cannot_read(err: &io::Error) -> String {
     match err.kind() {
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => err.to_string(),
+        io::ErrorKind::PermissionDenied => PERMISSION_DENIED.into(),
+        _ => format!("cannot read ({err})"),
     }
+}
+
+/// Whether a reader's error says the running user may not read the file.
+pub(super) fn denied(reason: &str) -> bool {
+    reason == PERMISSION_DENIED
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub(super) fn read_static_pods(kubernetes_dir: &Path) -> Vec<StaticPod> {
                 .join(component.manifest_file()?);
             let state = match read_file(&path, Links::Refuse) {
                 Ok(None) => FileRead::Absent(path.clone()),
+                Err(reason) if super::file::denied(&reason) => FileRead::Unreadable(path.clone()),
                 Err(reason) => FileRead::Malformed {
                     path: path.clone(),
                     reason,

@@ -30,6 +30,11 @@ use crate::domain::model::{
 };
 use crate::domain::pem::{self, BlockKind};
 
+/// The effective uid files are read as (what permission checks judge).
+pub fn reader_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
 /// The largest credential file kubecred reads; kubeadm's are a few KiB.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -55,6 +60,7 @@ impl Inventory {
             copies,
             skipped_copies,
             static_pods,
+            reader_uid: reader_uid(),
             index: HashMap::new(),
         })
     }
@@ -95,6 +101,7 @@ impl Inventory {
             copies: Vec::new(),
             skipped_copies: Vec::new(),
             static_pods: Vec::new(),
+            reader_uid: reader_uid(),
             index: HashMap::new(),
         })
     }
@@ -135,6 +142,17 @@ fn read_pair(crt: &Path, key_path: &Path, expected: bool) -> State {
     let (bytes, file) = match read_file(crt, Links::Refuse) {
         Ok(Some(read)) => read,
         Ok(None) => return State::Absent { expected },
+        Err(reason) if file::denied(&reason) => {
+            // Its key is most likely out of reach too: name it with the certificate.
+            let also = match read_key(key_path, Links::Refuse) {
+                KeyState::Unreadable(key) => vec![key],
+                _ => Vec::new(),
+            };
+            return State::Unreadable {
+                path: crt.to_path_buf(),
+                also,
+            };
+        }
         Err(reason) => return malformed(crt, reason),
     };
     let (certificate, holds_key) = match certificate_and_key_block(&bytes) {
@@ -161,6 +179,7 @@ fn read_pair(crt: &Path, key_path: &Path, expected: bool) -> State {
 fn read_key(path: &Path, links: Links) -> KeyState {
     match read_file(path, links) {
         Ok(None) => KeyState::Absent(path.to_path_buf()),
+        Err(reason) if file::denied(&reason) => KeyState::Unreadable(path.to_path_buf()),
         Err(reason) => KeyState::Malformed {
             path: path.to_path_buf(),
             reason,
@@ -308,6 +327,7 @@ fn read_service_account(cert_dir: &Path) -> ServiceAccount {
     let pub_path = cert_dir.join("sa.pub");
     let public = match read_file(&pub_path, Links::Refuse) {
         Ok(None) => FileRead::Absent(pub_path),
+        Err(reason) if file::denied(&reason) => FileRead::Unreadable(pub_path),
         Err(reason) => FileRead::Malformed {
             path: pub_path,
             reason,
@@ -374,7 +394,15 @@ fn certificate_and_key_block(pem_bytes: &[u8]) -> Result<(Certificate, bool), St
     Certificate::from_der(&block.der).map(|certificate| (certificate, holds_key))
 }
 
+/// A file that cannot be used: unreadable when the running user may not read
+/// it, malformed otherwise.
 fn malformed(path: &Path, reason: String) -> State {
+    if file::denied(&reason) {
+        return State::Unreadable {
+            path: path.to_path_buf(),
+            also: Vec::new(),
+        };
+    }
     State::Malformed {
         path: path.to_path_buf(),
         reason,

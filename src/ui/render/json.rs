@@ -74,6 +74,7 @@ pub fn check(report: &Report<'_>) -> String {
             "caCritSeconds": thresholds.ca_crit.whole_seconds(),
         },
         "findings": report.findings.iter().map(finding).collect::<Vec<_>>(),
+        "unreadable": report.inventory.unreadable().into_iter().map(path).collect::<Vec<_>>(),
         "credentials": credentials(report),
         "copies": copies(report),
     });
@@ -113,6 +114,7 @@ fn credentials(report: &Report<'_>) -> Vec<Value> {
                 json!({"state": "malformed", "path": path(at), "error": reason})
             }
             FileRead::Present((_, file)) => json!({"state": "present", "file": file_meta(file)}),
+            FileRead::Unreadable(at) => json!({"state": "unreadable", "path": path(at)}),
         };
         list.push((
             "sa".into(),
@@ -141,6 +143,10 @@ fn credential(report: &Report<'_>, cred: &Credential) -> Value {
         State::Malformed { path: at, reason } => {
             json!({"state": "malformed", "error": format!("{}: {reason}", crate::domain::exact::escaped(at))})
         }
+        State::Unreadable { path: at, .. } => json!({
+            "state": "unreadable",
+            "error": format!("{}: {}", crate::domain::exact::escaped(at), crate::domain::model::PERMISSION_DENIED),
+        }),
         State::Present(material) => {
             let cert = &material.certificate;
             // Unknown (null) when the algorithm cannot be checked, as when there is no CA.
@@ -221,6 +227,7 @@ fn key(state: &KeyState, cert: Option<&Certificate>) -> Value {
         KeyState::Malformed { path: at, reason } => {
             json!({"state": "malformed", "path": path(at), "error": reason})
         }
+        KeyState::Unreadable(at) => json!({"state": "unreadable", "path": path(at)}),
         KeyState::Present { info, file } => json!({
             "state": "present",
             "algorithm": info.algorithm.to_string(),

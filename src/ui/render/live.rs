@@ -204,6 +204,7 @@ pub fn static_pods(inventory: &Inventory) -> Vec<Value> {
                 FileRead::Malformed { reason, .. } => {
                     json!({"state": "malformed", "error": reason})
                 }
+                FileRead::Unreadable(_) => json!({"state": "unreadable"}),
                 FileRead::Present((parsed, file)) => {
                     let files: Vec<Value> =
                         crate::domain::live::plan(inventory, Some(&[pod.component]))
@@ -294,16 +295,27 @@ pub fn nagios_summary(live: &Live) -> String {
     }
 }
 
-/// Perfdata for each served certificate: days left, labelled `served component/endpoint`.
-pub fn nagios_perfdata(live: &Live, now: OffsetDateTime, warn: i64, crit: i64) -> Vec<String> {
+/// Perfdata for each served certificate, labelled `served component/endpoint`,
+/// by the same rules as the credentials' (seconds left, ranges that alert below).
+pub fn nagios_perfdata(
+    live: &Live,
+    now: OffsetDateTime,
+    warn: time::Duration,
+    crit: time::Duration,
+) -> Vec<String> {
     live.endpoints
         .iter()
         .filter_map(|endpoint| match &endpoint.answer {
-            Answer::Served { leaf, .. } => Some(format!(
-                "'served {}/{}'={}d;{warn};{crit};0",
-                endpoint.component.as_str(),
-                endpoint.role.as_str(),
-                (leaf.not_after - now).whole_days()
+            Answer::Served { leaf, .. } => Some(crate::ui::render::nagios::item(
+                &format!(
+                    "served {}/{}",
+                    endpoint.component.as_str(),
+                    endpoint.role.as_str()
+                ),
+                leaf.not_after,
+                now,
+                warn,
+                crit,
             )),
             _ => None,
         })

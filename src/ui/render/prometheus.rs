@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::domain::findings::Severity;
 use crate::domain::model::State;
-use crate::domain::report::Report;
+use crate::domain::report::{Report, Status};
 
 /// Every kubecred metric, with HELP and TYPE lines, series sorted.
 pub fn check(report: &Report<'_>) -> String {
@@ -51,7 +51,7 @@ pub fn check(report: &Report<'_>) -> String {
     family(
         &mut out,
         "kubecred_credential_state",
-        "1 for the credential's state: present, absent (expected or not) or malformed.",
+        "1 for the credential's state: present, missing, absent (not expected), malformed or unreadable.",
     );
     for cred in &inventory.credentials {
         let state = match &cred.state {
@@ -59,6 +59,7 @@ pub fn check(report: &Report<'_>) -> String {
             State::Absent { expected: true } => "missing",
             State::Absent { expected: false } => "absent",
             State::Malformed { .. } => "malformed",
+            State::Unreadable { .. } => "unreadable",
         };
         let _ = writeln!(
             out,
@@ -120,31 +121,57 @@ pub fn check(report: &Report<'_>) -> String {
         u8::from(in_masters)
     );
 
+    outcome(&mut out, report.status(), report.now);
+    out
+}
+
+/// The textfile of a check that could not run at all (no kubeadm layout, a
+/// lock held, a state dir refused, ...): status 3 and success 0, so that
+/// nothing of an earlier check is left to look current. Its first line is a
+/// `# HELP kubecred_` line, as every kubecred textfile's.
+pub fn failed(now: time::OffsetDateTime) -> String {
+    let mut out = String::new();
+    outcome(&mut out, Status::Unknown, now);
+    out
+}
+
+/// The families every textfile ends with: status, success, when, which version.
+fn outcome(out: &mut String, status: Status, now: time::OffsetDateTime) {
     family(
-        &mut out,
+        out,
         "kubecred_check_status",
-        "Status of the last check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+        "Status of the last check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (it could not judge the node).",
     );
-    let _ = writeln!(out, "kubecred_check_status {}", report.status().code());
+    let _ = writeln!(out, "kubecred_check_status {}", status.code());
 
     family(
-        &mut out,
+        out,
+        "kubecred_check_success",
+        "1 when the last check judged the whole node, 0 when it could not (status 3).",
+    );
+    let _ = writeln!(
+        out,
+        "kubecred_check_success {}",
+        u8::from(status != Status::Unknown)
+    );
+
+    family(
+        out,
         "kubecred_check_timestamp_seconds",
         "When the last check ran, as a Unix time.",
     );
     let _ = writeln!(
         out,
         "kubecred_check_timestamp_seconds {}",
-        report.now.unix_timestamp()
+        now.unix_timestamp()
     );
 
-    family(&mut out, "kubecred_build_info", "kubecred's version.");
+    family(out, "kubecred_build_info", "kubecred's version.");
     let _ = writeln!(
         out,
         "kubecred_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
-    out
 }
 
 fn family(out: &mut String, name: &str, help: &str) {

@@ -27,7 +27,14 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
                 "-".into(),
                 "-".into(),
                 "-".into(),
-                status_text(&findings, "ok"),
+                status_text(
+                    &findings,
+                    if sa_unreadable(report) {
+                        "unreadable"
+                    } else {
+                        "ok"
+                    },
+                ),
             ],
             severity: worst(&findings),
         });
@@ -64,6 +71,19 @@ pub fn inspect(report: &Report<'_>, paint: Paint) -> String {
         .iter()
         .filter(|finding| finding.code == crate::domain::findings::Code::Malformed)
         .collect();
+    let files = report.inventory.unreadable();
+    if !files.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nunreadable as uid {} (permission denied), {} {}:",
+            report.inventory.reader_uid,
+            files.len(),
+            if files.len() == 1 { "file" } else { "files" }
+        );
+        for file in files {
+            let _ = writeln!(out, "  {}", printable(&file.display().to_string()));
+        }
+    }
     if !unreadable.is_empty() {
         out.push_str("\nmalformed:\n");
         for finding in unreadable {
@@ -133,7 +153,20 @@ pub fn check(report: &Report<'_>, paint: Paint) -> String {
     if let Some(live) = &report.live {
         out.push_str(&crate::ui::render::live::table(live, report.now, paint));
     }
-    let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
+    match report.incomplete_summary() {
+        Some(incomplete) => {
+            let _ = writeln!(
+                out,
+                "\n{}: {}; {}",
+                status.name(),
+                printable(&incomplete),
+                summary(report)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\n{}: {}", status.name(), summary(report));
+        }
+    }
     out
 }
 
@@ -201,6 +234,15 @@ fn credential_row(report: &Report<'_>, credential: &Credential) -> Row {
             ca_cell(credential),
             status_text(&findings, "malformed"),
         ],
+        State::Unreadable { .. } => vec![
+            credential.name.clone(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            ca_cell(credential),
+            "unreadable".into(),
+        ],
         State::Present(material) => {
             let cert = &material.certificate;
             vec![
@@ -220,8 +262,17 @@ fn credential_row(report: &Report<'_>, credential: &Credential) -> Row {
 fn ok_text(credential: &Credential, material: &Material) -> String {
     match (&material.key, credential.kind) {
         (KeyState::Absent(_), Kind::Ca) => "ok (external CA)".into(),
+        (KeyState::Unreadable(_), _) => "key unreadable".into(),
         _ => "ok".into(),
     }
+}
+
+/// Whether `sa.key` or `sa.pub` could not be read.
+fn sa_unreadable(report: &Report<'_>) -> bool {
+    report.inventory.service_account.as_ref().is_some_and(|sa| {
+        matches!(sa.key, KeyState::Unreadable(_))
+            || matches!(sa.public, crate::domain::model::FileRead::Unreadable(_))
+    })
 }
 
 fn ca_cell(credential: &Credential) -> String {
