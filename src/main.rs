@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _};
 use kubecred::app::{self, PathError};
 use kubecred::edge::context::Context;
 use kubecred::ui::cli::Cli;
@@ -15,8 +15,11 @@ fn main() -> ExitCode {
         .try_get_matches()
         .is_ok_and(|matches| matches.subcommand_name() == Some("check"));
     let usage_exit = if is_check { 3 } else { 2 };
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() { usage_exit } else { 0 });
@@ -29,7 +32,7 @@ fn main() -> ExitCode {
             return ExitCode::from(usage_exit);
         }
     };
-    match app::run(&cli, &ctx) {
+    match app::run(cli, &matches, &ctx) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // One line, whatever a file name or a subject in it holds.

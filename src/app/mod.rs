@@ -3,6 +3,7 @@
 
 mod backups;
 mod check;
+mod config;
 mod demo;
 mod host;
 mod inspect;
@@ -28,10 +29,21 @@ use options::{
     RollbackOptions,
 };
 
-/// Runs a parsed command line; returns the process exit status.
-pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
+/// Runs a parsed command line (`matches` tells which values its flags gave)
+/// with the configuration applied; returns the process exit status.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8> {
+    if matches!(cli.command, Command::Completions(_) | Command::Man) {
+        return print_generated(&cli.command);
+    }
+    let (loaded, settings) = config::apply(&mut cli, matches, ctx)?;
     let global = GlobalOptions::new(&cli.global, ctx);
     match &cli.command {
+        Command::Config(args) => config::run(
+            args,
+            global.format == options::Format::Json,
+            &loaded,
+            &settings,
+        ),
         Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
         Command::Check(args) => check::run(&global, &CheckOptions::new(args, &global, ctx)?, ctx),
         Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
@@ -40,6 +52,13 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Recover(args) => recover::run(&global, &RecoverOptions::new(args), ctx),
         Command::Wizard(args) => wizard::run(&global, args, ctx),
         Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
+        Command::Completions(_) | Command::Man => print_generated(&cli.command),
+    }
+}
+
+/// `completions` and `man`: generated from the command line's declaration alone.
+fn print_generated(command: &Command) -> Result<u8> {
+    match command {
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
@@ -51,6 +70,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
             std::io::stdout().write_all(&page)?;
             Ok(0)
         }
+        _ => Ok(0),
     }
 }
 
