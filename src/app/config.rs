@@ -79,7 +79,7 @@ pub(crate) fn run(
 
 /// Prints the configuration file made from an old environment file; what
 /// could not be carried over is also said on stderr.
-fn from_env_file(source: &Path) -> Result<u8> {
+pub(crate) fn from_env_file(source: &Path) -> Result<u8> {
     let text = crate::edge::config::read_env_file(source).map_err(|message| PathError {
         message,
         path: source.to_path_buf(),

@@ -23,7 +23,7 @@ use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
-use crate::ui::cli::{Cli, Command};
+use crate::ui::cli::{Cli, Command, ConfigArgs};
 use options::{
     CheckOptions, DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions,
     RollbackOptions,
@@ -32,8 +32,14 @@ use options::{
 /// Runs a parsed command line (`matches` tells which values its flags gave)
 /// with the configuration applied; returns the process exit status.
 pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8> {
-    if matches!(cli.command, Command::Completions(_) | Command::Man) {
-        return print_generated(&cli.command);
+    match &cli.command {
+        Command::Completions(_) | Command::Man => return print_generated(&cli.command),
+        // Reads the one file named, whatever the configuration in force (a
+        // package script runs it before there is one).
+        Command::Config(ConfigArgs {
+            from_env_file: Some(source),
+        }) => return config::from_env_file(source),
+        _ => {}
     }
     let (loaded, settings) = config::apply(&mut cli, matches, ctx)?;
     let global = GlobalOptions::new(&cli.global, ctx);

@@ -3,6 +3,7 @@
 //! units) turned into a configuration file: every value with a key is
 //! carried over, anything else is kept as a comment and reported. Pure.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 
@@ -47,7 +48,7 @@ const GLOBAL_KEYS: [Key; 3] = [Key::KubernetesDir, Key::CertDir, Key::StateDir];
 /// Turns the environment file's text into a configuration file; values equal
 /// to `defaults` are written commented out, so a later default still applies.
 pub fn migrate(text: &str, source: &str, defaults: &Layer) -> Migrated {
-    let mut layer = Layer::default();
+    let mut layer = Found::default();
     let mut left_over = Vec::new();
     let mut copies: Option<Vec<String>> = None;
     for (number, line) in text.lines().enumerate() {
@@ -73,12 +74,19 @@ pub fn migrate(text: &str, source: &str, defaults: &Layer) -> Migrated {
         }
     }
     if let Some(copies) = copies {
-        layer.set(Key::Copies, Value::Globs(copies));
+        layer.values.set(Key::Copies, Value::Globs(copies));
     }
     Migrated {
         toml: render(&layer, defaults, source, &left_over),
         left_over,
     }
+}
+
+/// The values found, and each one's text as the operator wrote it.
+#[derive(Default)]
+struct Found {
+    values: Layer,
+    texts: BTreeMap<Key, String>,
 }
 
 /// A quoted value's inside (the old file quoted values with spaces).
@@ -96,7 +104,7 @@ fn unquote(value: &str) -> &str {
 
 /// One `KUBECRED_<KEY>=value`: validated as the key's variable is, a path
 /// made absolute only if it was.
-fn one(key: Key, name: &str, value: &str, layer: &mut Layer, left_over: &mut Vec<String>) {
+fn one(key: Key, name: &str, value: &str, layer: &mut Found, left_over: &mut Vec<String>) {
     if value.is_empty() {
         return;
     }
@@ -105,7 +113,10 @@ fn one(key: Key, name: &str, value: &str, layer: &mut Layer, left_over: &mut Vec
             Some(Value::Path(path)) if !path.is_absolute() => {
                 left_over.push(format!("{name}={value}: not an absolute path"));
             }
-            Some(parsed) => layer.set(key, parsed.clone()),
+            Some(parsed) => {
+                layer.values.set(key, parsed.clone());
+                layer.texts.insert(key, value.to_owned());
+            }
             None => {}
         },
         Err(err) => left_over.push(format!("{name}={value}: {err}")),
@@ -117,7 +128,7 @@ fn flags(
     name: &str,
     value: &str,
     keys: &[Key],
-    layer: &mut Layer,
+    layer: &mut Found,
     copies: &mut Option<Vec<String>>,
     left_over: &mut Vec<String>,
 ) {
@@ -174,20 +185,24 @@ fn flags(
 }
 
 /// The configuration file's text.
-fn render(layer: &Layer, defaults: &Layer, source: &str, left_over: &[String]) -> String {
+fn render(layer: &Found, defaults: &Layer, source: &str, left_over: &[String]) -> String {
     let mut out = format!(
         "# kubecred configuration, carried over from {source} by\n\
          # `kubecred config --from-env-file`. Every key, its default and what it\n\
-         # means: /usr/share/kubecred/config.toml and `man kubecred`.\n"
+         # means: /usr/share/kubecred/config.toml and `man kubecred`.\n\n"
     );
     let mut table = "";
     for key in Key::ALL {
-        let Some(value) = layer.get(key) else {
+        let Some(value) = layer.values.get(key) else {
             continue;
         };
         let (section, name) = key.name().split_once('.').unwrap_or(("", key.name()));
         if section != table {
-            let _ = write!(out, "\n[{section}]\n");
+            let _ = write!(
+                out,
+                "{}[{section}]\n",
+                if out.ends_with("\n\n") { "" } else { "\n" }
+            );
             table = section;
         }
         let commented = if defaults.get(key) == Some(value) {
@@ -195,7 +210,11 @@ fn render(layer: &Layer, defaults: &Layer, source: &str, left_over: &[String]) -
         } else {
             ""
         };
-        let _ = writeln!(out, "{commented}{name} = {}", toml_value(value));
+        let written = match (value, layer.texts.get(&key)) {
+            (Value::Duration(_), Some(text)) => toml_value(&Value::Path(text.into())),
+            _ => toml_value(value),
+        };
+        let _ = writeln!(out, "{commented}{name} = {written}");
     }
     if !left_over.is_empty() {
         out.push_str(
