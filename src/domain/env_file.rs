@@ -198,11 +198,10 @@ fn render(layer: &Found, defaults: &Layer, source: &str, left_over: &[String]) -
         };
         let (section, name) = key.name().split_once('.').unwrap_or(("", key.name()));
         if section != table {
-            let _ = write!(
-                out,
-                "{}[{section}]\n",
-                if out.ends_with("\n\n") { "" } else { "\n" }
-            );
+            if !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "[{section}]");
             table = section;
         }
         let commented = if defaults.get(key) == Some(value) {
@@ -211,7 +210,7 @@ fn render(layer: &Found, defaults: &Layer, source: &str, left_over: &[String]) -
             ""
         };
         let written = match (value, layer.texts.get(&key)) {
-            (Value::Duration(_), Some(text)) => toml_value(&Value::Path(text.into())),
+            (Value::Duration(_), Some(text)) => toml::Value::String(text.clone()).to_string(),
             _ => toml_value(value),
         };
         let _ = writeln!(out, "{commented}{name} = {written}");
