@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
+use crate::app::options::Format;
 use crate::app::{PathError, print};
 use crate::domain::config::{
     DEFAULT_TEXTFILE, DEFAULT_WITHIN, Key, Layer, RestartPolicy, Setting, Source, Value,
@@ -29,14 +30,30 @@ pub(crate) fn apply(
     matches: &ArgMatches,
     ctx: &Context,
 ) -> Result<(Loaded, Vec<Setting>), PathError> {
-    let exit = if matches!(cli.command, Command::Check(_)) {
+    let loaded =
+        crate::edge::config::load(ctx).map_err(|err| refused(err, exit_for(&cli.command)))?;
+    let settings = resolve(cli, matches, &loaded)?;
+    Ok((loaded, settings))
+}
+
+/// How a bad setting exits: as a bad argument does (UNKNOWN for `check`).
+fn exit_for(command: &Command) -> u8 {
+    if matches!(command, Command::Check(_)) {
         3
     } else {
         2
-    };
-    let loaded = crate::edge::config::load(ctx).map_err(|err| refused(err, exit))?;
+    }
+}
+
+/// Applies what was read to the parsed command line.
+fn resolve(
+    cli: &mut Cli,
+    matches: &ArgMatches,
+    loaded: &Loaded,
+) -> Result<Vec<Setting>, PathError> {
+    let exit = exit_for(&cli.command);
     let mut resolver = Resolver {
-        loaded: &loaded,
+        loaded,
         settings: Vec::new(),
     };
     resolver.global(&mut cli.global, matches);
@@ -54,24 +71,26 @@ pub(crate) fn apply(
         }
         _ => {}
     }
-    let settings = resolver.settings;
-    Ok((loaded, settings))
+    Ok(resolver.settings)
 }
 
 /// `kubecred config`: the effective settings, or `--from-env-file`'s migration.
 pub(crate) fn run(
     args: &ConfigArgs,
-    json: bool,
+    format: Format,
     loaded: &Loaded,
     settings: &[Setting],
 ) -> Result<u8> {
     if let Some(source) = &args.from_env_file {
         return from_env_file(source);
     }
-    let text = if json {
-        render::config::json(settings, &loaded.path, loaded.present)
-    } else {
-        render::config::table(settings)
+    let text = match format {
+        Format::Json => render::config::json(settings, &loaded.path, loaded.present),
+        Format::Table => render::config::table(settings),
+        Format::Nagios | Format::Prometheus => {
+            let message = "config prints table or json; nagios and prometheus are for `check`";
+            return Err(usage(message.into(), 2).into());
+        }
     };
     print(&text)?;
     Ok(0)
@@ -319,5 +338,136 @@ fn named(setting: &Setting) -> String {
         Source::Flag | Source::Default => setting.key.flag().to_owned(),
         Source::Env(name) => (*name).to_owned(),
         Source::File(file) => format!("{} in {}", setting.key.name(), render::text::path(file)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+
+    use super::*;
+
+    fn loaded(file: &str, env: &[(Key, &str)]) -> Loaded {
+        let vars: Vec<_> = env
+            .iter()
+            .map(|(key, value)| (*key, Some((*value).into())))
+            .collect();
+        Loaded {
+            path: "/etc/kubecred/config.toml".into(),
+            present: true,
+            file: crate::domain::config::parse_file(file).unwrap(),
+            env: crate::domain::config::parse_env(&vars).unwrap(),
+        }
+    }
+
+    fn resolved(args: &[&str], loaded: &Loaded) -> Result<(Cli, Vec<Setting>), PathError> {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap();
+        let settings = resolve(&mut cli, &matches, loaded)?;
+        Ok((cli, settings))
+    }
+
+    fn source(settings: &[Setting], key: Key) -> &Source {
+        &settings
+            .iter()
+            .find(|setting| setting.key == key)
+            .unwrap()
+            .source
+    }
+
+    #[test]
+    fn each_layer_beats_the_one_below() {
+        let loaded = loaded(
+            "[check]\nwarn = \"45d\"\ncrit = \"20d\"\nca_warn = \"2y\"\n",
+            &[(Key::Crit, "10d"), (Key::CaWarn, "500d")],
+        );
+        let (cli, settings) =
+            resolved(&["kubecred", "check", "--ca-warn", "400d"], &loaded).unwrap();
+        let Command::Check(check) = cli.command else {
+            panic!("check parses as check");
+        };
+        assert_eq!(
+            check.warn,
+            time::Duration::days(45),
+            "the file beats the default"
+        );
+        assert_eq!(
+            check.crit,
+            time::Duration::days(10),
+            "the environment beats the file"
+        );
+        assert_eq!(
+            check.ca_warn,
+            time::Duration::days(400),
+            "the flag beats the environment"
+        );
+        assert_eq!(
+            check.ca_crit,
+            time::Duration::days(90),
+            "nothing set: the default"
+        );
+        assert_eq!(check.textfile, None, "a plain check writes no textfile");
+        assert_eq!(
+            source(&settings, Key::Warn),
+            &Source::File("/etc/kubecred/config.toml".into())
+        );
+        assert_eq!(source(&settings, Key::Crit), &Source::Env("KUBECRED_CRIT"));
+        assert_eq!(source(&settings, Key::CaWarn), &Source::Flag);
+        assert_eq!(source(&settings, Key::CaCrit), &Source::Default);
+    }
+
+    #[test]
+    fn globals_take_the_file_unless_a_flag_is_given() {
+        let loaded = loaded(
+            "kubernetes_dir = \"/srv/k8s\"\nstate_dir = \"/srv/state\"\ncopies = []\n",
+            &[],
+        );
+        let (cli, settings) =
+            resolved(&["kubecred", "--state-dir", "/flag", "inspect"], &loaded).unwrap();
+        assert_eq!(cli.global.kubernetes_dir, Path::new("/srv/k8s"));
+        assert_eq!(cli.global.cert_dir, None, "follows the kubernetes dir");
+        assert_eq!(cli.global.state_dir, Path::new("/flag"));
+        assert!(cli.global.no_copies, "`copies = []` looks nowhere");
+        assert_eq!(source(&settings, Key::CertDir), &Source::Default);
+        let (cli, _) =
+            resolved(&["kubecred", "inspect", "--copies", "/x/config"], &loaded).unwrap();
+        assert!(!cli.global.no_copies);
+        assert_eq!(cli.global.copies, ["/x/config"]);
+    }
+
+    #[test]
+    fn a_bare_flag_takes_the_configured_value() {
+        let loaded = loaded(
+            "[check]\ntextfile = \"/srv/m.prom\"\n[renew]\nwithin = \"60d\"\nrestart = \"auto\"\n",
+            &[],
+        );
+        let (cli, _) = resolved(&["kubecred", "check", "--textfile"], &loaded).unwrap();
+        let Command::Check(check) = cli.command else {
+            panic!("check parses as check");
+        };
+        assert_eq!(check.textfile, Some(Some("/srv/m.prom".into())));
+        let (cli, _) = resolved(&["kubecred", "renew", "--within", "--yes"], &loaded).unwrap();
+        let Command::Renew(renew) = cli.command else {
+            panic!("renew parses as renew");
+        };
+        assert_eq!(renew.within, Some(Some(time::Duration::days(60))));
+        assert_eq!(renew.restart, RestartArg::Auto);
+        let (cli, _) = resolved(&["kubecred", "renew", "--restart", "never"], &loaded).unwrap();
+        let Command::Renew(renew) = cli.command else {
+            panic!("renew parses as renew");
+        };
+        assert_eq!(renew.within, None, "a plain renew renews what it names");
+        assert_eq!(renew.restart, RestartArg::Never);
+    }
+
+    #[test]
+    fn a_critical_threshold_past_its_warning_names_where_each_came_from() {
+        let loaded = loaded("[check]\nwarn = \"7d\"\n", &[]);
+        let err = resolved(&["kubecred", "check", "--crit", "14d"], &loaded).unwrap_err();
+        assert_eq!(
+            err.message,
+            "--crit 14d must not be longer than check.warn in /etc/kubecred/config.toml 7d"
+        );
+        assert_eq!(err.exit, 3);
     }
 }

@@ -44,12 +44,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8
     let (loaded, settings) = config::apply(&mut cli, matches, ctx)?;
     let global = GlobalOptions::new(&cli.global, ctx);
     match &cli.command {
-        Command::Config(args) => config::run(
-            args,
-            global.format == options::Format::Json,
-            &loaded,
-            &settings,
-        ),
+        Command::Config(args) => config::run(args, global.format, &loaded, &settings),
         Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
         Command::Check(args) => check::run(&global, &CheckOptions::new(args, &global, ctx)?, ctx),
         Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
