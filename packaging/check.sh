@@ -140,13 +140,13 @@ usr/lib/systemd/system/kubecred-renew.timer 0644
 usr/lib/systemd/system/kubecred-recover.service 0644
 usr/lib/systemd/system-preset/50-kubecred.preset 0644
 usr/share/kubecred/prometheus/kubecred.rules.yml 0644
+usr/share/kubecred/config.toml 0644
 usr/share/doc/kubecred/README.md 0644
 usr/share/doc/kubecred/README.packaging.md 0644
 usr/share/doc/kubecred/CHANGELOG.md 0644"
 expected_deb=$(printf '%s\n' "$common" "usr/share/zsh/vendor-completions/_kubecred 0644" \
-	"etc/default/kubecred 0644" "usr/share/doc/kubecred/copyright 0644" | sed 's|$| root/root|' | sort)
-expected_rpm=$(printf '%s\n' "$common" "usr/share/zsh/site-functions/_kubecred 0644" \
-	"etc/sysconfig/kubecred 0644" | sed 's|$| root/root|' | sort)
+	"usr/share/doc/kubecred/copyright 0644" | sed 's|$| root/root|' | sort)
+expected_rpm=$(printf '%s\n' "$common" "usr/share/zsh/site-functions/_kubecred 0644" | sed 's|$| root/root|' | sort)
 octal() { # -rwxr-xr-x -> 0755
 	local p=$1 v=0 i bits=(256 128 64 32 16 8 4 2 1)
 	for i in 0 1 2 3 4 5 6 7 8; do [ "${p:$((i + 1)):1}" != - ] && v=$((v + bits[i])); done
@@ -161,15 +161,15 @@ deb_files() {
 }
 check "dpkg-deb -c: exactly the expected files, modes (binary 0755, units 0644), owner root" deb_files
 deb_conffiles() {
-	dpkg-deb -I "$deb" conffiles | sort | diff -u <(printf '/etc/cron.d/kubecred\n/etc/default/kubecred\n') -
+	dpkg-deb -I "$deb" conffiles | sort | diff -u <(printf '/etc/cron.d/kubecred\n') -
 }
-check "dpkg-deb -I conffiles: /etc/default/kubecred and /etc/cron.d/kubecred" deb_conffiles
+check "dpkg-deb -I conffiles: only /etc/cron.d/kubecred (postinst makes /etc/kubecred/config.toml)" deb_conffiles
 deb_control() {
 	dpkg-deb -I "$deb"
-	[ "$(dpkg-deb -I "$deb" | grep -cE '^ +[0-9]+ bytes, +[0-9]+ lines +\* +(postinst|prerm|postrm) ')" = 3 ] &&
+	[ "$(dpkg-deb -I "$deb" | grep -cE '^ +[0-9]+ bytes, +[0-9]+ lines +\* +(preinst|postinst|prerm|postrm) ')" = 4 ] &&
 		[ -z "$(dpkg-deb -f "$deb" Depends)" ] && [ "$(dpkg-deb -f "$deb" Architecture)" = amd64 ]
 }
-check "dpkg-deb -I: postinst, prerm, postrm executable; no Depends (static); amd64" deb_control
+check "dpkg-deb -I: preinst, postinst, prerm, postrm executable; no Depends (static); amd64" deb_control
 
 echo "== .rpm: $rpm"
 rpm_files() {
@@ -185,13 +185,12 @@ rpm_flags() {
 	local dump
 	dump=$(rpm -qp --queryformat '[flags=%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm")
 	echo "$dump"
-	echo "$dump" | grep -qx 'flags=cn /etc/sysconfig/kubecred' &&
-		echo "$dump" | grep -qx 'flags=cn /etc/cron.d/kubecred' &&
-		[ "$(rpm -qcp "$rpm" | wc -l)" = 2 ] &&
+	echo "$dump" | grep -qx 'flags=cn /etc/cron.d/kubecred' &&
+		[ "$(rpm -qcp "$rpm" | wc -l)" = 1 ] &&
 		[ "$(echo "$dump" | grep -cE '^flags=d /usr/share/(doc/kubecred/|man/man1/)')" = 4 ] &&
-		[ "$(echo "$dump" | grep -c '^flags=[^ ]')" = 6 ]
+		[ "$(echo "$dump" | grep -c '^flags=[^ ]')" = 5 ]
 }
-check "rpm: /etc/sysconfig/kubecred, /etc/cron.d/kubecred %config(noreplace); docs, man page %doc" rpm_flags
+check "rpm: /etc/cron.d/kubecred %config(noreplace) (%post makes /etc/kubecred/config.toml); docs, man page %doc" rpm_flags
 rpm_requires() {
 	rpm -qpR "$rpm"
 	! rpm -qpR "$rpm" | grep -E '\.so|libc'
@@ -308,14 +307,16 @@ else
 	}
 	check "dpkg -i: installs; postinst enables kubecred-check.timer and kubecred-recover.service, not the renew timer, creates the textfile folder" deb_install
 	deb_installed() {
-		dpkg-query -W -f='${Conffiles}\n' kubecred | grep /etc/default/kubecred &&
+		dpkg-query -W -f='${Conffiles}\n' kubecred | grep /etc/cron.d/kubecred &&
+			cmp /usr/share/kubecred/config.toml /etc/kubecred/config.toml &&
+			[ "$(stat -c '%a %U' /etc/kubecred /etc/kubecred/config.toml | tr '\n' ' ')" = "755 root 644 root " ] &&
 			man -w kubecred | grep kubecred.1.gz &&
 			bash -c 'source /usr/share/bash-completion/completions/kubecred && complete -p kubecred'
 	}
-	check "dpkg: conffiles registered, man kubecred found, bash completion loads" deb_installed
-	# The hourly job as cron runs it: sh, cron's PATH, the installed environment
-	# file; a demo host instead of /etc/kubernetes (the file leaves that variable
-	# commented out).
+	check "dpkg: conffiles registered, /etc/kubecred/config.toml made from the template (root, 0644), man kubecred found, bash completion loads" deb_installed
+	# The hourly job as cron runs it: sh, cron's PATH, the installed
+	# configuration file; a demo host instead of /etc/kubernetes (through the
+	# variable, which beats the file's commented-out default).
 	cron_run() {
 		/usr/bin/kubecred demo "$work/cron-host" --key-algorithm ecdsa-p256 >/dev/null || return 1
 		rm -f "$textfile"
@@ -325,11 +326,11 @@ else
 		echo "exit $rc"
 		[ $rc -le 2 ] && grep '^kubecred_check_status' "$textfile"
 	}
-	check "cron: the hourly job, run by sh with the installed /etc/default/kubecred, writes the textfile" cron_run
+	check "cron: the hourly job, run by sh with the installed /etc/kubecred/config.toml, writes the textfile" cron_run
 	deb_purge() {
 		rm -f "$textfile"
 		dpkg --purge kubecred &&
-			[ ! -e /usr/bin/kubecred ] && [ ! -e /etc/default/kubecred ] && [ ! -e /etc/cron.d/kubecred ] &&
+			[ ! -e /usr/bin/kubecred ] && [ ! -e /etc/kubecred ] && [ ! -e /etc/cron.d/kubecred ] &&
 			[ ! -e /etc/systemd/system/timers.target.wants/kubecred-check.timer ] &&
 			! dpkg -s kubecred 2>/dev/null
 	}

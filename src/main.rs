@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _};
 use kubecred::app::{self, PathError};
 use kubecred::edge::context::Context;
 use kubecred::ui::cli::{Cli, Output};
@@ -22,8 +22,11 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     // A plugin always prints one status line, even when its arguments are wrong.
     let plugin = is_check && asks_for_nagios(&args);
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             if !err.use_stderr() {
@@ -58,7 +61,7 @@ fn main() -> ExitCode {
             return ExitCode::from(usage_exit);
         }
     };
-    match app::run(&cli, &ctx) {
+    match app::run(cli, &matches, &ctx) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // One line, whatever a file name or a subject in it holds.

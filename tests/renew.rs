@@ -1134,7 +1134,7 @@ fn durations_out_of_range_are_usage_errors_naming_the_flag() {
         (
             &["renew", "--within", "100000y", "--yes"],
             2,
-            "'--within <DUR>'",
+            "'--within [<DUR>]'",
         ),
         (
             &["renew", "--validity=-1d", "--yes"],

@@ -2,7 +2,24 @@
 # apply the preset (kubecred-check.timer and kubecred-recover.service on,
 # kubecred-renew.timer off), then
 # start the check timer if the preset enabled it.
-# The default textfile folder (KUBECRED_TEXTFILE), root-owned, if missing; an
+# The configuration file, made here as in the .deb: on upgrade from the
+# packages that shipped /etc/sysconfig/kubecred, with its values carried over
+# (rpm then removes that file, or keeps an edited one as .rpmsave). An existing
+# one (or a symlink there) is the operator's and is left as it is.
+config=/etc/kubecred/config.toml
+if [ ! -e "$config" ] && [ ! -L "$config" ]; then
+	mkdir -p /etc/kubecred
+	chmod 0755 /etc/kubecred
+	if [ "$1" -ge 2 ] && [ -f /etc/sysconfig/kubecred ] &&
+		/usr/bin/kubecred config --from-env-file /etc/sysconfig/kubecred >"$config.rpmnew"; then
+		echo "kubecred: the settings of /etc/sysconfig/kubecred are now in /etc/kubecred/config.toml" >&2
+	else
+		cp /usr/share/kubecred/config.toml "$config.rpmnew"
+	fi
+	chmod 0644 "$config.rpmnew"
+	mv "$config.rpmnew" "$config"
+fi
+# The default textfile folder ([check] textfile), root-owned, if missing; an
 # existing one is left as it is.
 if [ ! -d /var/lib/node_exporter/textfile_collector ]; then
 	mkdir -p /var/lib/node_exporter/textfile_collector

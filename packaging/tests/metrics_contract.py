@@ -109,7 +109,7 @@ def grouping_labels(expr):
 
 
 def main():
-    binary, rules_path, env_path = sys.argv[1:4]
+    binary, rules_path, config_path = sys.argv[1:4]
     with open(rules_path, encoding="utf-8") as handle:
         rules = [r for g in yaml.safe_load(handle)["groups"] for r in g["rules"]]
 
@@ -193,9 +193,9 @@ def main():
             report(label in available,
                    f"{alert}: annotation label {label} exists on {', '.join(sorted(metrics))}")
 
-    # The textfile the package writes by default is the one the rules watch.
-    with open(env_path, encoding="utf-8") as handle:
-        default = re.search(r"^KUBECRED_TEXTFILE=(.*)$", handle.read(), re.M).group(1).strip('"')
+    # The textfile the packaged configuration names by default is the one the rules watch.
+    with open(config_path, encoding="utf-8") as handle:
+        default = re.search(r'^#?textfile = "(.*)"$', handle.read(), re.M).group(1)
     patterns = {v for r in rules for n, pairs in selectors(r["expr"]) if n == "node_textfile_mtime_seconds"
                 for l, op, v in pairs if l == "file" and op == "=~"}
     for pattern in sorted(patterns):

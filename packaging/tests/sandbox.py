@@ -3,8 +3,9 @@
 tried on the real binary without systemd as PID 1.
 
 For each service, reads the unit file and runs its own ExecStart line (with its
-Environment= defaults, expanded as systemd does: ${VAR} one word, $VAR split at
-whitespace) on a demo host, the way the unit would:
+Environment= lines, expanded as systemd does: ${VAR} one word, $VAR split at
+whitespace) on a demo host, the way the unit would, its settings coming from a
+configuration file (KUBECRED_CONFIG) as on a node from /etc/kubecred/config.toml:
   - under the unit's CapabilityBoundingSet (setpriv: bounding, inheritable and
     ambient sets), with no_new_privs (NoNewPrivileges=yes), its UMask and in a
     new network namespace (PrivateNetwork=yes);
@@ -105,6 +106,21 @@ def syscall_groups():
     return groups
 
 
+def write_config(tmp, name, text):
+    """A root-owned configuration file in a root-owned 0755 folder, as the package makes it."""
+    folder = f"{tmp}/etc/kubecred"
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    path = f"{folder}/{name}"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def toml_string(text):
+    return json.dumps(text)  # a JSON string of plain paths is a TOML basic string
+
+
 def run_traced(binary, argv, caps, umask, env, log):
     bounding = "-all" + "".join(",+" + c.lower().removeprefix("cap_") for c in caps)
     command = ["unshare", "--net", "setpriv", f"--bounding-set={bounding}", "--inh-caps=-all",
@@ -192,17 +208,20 @@ def main():
         # kubecred-check.service
         check = unit_service_section(os.path.join(units, "kubecred-check.service"))
         env = environment(check)
-        env["KUBECRED_TEXTFILE"] = f"{textdir}/kubecred.prom"
-        argv = expand(check["ExecStart"][0], env)[1:] + ["--copies", f"{tmp}/home/*/.kube/config"]
+        textfile = f"{textdir}/kubecred.prom"
+        config = write_config(tmp, "check.toml", f"kubernetes_dir = {toml_string(kdir)}\n"
+                              f"copies = [{toml_string(tmp + '/home/*/.kube/config')}]\n"
+                              f"[check]\ntextfile = {toml_string(textfile)}\n")
+        argv = expand(check["ExecStart"][0], env)[1:]
         caps = check["CapabilityBoundingSet"][0].split()
         umask = int(check["UMask"][0], 8)
         log = f"{tmp}/check.strace"
-        result = run_traced(binary, argv, caps, umask, dict(base_env, KUBECRED_KUBERNETES_DIR=kdir), log)
+        result = run_traced(binary, argv, caps, umask, dict(base_env, KUBECRED_CONFIG=config), log)
         allowed = {c for f in check["SystemCallFilter"] for g in f.split() for c in syscall_group(g, groups)}
         textfile_dirs = {w.lstrip("-") for v in check["ReadWritePaths"] for w in v.split()}
         judge("kubecred-check.service", check, result, log, allowed, textfile_dirs,
               {textdir: "/var/lib/node_exporter/textfile_collector"})
-        mode = oct(os.stat(env["KUBECRED_TEXTFILE"]).st_mode & 0o777) if os.path.exists(env["KUBECRED_TEXTFILE"]) else None
+        mode = oct(os.stat(textfile).st_mode & 0o777) if os.path.exists(textfile) else None
         report(mode == "0o644", f"kubecred-check.service: textfile written with mode {mode} under UMask={check['UMask'][0]} "
                                 "(node_exporter must read it)")
 
@@ -225,20 +244,20 @@ def main():
         report(not without, "kubecred-check.service: without it, check cannot (the capability is needed)",
                f"copies: {without}")
 
-        # kubecred-renew.service. As an operator could set in the environment
+        # kubecred-renew.service. As an operator could set in the configuration
         # file, renew what expires within 400 days: every certificate, the
         # kubeconfigs in /etc/kubernetes too, so every kind of write is traced.
         # The window must be shorter than the new validity, so that is 2y.
         renew = unit_service_section(os.path.join(units, "kubecred-renew.service"))
         env = environment(renew)
-        env["KUBECRED_RENEW_WITHIN"] = "400d"
-        env["KUBECRED_RENEW_FLAGS"] = (env.get("KUBECRED_RENEW_FLAGS", "") + " --validity 2y").strip()
+        config = write_config(tmp, "renew.toml", f"kubernetes_dir = {toml_string(kdir)}\n"
+                              f"state_dir = {toml_string(state)}\n"
+                              "[renew]\nwithin = \"400d\"\nvalidity = \"2y\"\n")
         argv = expand(renew["ExecStart"][0], env)[1:]
         caps = renew["CapabilityBoundingSet"][0].split()
         umask = int(renew["UMask"][0], 8)
         log = f"{tmp}/renew.strace"
-        result = run_traced(binary, argv, caps, umask,
-                            dict(base_env, KUBECRED_KUBERNETES_DIR=kdir, KUBECRED_STATE_DIR=state), log)
+        result = run_traced(binary, argv, caps, umask, dict(base_env, KUBECRED_CONFIG=config), log)
         allowed = {c for f in renew["SystemCallFilter"] for g in f.split() for c in syscall_group(g, groups)}
         writable = {w.lstrip("-") for v in renew.get("ReadWritePaths", []) for w in v.split()}
         writable |= {"/var/lib/" + d for v in renew.get("StateDirectory", []) for d in v.split()}

@@ -25,10 +25,7 @@ pub(super) fn run(global: &GlobalOptions, args: &CheckArgs, ctx: &Context) -> Re
     let options = CheckOptions::new(args, global, ctx);
     let textfile = match &options {
         Ok(options) => options.textfile.clone(),
-        Err(_) => args
-            .textfile
-            .as_deref()
-            .map(|path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())),
+        Err(_) => crate::app::options::textfile(args, ctx),
     };
     let result = options
         .map_err(anyhow::Error::from)

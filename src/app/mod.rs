@@ -3,6 +3,7 @@
 
 mod backups;
 mod check;
+mod config;
 mod demo;
 mod host;
 mod inspect;
@@ -22,16 +23,40 @@ use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
-use crate::ui::cli::{Cli, Command};
+use crate::ui::cli::{Cli, Command, ConfigArgs};
 pub use check::record_failure;
 use options::{
     DemoOptions, GlobalOptions, InspectOptions, RecoverOptions, RenewOptions, RollbackOptions,
 };
 
-/// Runs a parsed command line; returns the process exit status.
-pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
+/// Runs a parsed command line (`matches` tells which values its flags gave)
+/// with the configuration applied; returns the process exit status.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8> {
+    match &cli.command {
+        Command::Completions(_) | Command::Man => return print_generated(&cli.command),
+        // Reads the one file named, whatever the configuration in force (a
+        // package script runs it before there is one).
+        Command::Config(ConfigArgs {
+            from_env_file: Some(source),
+        }) => return config::from_env_file(source),
+        _ => {}
+    }
+    let (loaded, settings) = match config::apply(&mut cli, matches, ctx) {
+        Ok(applied) => applied,
+        Err(err) => {
+            // A configuration refused: the check cannot judge the node, and the
+            // metrics say so (at `--textfile PATH`, or the default for a bare one).
+            if let Command::Check(args) = &cli.command
+                && let Some(textfile) = options::textfile(args, ctx)
+            {
+                record_failure(ctx, &textfile);
+            }
+            return Err(err.into());
+        }
+    };
     let global = GlobalOptions::new(&cli.global, ctx);
     match &cli.command {
+        Command::Config(args) => config::run(args, global.format, &loaded, &settings),
         Command::Inspect(args) => inspect::run(&global, &InspectOptions::new(args), ctx),
         Command::Check(args) => check::run(&global, args, ctx),
         Command::Renew(args) => renew::run(&global, &RenewOptions::new(args), ctx),
@@ -40,6 +65,13 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Recover(args) => recover::run(&global, &RecoverOptions::new(args), ctx),
         Command::Wizard(args) => wizard::run(&global, args, ctx),
         Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
+        Command::Completions(_) | Command::Man => print_generated(&cli.command),
+    }
+}
+
+/// `completions` and `man`: generated from the command line's declaration alone.
+fn print_generated(command: &Command) -> Result<u8> {
+    match command {
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
@@ -51,6 +83,7 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
             std::io::stdout().write_all(&page)?;
             Ok(0)
         }
+        _ => Ok(0),
     }
 }
 

@@ -211,7 +211,10 @@ impl RenewOptions {
         Self {
             request: Request {
                 names: args.names.clone(),
-                within: args.within,
+                // A bare `--within` that no configuration resolved: the default.
+                within: args
+                    .within
+                    .map(|within| within.unwrap_or(crate::domain::config::DEFAULT_WITHIN)),
                 validity: args.validity,
                 key,
                 trust_clock: args.trust_clock,
@@ -347,10 +350,7 @@ impl CheckOptions {
                 ca_warn: args.ca_warn,
                 ca_crit: args.ca_crit,
             },
-            textfile: args
-                .textfile
-                .as_deref()
-                .map(|path| ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())),
+            textfile: textfile(args, ctx),
             online: args.online.then(|| Online {
                 server: args.server.clone(),
                 timeout: std::time::Duration::try_from(args.api_timeout)
@@ -408,4 +408,15 @@ impl DemoOptions {
             },
         })
     }
+}
+
+/// The textfile `check` is asked to write, absolute: `--textfile PATH`, or a
+/// bare `--textfile` that no configuration resolved, the default.
+pub(crate) fn textfile(args: &CheckArgs, ctx: &Context) -> Option<PathBuf> {
+    args.textfile.as_ref().map(|path| {
+        let path = path
+            .as_deref()
+            .unwrap_or(Path::new(crate::domain::config::DEFAULT_TEXTFILE));
+        ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    })
 }

@@ -351,7 +351,7 @@ fn confirmed() -> Result<WriteArgs, String> {
 /// after the renewal, before it restarts anything.
 fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
     let mut options = RenewOptions::new(&RenewArgs {
-        within: Some(within),
+        within: Some(Some(within)),
         validity,
         write: confirmed()?,
         restart: cli::RestartArg::Auto,

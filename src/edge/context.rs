@@ -1,7 +1,9 @@
 //! Process state, read once at start: the clock, terminals, colour
 //! preferences, the working folder, the owner credentials must have and
 //! (debug builds) a fault a test asked for. The only reader of the
-//! environment and the wall clock; the rest of kubecred gets them from here.
+//! environment (but for the settings' variables, which `edge::config` reads
+//! with the configuration file) and of the wall clock; the rest of kubecred
+//! gets them from here.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};

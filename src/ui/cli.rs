@@ -27,23 +27,21 @@ Exit status of other commands: 0 success, 1 failed (nothing changed), 2 usage,
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Where the kubeconfigs live
+    /// Where the kubeconfigs live [env: KUBECRED_KUBERNETES_DIR] [config: kubernetes_dir]
     #[arg(
         long,
         global = true,
-        env = "KUBECRED_KUBERNETES_DIR",
         default_value = "/etc/kubernetes",
         value_name = "DIR"
     )]
     pub kubernetes_dir: PathBuf,
-    /// kubeadm's certificatesDir [default: <kubernetes-dir>/pki]
+    /// kubeadm's certificatesDir [default: <kubernetes-dir>/pki] [env: KUBECRED_CERT_DIR] [config: cert_dir]
     #[arg(long, global = true, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
-    /// Where backups, the journal and the lock live
+    /// Where backups, the journal and the lock live [env: KUBECRED_STATE_DIR] [config: state_dir]
     #[arg(
         long,
         global = true,
-        env = "KUBECRED_STATE_DIR",
         default_value = "/var/lib/kubecred",
         value_name = "DIR"
     )]
@@ -61,7 +59,8 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Where stale copies of the admin credential are looked for (repeatable)
-    /// [default: /root/.kube/config, /home/*/.kube/config]
+    /// [default: /root/.kube/config, /home/*/.kube/config] [env: KUBECRED_COPIES, globs
+    /// separated by `:`] [config: copies]
     #[arg(long = "copies", global = true, value_name = "GLOB")]
     pub copies: Vec<String>,
     /// Do not look for stale copies of the admin credential
@@ -115,6 +114,8 @@ pub enum Command {
     Wizard(WizardArgs),
     /// Write a realistic kubeadm 1.28-style node into DIR to try kubecred on
     Demo(DemoArgs),
+    /// Print the effective configuration and where each value came from (flag, environment, file, default)
+    Config(ConfigArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -135,21 +136,23 @@ pub struct InspectArgs {
 /// `check` arguments.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Warn when a certificate expires within this (30d, 720h, 1y)
+    /// Warn when a certificate expires within this (30d, 720h, 1y) [env: KUBECRED_WARN] [config: check.warn]
     #[arg(long, default_value = "30d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub warn: time::Duration,
-    /// Critical when a certificate expires within this
+    /// Critical when a certificate expires within this [env: KUBECRED_CRIT] [config: check.crit]
     #[arg(long, default_value = "7d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub crit: time::Duration,
-    /// Warn when a CA expires within this
+    /// Warn when a CA expires within this [env: KUBECRED_CA_WARN] [config: check.ca_warn]
     #[arg(long, default_value = "365d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ca_warn: time::Duration,
-    /// Critical when a CA expires within this
+    /// Critical when a CA expires within this [env: KUBECRED_CA_CRIT] [config: check.ca_crit]
     #[arg(long, default_value = "90d", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ca_crit: time::Duration,
-    /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector)
-    #[arg(long, value_name = "PATH")]
-    pub textfile: Option<PathBuf>,
+    /// Also write Prometheus metrics to this file, atomically (`node_exporter` textfile collector);
+    /// bare: to the configured one [default: /var/lib/node_exporter/textfile_collector/kubecred.prom]
+    /// [env: KUBECRED_TEXTFILE] [config: check.textfile]
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub textfile: Option<Option<PathBuf>>,
     /// Also ask the API server whether the kubeadm:cluster-admins binding exists
     #[arg(long)]
     pub online: bool,
@@ -221,10 +224,11 @@ pub struct RenewArgs {
     /// etcd-peer, etcd-server, front-proxy-client, scheduler.conf, super-admin.conf
     #[arg(value_name = "NAME", default_value = "all")]
     pub names: Vec<String>,
-    /// Renew only what expires within this (30d, 720h); nothing due exits 0
-    #[arg(long, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
-    pub within: Option<time::Duration>,
-    /// Lifetime of the new certificates, capped at the CA's
+    /// Renew only what expires within this (30d, 720h); nothing due exits 0; bare: within the
+    /// configured one [default: 30d] [env: KUBECRED_RENEW_WITHIN] [config: renew.within]
+    #[arg(long, value_parser = duration, value_name = "DUR", num_args = 0..=1)]
+    pub within: Option<Option<time::Duration>>,
+    /// Lifetime of the new certificates, capped at the CA's [env: KUBECRED_RENEW_VALIDITY] [config: renew.validity]
     #[arg(long, default_value = RENEW_VALIDITY, value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub validity: time::Duration,
     /// Algorithm of the new keys (auto: the one of the key being replaced)
@@ -239,10 +243,10 @@ pub struct RenewArgs {
     /// With `all`: renew nothing when one credential cannot be renewed (default: renew the others, exit 1)
     #[arg(long)]
     pub all_or_nothing: bool,
-    /// After the renewal, restart the static pods that do not reload what was renewed, one at a time, each until it uses the new credentials (never: only name them)
-    #[arg(long, value_enum, default_value_t = RestartArg::Never, env = "KUBECRED_RENEW_RESTART", value_name = "WHEN")]
+    /// After the renewal, restart the static pods that do not reload what was renewed, one at a time, each until it uses the new credentials (never: only name them) [env: KUBECRED_RENEW_RESTART] [config: renew.restart]
+    #[arg(long, value_enum, default_value_t = RestartArg::Never, value_name = "WHEN")]
     pub restart: RestartArg,
-    /// How long each restart may take; past it the manifest is put back and the run fails
+    /// How long each restart may take; past it the manifest is put back and the run fails [env: KUBECRED_RENEW_RESTART_TIMEOUT] [config: renew.restart_timeout]
     #[arg(long, default_value = "120s", value_parser = duration, value_name = "DUR")]
     pub restart_timeout: time::Duration,
     /// Restart etcd even when its quorum gate refuses (a two-member cluster, another member not known healthy)
@@ -346,6 +350,15 @@ pub enum DemoKeys {
     EcdsaP256,
 }
 
+/// `config` arguments.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print, instead, the configuration file made from an environment file of
+    /// the first packages (`/etc/default/kubecred`, `/etc/sysconfig/kubecred`)
+    #[arg(long, value_name = "PATH")]
+    pub from_env_file: Option<PathBuf>,
+}
+
 /// `completions` arguments.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -379,6 +392,7 @@ mod tests {
         let renew: RenewArgs = defaults().unwrap();
         assert_eq!(renew.names, ["all"]);
         assert_eq!(renew.within, None);
+        assert_eq!(renew.restart, RestartArg::Never);
         assert_eq!(renew.validity, time::Duration::hours(8760));
         assert_eq!(renew.key_algorithm, KeyAlgorithmArg::Auto);
         assert!(!renew.reuse_key && !renew.trust_clock && !renew.all_or_nothing);
@@ -391,5 +405,27 @@ mod tests {
             panic!("renew parses as renew");
         };
         assert_eq!(format!("{parsed:?}"), format!("{renew:?}"));
+    }
+
+    #[test]
+    fn a_bare_within_or_textfile_asks_for_the_configured_value() {
+        let parsed =
+            Cli::try_parse_from(["kubecred", "renew", "all", "--within", "--yes"]).unwrap();
+        let Command::Renew(renew) = parsed.command else {
+            panic!("renew parses as renew");
+        };
+        assert_eq!(renew.within, Some(None));
+        assert!(renew.write.yes);
+        let parsed = Cli::try_parse_from(["kubecred", "check", "--textfile", "-q"]).unwrap();
+        let Command::Check(check) = parsed.command else {
+            panic!("check parses as check");
+        };
+        assert_eq!(check.textfile, Some(None));
+        assert!(parsed.global.quiet);
+        let parsed = Cli::try_parse_from(["kubecred", "check", "--textfile", "/m.prom"]).unwrap();
+        let Command::Check(check) = parsed.command else {
+            panic!("check parses as check");
+        };
+        assert_eq!(check.textfile, Some(Some(PathBuf::from("/m.prom"))));
     }
 }

@@ -86,12 +86,15 @@ fn kubecred_run<S: AsRef<std::ffi::OsStr>>(
         Some(uid) => command.env("KUBECRED_TEST_OWNER", uid.to_string()),
         None => command.env_remove("KUBECRED_TEST_OWNER"),
     };
+    // Settings from the caller's environment stay out (a test sets its own).
+    command.env_remove(kubecred::domain::config::CONFIG_VAR);
+    for key in kubecred::domain::config::Key::ALL {
+        command.env_remove(key.env());
+    }
     let output = command
         .args(args)
         .envs(vars.iter().copied())
         .env("KUBECRED_TEST_NOW", NOW)
-        .env_remove("KUBECRED_KUBERNETES_DIR")
-        .env_remove("KUBECRED_STATE_DIR")
         .env_remove("NO_COLOR")
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")

@@ -1,6 +1,7 @@
 //! Every output format. Renderers take a finished `Report` and write; they
 //! compute nothing the report does not already hold, and read no clock.
 
+pub mod config;
 pub mod json;
 pub mod live;
 pub mod migrate;
