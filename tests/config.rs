@@ -483,6 +483,33 @@ fn a_bare_textfile_writes_the_configured_one_and_a_plain_check_none() {
 }
 
 #[test]
+fn a_refused_configuration_still_marks_the_textfile_unknown() {
+    let host = Host::new(AdminLayout::Joined129);
+    let dir = config_dir();
+    let metrics = tempfile::tempdir().unwrap();
+    let textfile = metrics.path().join("kubecred.prom");
+    let config = config_file(dir.path(), "[check]\nwarning = \"30d\"\n");
+    let run = check(
+        &host,
+        &config,
+        &[],
+        &["--textfile", textfile.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown key `warning`"),
+        "{}",
+        run.stderr
+    );
+    let text = fs::read(&textfile).expect("the textfile is written even so");
+    let (ok, said) = judge("promtool", &["check", "metrics"], &text);
+    assert!(ok, "promtool: {said}");
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("kubecred_check_status 3"), "{text}");
+    assert!(text.contains("kubecred_check_success 0"), "{text}");
+}
+
+#[test]
 fn a_bare_within_renews_what_is_due_in_the_configured_window() {
     let host = Host::new(AdminLayout::Joined129);
     let state = state_dir();
