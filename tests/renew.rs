@@ -848,6 +848,7 @@ fn prepared_changes(root: &Path) -> Vec<Change> {
         key: KeyChoice::Auto,
         trust_clock: false,
         all_or_nothing: false,
+        update_copies: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
     renew::prepare(
@@ -1779,6 +1780,7 @@ fn a_file_changed_between_the_scan_and_the_issuing_is_refused() {
         key: KeyChoice::Auto,
         trust_clock: false,
         all_or_nothing: false,
+        update_copies: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
     let conf = host.file("scheduler.conf");

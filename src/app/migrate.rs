@@ -212,7 +212,9 @@ pub(super) fn run(global: &GlobalOptions, args: &MigrateArgs, ctx: &Context) -> 
     }
     if global.format != Format::Json || dry_run {
         print(&match global.format {
-            Format::Json => render::plan_json(&planned.plan, planned.options.offline),
+            Format::Json => {
+                render::plan_json(&planned.plan, planned.options.offline, &global.state_dir)
+            }
             _ => planned.table(global),
         })?;
     }
@@ -370,7 +372,7 @@ pub(super) fn execute(
         forget_mark(global);
     }
     let text = match global.format {
-        Format::Json => render::summary_json(plan, &material, &outcome),
+        Format::Json => render::summary_json(plan, &material, &outcome, &changes),
         _ => render::summary_text(plan, &material, &outcome),
     };
     print(&text)?;
