@@ -65,6 +65,7 @@ fn facts() -> Facts {
         ],
         now: Some(now),
         stale_copies: vec!["/root/.kube/config".into()],
+        admin_copies: vec!["/root/.kube/config".into()],
         binding: Some(Binding::Missing),
         backups: vec![
             "20261101T000000Z-renew".into(),
@@ -218,7 +219,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         Outcome::Ran(
             Intent::Renew {
                 within: Duration::days(30),
-                validity: Duration::hours(8760)
+                validity: Duration::hours(8760),
+                update_copies: false
             },
             0
         )
@@ -248,7 +250,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         Outcome::Ran(
             Intent::Renew {
                 within: Duration::days(90),
-                validity: Duration::days(730)
+                validity: Duration::days(730),
+                update_copies: false
             },
             0
         )

@@ -12,13 +12,13 @@ use crate::domain::manifest::Component;
 use crate::domain::model::Inventory;
 use crate::domain::plan::Write;
 use crate::domain::renew::{self, RenewError, SkipReason};
-use crate::ui::cli::DEFAULT_COPIES;
 use crate::edge::api;
 use crate::edge::apply::lock::RunLock;
 use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
 use crate::edge::restart::{RestartError, Restarter};
+use crate::ui::cli::DEFAULT_COPIES;
 use crate::ui::render;
 
 /// A renewal planned from one scan of the node: what is shown and, once
@@ -79,7 +79,9 @@ fn question(plan: &renew::Plan) -> String {
     match (certificates, copies) {
         (_, 0) => format!("Renew {certificates} certificate(s)?"),
         (0, _) => format!("Update {copies} copy(ies) of admin.conf?"),
-        _ => format!("Renew {certificates} certificate(s) and update {copies} copy(ies) of admin.conf?"),
+        _ => format!(
+            "Renew {certificates} certificate(s) and update {copies} copy(ies) of admin.conf?"
+        ),
     }
 }
 
@@ -196,7 +198,9 @@ pub(super) fn execute(
             (renewed, 0) => format!("renewed {renewed} certificate(s)"),
             (0, updated) => format!("updated {updated} copy(ies) of admin.conf"),
             (renewed, updated) => {
-                format!("renewed {renewed} certificate(s) and updated {updated} copy(ies) of admin.conf")
+                format!(
+                    "renewed {renewed} certificate(s) and updated {updated} copy(ies) of admin.conf"
+                )
             }
         };
         eprintln!(
@@ -310,14 +314,17 @@ fn update_copies_line(global: &GlobalOptions) -> String {
     if global.state_dir != std::path::Path::new(DEFAULT_STATE_DIR) {
         flag("--state-dir", &global.state_dir);
     }
-    if global.copy_globs.iter().map(String::as_str).ne(DEFAULT_COPIES.iter().copied()) {
+    if global
+        .copy_globs
+        .iter()
+        .map(String::as_str)
+        .ne(DEFAULT_COPIES.iter().copied())
+    {
         for glob in &global.copy_globs {
             words.push(format!("--copies={glob}"));
         }
     }
-    words.extend(
-        ["renew", "admin.conf", "--within", "0s", "--update-copies"].map(String::from),
-    );
+    words.extend(["renew", "admin.conf", "--within", "0s", "--update-copies"].map(String::from));
     crate::domain::shell::line(&words)
 }
 

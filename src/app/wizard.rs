@@ -116,6 +116,13 @@ fn gather(
             .filter(|f| f.code == Code::StaleAdminCopy)
             .map(|f| f.path.clone())
             .collect(),
+        admin_copies: inventory
+            .material("admin.conf")
+            .map(|admin| crate::domain::migrate::admin_copies(&inventory, &admin.certificate, true))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|copy| copy.path)
+            .collect(),
         binding: None,
         backups: Backup::list(&global.state_dir)
             .into_iter()
@@ -238,8 +245,12 @@ impl Executor for RealExecutor<'_> {
             Intent::UpdateCopies { offline } => self
                 .migrate_plan(*offline, true)
                 .map(|planned| Shown::Migrate(Box::new(planned))),
-            Intent::Renew { within, validity } => {
-                let options = renew_options(*within, *validity)?;
+            Intent::Renew {
+                within,
+                validity,
+                update_copies,
+            } => {
+                let options = renew_options(*within, *validity, *update_copies)?;
                 let planned = renew::plan(self.options, &options, self.ctx)
                     .map_err(|err| unplannable(&err))?;
                 if planned.plan().items.is_empty() {
@@ -346,13 +357,18 @@ fn confirmed() -> Result<WriteArgs, String> {
     })
 }
 
-/// `renew all --within W --validity V --yes`, resolved as the command line is.
+/// `renew all --within W --validity V [--update-copies] --yes`, resolved as the command line is.
 /// Whatever the environment asks of `renew`, the wizard asks the operator,
 /// after the renewal, before it restarts anything.
-fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
+fn renew_options(
+    within: time::Duration,
+    validity: time::Duration,
+    update_copies: bool,
+) -> Result<RenewOptions, String> {
     let mut options = RenewOptions::new(&RenewArgs {
         within: Some(within),
         validity,
+        update_copies,
         write: confirmed()?,
         restart: cli::RestartArg::Auto,
         ..cli::defaults().map_err(|err| err.to_string())?
