@@ -1640,17 +1640,19 @@ fn migrate_json_names_the_backup_and_every_file_written_with_its_sha256() {
         doc,
         r"'\n'.join(c['path'] + ' ' + c['action'] + ' ' + c['sha256'] for c in d['changes'])",
     );
-    let changes: Vec<Vec<&str>> = changes
-        .lines()
-        .map(|l| l.split(' ').collect())
-        .collect();
+    let changes: Vec<Vec<&str>> = changes.lines().map(|l| l.split(' ').collect()).collect();
     assert_eq!(
         changes.iter().map(|c| c[0]).collect::<Vec<_>>(),
         [super_admin.as_str(), admin.as_str()]
     );
     for change in &changes {
         assert_eq!(change[1], "written");
-        assert_eq!(change[2], common::sha256sum(Path::new(change[0])), "{}", change[0]);
+        assert_eq!(
+            change[2],
+            common::sha256sum(Path::new(change[0])),
+            "{}",
+            change[0]
+        );
     }
     assert_eq!(py(doc, "d['restart']['pods']"), "[]");
     let id = py(doc, "d['backup']");

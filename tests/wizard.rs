@@ -932,7 +932,11 @@ fn a_renewal_of_admin_conf_asks_whether_its_copies_are_updated_too() {
     for answer in [true, false] {
         let (outcome, fake, prompter) = drive(&due, defaults(answer));
         assert_eq!(outcome, Outcome::Ran(renewal(answer), 0));
-        assert_eq!(fake.planned, [renewal(answer)], "the plan shown is the one asked for");
+        assert_eq!(
+            fake.planned,
+            [renewal(answer)],
+            "the plan shown is the one asked for"
+        );
         assert!(
             prompter
                 .transcript
@@ -1042,4 +1046,80 @@ fn pty_renewing_admin_conf_updates_its_copies_when_asked() {
             .any(|(_, code)| code == "stale-admin-copy"),
         "{json}"
     );
+}
+
+#[test]
+fn pty_updating_stale_copies_on_a_joined_node_writes_the_copies_and_nothing_else() {
+    let host = Host::new(AdminLayout::Joined129);
+    let state = common::state_dir();
+    let home = tempfile::tempdir().unwrap();
+    let copy = home.path().join("alice/.kube/config");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(host.file("admin.conf"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&copy, Some(1000), Some(1000)).unwrap();
+    let glob = format!("--copies={}/*/.kube/config", home.path().display());
+    let cli = |args: &[&str]| {
+        let mut full = vec![
+            "--kubernetes-dir".to_owned(),
+            host.path().display().to_string(),
+            "--state-dir".to_owned(),
+            state.path().display().to_string(),
+            glob.clone(),
+        ];
+        full.extend(args.iter().map(|a| (*a).to_owned()));
+        common::kubecred(&full)
+    };
+    // A renewal without --update-copies leaves alice's copy stale.
+    assert_eq!(cli(&["renew", "admin.conf", "--yes"]).code, 0);
+    let stale = |json: &serde_json::Value| {
+        common::codes(json)
+            .iter()
+            .any(|(_, code)| code == "stale-admin-copy")
+    };
+    assert!(stale(&cli(&["check", "-o", "json"]).json()));
+    let before = snapshot(host.path());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(host.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args([
+            glob.as_str(),
+            "wizard",
+            "--server",
+            "https://127.0.0.1:9",
+            "--api-timeout",
+            "1s",
+        ])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+    // Entries: [Renew,] Update the stale copies, Roll back, Quit (default): up twice.
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session
+        .exp_string("(user kubernetes-admin): updated with admin.conf's current credential")
+        .unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session
+        .exp_string("updated 1 copy(ies) of admin.conf")
+        .unwrap();
+    assert_eq!(exit_code(&session), 0);
+    assert_eq!(
+        snapshot(host.path()),
+        before,
+        "nothing of the node is written: no super-admin.conf on a joined node"
+    );
+    assert!(!stale(&cli(&["check", "-o", "json"]).json()));
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(&copy).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
 }

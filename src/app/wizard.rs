@@ -242,9 +242,16 @@ impl Executor for RealExecutor<'_> {
             } => self
                 .migrate_plan(*offline, *update_copies)
                 .map(|planned| Shown::Migrate(Box::new(planned))),
-            Intent::UpdateCopies { offline } => self
-                .migrate_plan(*offline, true)
-                .map(|planned| Shown::Migrate(Box::new(planned))),
+            // `renew admin.conf --within 0s --update-copies`: the copies
+            // alone, never a migration's super-admin.conf on a joined node.
+            Intent::UpdateCopies => {
+                let planned = renew::plan(self.options, &copies_options()?, self.ctx)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.plan().is_empty() {
+                    return Err("no stale copy holds admin.conf's identity (a super-admin.conf copy, say, is another): replace or delete it by hand".into());
+                }
+                Ok(Shown::Renew(Box::new(planned)))
+            }
             Intent::Renew {
                 within,
                 validity,
@@ -377,6 +384,20 @@ fn renew_options(
         options.restart = Restart::Ask { timeout };
     }
     Ok(options)
+}
+
+/// `renew admin.conf --within 0s --update-copies --yes`: admin.conf is not
+/// due (unless expired), so only its stale copies are rewritten with its
+/// current credential.
+fn copies_options() -> Result<RenewOptions, String> {
+    Ok(RenewOptions::new(&RenewArgs {
+        names: vec!["admin.conf".into()],
+        within: Some(time::Duration::ZERO),
+        update_copies: true,
+        write: confirmed()?,
+        restart: cli::RestartArg::Never,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
 }
 
 /// `rollback ID --yes`, resolved as the command line is.

@@ -286,11 +286,9 @@ pub enum Intent {
         /// `--update-copies`.
         update_copies: bool,
     },
-    /// `kubecred migrate --update-copies` on a migrated node.
-    UpdateCopies {
-        /// `--offline`.
-        offline: bool,
-    },
+    /// `kubecred renew admin.conf --within 0s --update-copies` on a migrated
+    /// node: the stale copies of admin.conf's credential, and nothing else.
+    UpdateCopies,
     /// Copy super-admin.conf to `to`, verify, remove it from the node.
     MoveSuperAdmin {
         /// The new place.
@@ -382,9 +380,7 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                 }
             }
             Offer::Renew => Step::RenewWindow,
-            Offer::UpdateCopies => Step::Confirm(Intent::UpdateCopies {
-                offline: !facts.api_reachable(),
-            }),
+            Offer::UpdateCopies => Step::Confirm(Intent::UpdateCopies),
             Offer::MoveSuperAdmin => Step::MovePath,
             Offer::Rollback => Step::PickBackup,
             Offer::Quit => Step::Quit,
