@@ -1906,7 +1906,7 @@ fn client_data(path: &Path, user: &str) -> (String, String) {
 fn changes_seen_by_python(json: &str) -> Vec<(PathBuf, String, String)> {
     common::python_json(
         json,
-        r#"'\n'.join(c['path'] + ' ' + c['action'] + ' ' + c.get('sha256', '-') for c in d['changes'])"#,
+        r"'\n'.join(c['path'] + ' ' + c['action'] + ' ' + c.get('sha256', '-') for c in d['changes'])",
     )
     .lines()
     .map(|line| {
@@ -1933,7 +1933,7 @@ fn renew_update_copies_rewrites_the_copies_of_admin_conf_in_its_own_transaction(
     let node = Copies::new();
     let (alice, root, carol) = (node.copy("alice"), node.copy("root"), node.copy("carol"));
     // Before: only carol's super-admin copy is stale (system:masters, not admin.conf's).
-    assert_eq!(node.stale(), [carol.clone()]);
+    assert_eq!(node.stale(), std::slice::from_ref(&carol));
     let tree = snapshot(node.host.path());
     let files = node.files();
 
@@ -2027,7 +2027,7 @@ fn renew_update_copies_rewrites_the_copies_of_admin_conf_in_its_own_transaction(
     assert_eq!(node.files()[2], files[2]);
     assert_eq!(
         node.stale(),
-        [carol.clone()],
+        std::slice::from_ref(&carol),
         "no copy of admin.conf is stale"
     );
     // The result names each file written with the SHA-256 sha256sum computes.
@@ -2048,7 +2048,7 @@ fn renew_update_copies_rewrites_the_copies_of_admin_conf_in_its_own_transaction(
 
     // Rollback restores admin.conf and both copies, owners and modes included.
     let id = common::python_json(&run.stdout, "d['backup']");
-    assert_eq!(backup_ids(|args| node.run(args)), [id.clone()]);
+    assert_eq!(backup_ids(|args| node.run(args)), std::slice::from_ref(&id));
     let run = node.run(&["rollback", &id, "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(snapshot(node.host.path()), tree);
@@ -2110,7 +2110,7 @@ fn without_update_copies_the_copies_a_renewal_left_stale_are_named_with_the_comm
         admin_before,
         "admin.conf is not renewed again"
     );
-    assert_eq!(node.stale(), [carol.clone()]);
+    assert_eq!(node.stale(), std::slice::from_ref(&carol));
     let new = client_data(&node.host.file("admin.conf"), "kubernetes-admin");
     assert_eq!(client_data(&alice, "kubernetes-admin"), new);
     let meta = fs::metadata(&alice).unwrap();
@@ -2199,7 +2199,7 @@ fn renew_and_rollback_json_name_the_backup_and_every_file_with_its_sha256() {
         "('never', [])"
     );
     let id = common::python_json(doc, "d['backup']");
-    assert_eq!(backup_ids(run), [id.clone()]);
+    assert_eq!(backup_ids(run), std::slice::from_ref(&id));
     assert_eq!(
         common::python_json(doc, "d['backupPath']"),
         state.path().join("backups").join(&id).display().to_string()

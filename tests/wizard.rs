@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -1029,7 +1029,6 @@ fn pty_renewing_admin_conf_updates_its_copies_when_asked() {
         admin.users[0].user.client_certificate_data
     );
     let meta = std::fs::metadata(&copy).unwrap();
-    use std::os::unix::fs::MetadataExt as _;
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
     let json = common::kubecred(&[
         "--kubernetes-dir",
@@ -1072,12 +1071,12 @@ fn pty_updating_stale_copies_on_a_joined_node_writes_the_copies_and_nothing_else
     };
     // A renewal without --update-copies leaves alice's copy stale.
     assert_eq!(cli(&["renew", "admin.conf", "--yes"]).code, 0);
-    let stale = |json: &serde_json::Value| {
+    let any_stale = |json: &serde_json::Value| {
         common::codes(json)
             .iter()
             .any(|(_, code)| code == "stale-admin-copy")
     };
-    assert!(stale(&cli(&["check", "-o", "json"]).json()));
+    assert!(any_stale(&cli(&["check", "-o", "json"]).json()));
     let before = snapshot(host.path());
     let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
     command
@@ -1118,8 +1117,7 @@ fn pty_updating_stale_copies_on_a_joined_node_writes_the_copies_and_nothing_else
         before,
         "nothing of the node is written: no super-admin.conf on a joined node"
     );
-    assert!(!stale(&cli(&["check", "-o", "json"]).json()));
-    use std::os::unix::fs::MetadataExt as _;
+    assert!(!any_stale(&cli(&["check", "-o", "json"]).json()));
     let meta = std::fs::metadata(&copy).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
 }

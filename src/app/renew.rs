@@ -359,13 +359,13 @@ fn restart(
     force_etcd: bool,
     ctx: &Context,
 ) -> Result<Vec<&'static str>, (Vec<&'static str>, anyhow::Error)> {
-    let mut restarted = Vec::new();
+    let mut finished = Vec::new();
     let needed = live::restarts_needed(renewed);
     if needed.is_empty() {
         if !global.quiet {
             eprintln!("no component needs a restart: each reloads or serves what was renewed");
         }
-        return Ok(restarted);
+        return Ok(finished);
     }
     // From here a SIGINT or SIGTERM puts a manifest that is out back, then stops.
     let _ = ctrlc::set_handler(|| {
@@ -393,7 +393,7 @@ fn restart(
         }
         match restarter.restart(*component, renewed) {
             Ok(done) => {
-                restarted.push(component.as_str());
+                finished.push(component.as_str());
                 if !global.quiet {
                     eprintln!(
                         "restarted {component} ({}; manifest out for {:.1} s): it uses the renewed credentials after {:.1} s",
@@ -407,10 +407,10 @@ fn restart(
                     );
                 }
             }
-            Err(err) => return Err((restarted, restart_error(&err, &needed[at..], global))),
+            Err(err) => return Err((finished, restart_error(&err, &needed[at..], global))),
         }
     }
-    Ok(restarted)
+    Ok(finished)
 }
 
 /// A failed restart as SPEC's exit statuses: 130 interrupted, 4 when the

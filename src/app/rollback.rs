@@ -115,7 +115,7 @@ fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> R
             planned.changes.len()
         ),
     )?;
-    execute(global, planned, &lock, ctx)
+    execute(global, &planned, &lock, ctx)
 }
 
 /// Plans the restore of a backup: the backup, checked against where it may
@@ -145,7 +145,7 @@ pub(super) fn nothing_to_restore(id: &str) -> String {
 /// than the one named, that tree's lock, which the caller holds).
 pub(super) fn execute(
     global: &GlobalOptions,
-    planned: Planned,
+    planned: &Planned,
     _lock: &RunLock,
     ctx: &Context,
 ) -> Result<u8> {
@@ -162,7 +162,7 @@ pub(super) fn execute(
     if global.format == Format::Json {
         print(&restore_json(
             global,
-            &planned,
+            planned,
             Some((&current.manifest.id, &current.dir)),
         ))?;
     }
@@ -171,7 +171,7 @@ pub(super) fn execute(
             "restored backup {}; the state before the rollback is in backup {}",
             planned.options.id, current.manifest.id
         );
-        let pods = pods_to_restart(global, &planned);
+        let pods = pods_to_restart(global, planned);
         if !pods.is_empty() {
             eprintln!(
                 "You must restart {} so that {} the restored certificates.",

@@ -308,7 +308,7 @@ impl Executor for RealExecutor<'_> {
             Shown::MoveSuperAdmin(planned) => lock_for_writing(options, planned.write().wait, ctx)
                 .and_then(|lock| move_super_admin::execute(options, planned, &lock, ctx)),
             Shown::Rollback(planned) => lock_for_writing(options, planned.write().wait, ctx)
-                .and_then(|lock| rollback::execute(options, planned, &lock, ctx)),
+                .and_then(|lock| rollback::execute(options, &planned, &lock, ctx)),
         };
         match result {
             Ok(code) => code,

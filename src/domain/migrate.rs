@@ -408,6 +408,9 @@ pub(crate) fn admin_credential(admin: &[u8], dir: &Path) -> Result<(String, Stri
     embedded_pem(&config.current_credentials(dir)?)
 }
 
+/// Copies rewritten (each path with its new bytes), and those that cannot be, with why.
+pub(crate) type Rewritten = (Vec<(PathBuf, Vec<u8>)>, Vec<(PathBuf, String)>);
+
 /// Each copy rewritten with the certificate and key `cert`/`key` (see
 /// [`rewrite_copy`]), and those that cannot be, with why.
 pub(crate) fn rewrite_copies(
@@ -415,7 +418,7 @@ pub(crate) fn rewrite_copies(
     copies: &[CopyRef],
     cert: &str,
     key: &str,
-) -> (Vec<(PathBuf, Vec<u8>)>, Vec<(PathBuf, String)>) {
+) -> Rewritten {
     let (mut rewritten, mut skipped) = (Vec::new(), Vec::new());
     for copy in copies {
         match rewrite_copy(source, copy, cert, key) {
