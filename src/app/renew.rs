@@ -233,7 +233,7 @@ pub(super) fn execute(
         restarted: Vec::new(),
     };
     let tell_stale = || {
-        if let Some(line) = &update_command {
+        if let Some(line) = update_command.as_ref().filter(|_| !global.quiet) {
             for copy in &stale {
                 eprintln!(
                     "stale copy: {} (user {}) still holds admin.conf's previous certificate",
