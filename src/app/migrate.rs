@@ -221,6 +221,10 @@ pub(super) fn run(global: &GlobalOptions, args: &MigrateArgs, ctx: &Context) -> 
     if dry_run {
         return Ok(0);
     }
+    if global.format == Format::Json && !yes {
+        // JSON carries one document, the summary: the plan asked about goes to stderr.
+        eprint!("{}", planned.table(global));
+    }
     confirm(yes, ctx, "Migrate this node?")?;
     // Not a dry run: `begin_writing` took the lock.
     let Some(lock) = lock else {

@@ -65,9 +65,13 @@ pub(super) fn run(global: &GlobalOptions, options: &RenewOptions, ctx: &Context)
             return Ok(status);
         }
     };
-    // JSON carries one document: the result.
-    if !write.yes && global.format != Format::Json {
-        show(global, &planned.plan)?;
+    if !write.yes {
+        // JSON carries one document, the result: the plan asked about goes to stderr.
+        if global.format == Format::Json {
+            eprint!("{}", render::plan::renew_table(&planned.plan));
+        } else {
+            show(global, &planned.plan)?;
+        }
     }
     confirm(write.yes, ctx, &question(&planned.plan))?;
     execute(global, planned, &lock, ctx)

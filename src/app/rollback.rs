@@ -88,6 +88,9 @@ fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> R
     let json = global.format == Format::Json;
     if !json {
         print(&render::plan::restore_table(&backup))?;
+    } else if !options.write.yes && !options.write.dry_run {
+        // JSON carries one document, the result: the restore asked about goes to stderr.
+        eprint!("{}", render::plan::restore_table(&backup));
     }
     // No lock is a dry run: it only shows.
     let Some(lock) = lock else {
