@@ -90,8 +90,9 @@ impl Plan {
         self.items.iter().any(|item| item.name == ADMIN)
     }
 
-    /// Every file the run writes, in order: each credential's key (unless
-    /// kept) and certificate, or its kubeconfig; then the copies.
+    /// Every file the run writes, in order: each leaf's key (rewritten with
+    /// the same bytes under `--reuse-key`) and certificate, each kubeconfig;
+    /// then the copies.
     pub fn paths(&self) -> Vec<PathBuf> {
         let mut paths = Vec::new();
         for item in &self.items {
