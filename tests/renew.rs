@@ -2239,3 +2239,51 @@ fn renew_and_rollback_json_name_the_backup_and_every_file_with_its_sha256() {
         assert_eq!(*sha, common::sha256sum(path), "{}", path.display());
     }
 }
+
+/// An admin.conf whose credentials are files cannot be copied into a
+/// kubeconfig's data: `--update-copies` names each copy it leaves and why,
+/// and the rest of the renewal goes on.
+#[test]
+fn copies_that_cannot_be_updated_are_named_and_the_renewal_goes_on() {
+    let node = Copies::new();
+    assert_eq!(node.run(&["renew", "admin.conf", "--yes"]).code, 0);
+    let admin = node.host.file("admin.conf");
+    let mut config = Kubeconfig::parse(&fs::read(&admin).unwrap()).unwrap();
+    for user in &mut config.users {
+        let decode = |data: &Option<String>| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data.as_deref().unwrap())
+                .unwrap()
+        };
+        let (crt, key) = (node.host.file("admin.crt"), node.host.file("admin.key"));
+        fs::write(&crt, decode(&user.user.client_certificate_data)).unwrap();
+        fs::write(&key, decode(&user.user.client_key_data)).unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        user.user.client_certificate_data = None;
+        user.user.client_key_data = None;
+        user.user.client_certificate = Some(crt.display().to_string());
+        user.user.client_key = Some(key.display().to_string());
+    }
+    fs::write(&admin, config.to_yaml().unwrap()).unwrap();
+    let files = node.files();
+    let apiserver = node.host.file("pki/apiserver.crt");
+    let before = fs::read(&apiserver).unwrap();
+    let run = node.run(&["renew", "apiserver", "--update-copies", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_ne!(
+        fs::read(&apiserver).unwrap(),
+        before,
+        "apiserver is renewed"
+    );
+    assert_eq!(node.files(), files, "no copy is written");
+    for user in ["alice", "root"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "warning: copy not updated: {}: admin.conf: admin.conf's credentials are not embedded",
+                node.copy(user).display()
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -693,13 +693,23 @@ fn update_copies(
             crate::domain::plan::Action::Write(bytes, _) => Some(bytes.clone()),
             crate::domain::plan::Action::Remove => None,
         });
-    let bytes = match renewed {
-        Some(bytes) => bytes,
-        None => read_pem(source, &admin.path).map_err(|reason| unusable(&admin.path, reason))?,
-    };
     let dir = admin.path.parent().unwrap_or_else(|| Path::new("."));
-    let (cert, key) =
-        migrate::admin_credential(&bytes, dir).map_err(|reason| unusable(&admin.path, reason))?;
+    let credential = match renewed {
+        Some(bytes) => Ok(bytes),
+        None => read_pem(source, &admin.path),
+    }
+    .and_then(|bytes| migrate::admin_credential(&bytes, dir));
+    // admin.conf's credential cannot be copied: the copies stay, the renewal goes on.
+    let (cert, key) = match credential {
+        Ok(credential) => credential,
+        Err(reason) => {
+            prepared.skipped_copies = copies
+                .iter()
+                .map(|copy| (copy.path.clone(), format!("admin.conf: {reason}")))
+                .collect();
+            return Ok(());
+        }
+    };
     let (rewritten, skipped) = migrate::rewrite_copies(source, copies, &cert, &key);
     for (path, bytes) in &rewritten {
         prepared.copies.push(
