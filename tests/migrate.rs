@@ -1596,3 +1596,80 @@ fn a_super_admin_out_file_that_appears_after_the_plan_is_not_overwritten() {
     );
     assert_eq!(snapshot(host.path()), before);
 }
+
+/// `migrate -o json`: the plan is `applied: false` with the files it would
+/// write; the result is `applied: true`, with the backup id `rollback` takes
+/// and each file written with its SHA-256, as python3 reads the document and
+/// sha256sum computes it; the fields scripts already read stay.
+#[test]
+fn migrate_json_names_the_backup_and_every_file_written_with_its_sha256() {
+    let node = Node::new(AdminLayout::Pre129);
+    let before = snapshot(node.host.path());
+    let py = common::python_json;
+    let dry = node.run(&[
+        "-o",
+        "json",
+        "migrate",
+        "--server",
+        &node.api.url,
+        "--api-timeout",
+        "3s",
+        "--dry-run",
+    ]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(snapshot(node.host.path()), before);
+    let admin = node.host.file("admin.conf").display().to_string();
+    let super_admin = node.host.file("super-admin.conf").display().to_string();
+    assert_eq!(
+        py(
+            &dry.stdout,
+            "(d['applied'], [(c['path'], c['action'], 'sha256' in c) for c in d['changes']], d['files'])"
+        ),
+        format!(
+            "(False, [('{super_admin}', 'written', False), ('{admin}', 'written', False)], ['{super_admin}', '{admin}'])"
+        )
+    );
+    let run = node.migrate(&["-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = &run.stdout;
+    assert_eq!(
+        py(doc, "(d['applied'], d['changed'], d['operation'])"),
+        "(True, True, 'migrate')"
+    );
+    let changes = py(
+        doc,
+        r"'\n'.join(c['path'] + ' ' + c['action'] + ' ' + c['sha256'] for c in d['changes'])",
+    );
+    let changes: Vec<Vec<&str>> = changes.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(
+        changes.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        [super_admin.as_str(), admin.as_str()]
+    );
+    for change in &changes {
+        assert_eq!(change[1], "written");
+        assert_eq!(
+            change[2],
+            common::sha256sum(Path::new(change[0])),
+            "{}",
+            change[0]
+        );
+    }
+    assert_eq!(py(doc, "d['restart']['pods']"), "[]");
+    let id = py(doc, "d['backup']");
+    let list = node.run(&["-o", "json", "rollback", "--list"]);
+    assert_eq!(
+        py(&list.stdout, "[b['id'] for b in d['backups']]"),
+        format!("['{id}']")
+    );
+    let undo = node.run(&["-o", "json", "rollback", &id, "--yes"]);
+    assert_eq!(undo.code, 0, "{}", undo.stderr);
+    assert_eq!(snapshot(node.host.path()), before);
+    // The rollback removes the super-admin.conf the migration created: no SHA-256.
+    assert_eq!(
+        py(
+            &undo.stdout,
+            "sorted((c['path'], c['action'], c.get('sha256') is None) for c in d['changes'])"
+        ),
+        format!("[('{admin}', 'written', False), ('{super_admin}', 'removed', True)]")
+    );
+}

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -848,6 +848,7 @@ fn prepared_changes(root: &Path) -> Vec<Change> {
         key: KeyChoice::Auto,
         trust_clock: false,
         all_or_nothing: false,
+        update_copies: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
     renew::prepare(
@@ -1779,6 +1780,7 @@ fn a_file_changed_between_the_scan_and_the_issuing_is_refused() {
         key: KeyChoice::Auto,
         trust_clock: false,
         all_or_nothing: false,
+        update_copies: false,
     };
     let plan = renew::plan(&inventory, &request, now()).unwrap();
     let conf = host.file("scheduler.conf");
@@ -1794,4 +1796,494 @@ fn a_file_changed_between_the_scan_and_the_issuing_is_refused() {
     .to_string();
     assert!(err.contains("changed since it was read"), "{err}");
     assert!(err.contains("scheduler.conf"), "{err}");
+}
+
+/// A node split as kubeadm 1.29 writes it, and three kubeconfigs under
+/// `<home>/<user>/.kube/config`: alice's (uid 1000, 0600) holds admin.conf's
+/// credential next to a cluster of her own, root's is admin.conf's bytes,
+/// and carol's is super-admin.conf's (another identity: never rewritten).
+struct Copies {
+    host: Host,
+    state: tempfile::TempDir,
+    home: tempfile::TempDir,
+}
+
+impl Copies {
+    fn new() -> Self {
+        let host = Host::new(AdminLayout::Init129);
+        let home = tempfile::tempdir().unwrap();
+        let admin = fs::read(host.file("admin.conf")).unwrap();
+        let mut config = Kubeconfig::parse(&admin).unwrap();
+        let other = Kubeconfig::for_client(
+            "staging",
+            "https://staging.example:6443",
+            b"not-a-ca",
+            "alice",
+            &kubecred::domain::kubeconfig::ClientCredentials::Embedded("x", "y"),
+        );
+        config.clusters.extend(other.clusters);
+        config.contexts.extend(other.contexts);
+        config.users.extend(other.users);
+        config.current_context = Some("alice@staging".into());
+        let copies = Self {
+            host,
+            state: common::state_dir(),
+            home,
+        };
+        let super_admin = fs::read(copies.host.file("super-admin.conf")).unwrap();
+        for (user, bytes, owner) in [
+            ("alice", config.to_yaml().unwrap().into_bytes(), 1000),
+            ("root", admin, 0),
+            ("carol", super_admin, 0),
+        ] {
+            let path = copies.copy(user);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, bytes).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            std::os::unix::fs::chown(&path, Some(owner), Some(owner)).unwrap();
+        }
+        copies
+    }
+
+    fn copy(&self, user: &str) -> PathBuf {
+        self.home.path().join(user).join(".kube/config")
+    }
+
+    fn glob(&self) -> String {
+        format!("--copies={}/*/.kube/config", self.home.path().display())
+    }
+
+    fn run(&self, args: &[&str]) -> common::Run {
+        let glob = self.glob();
+        let mut full = vec![glob.as_str()];
+        full.extend_from_slice(args);
+        run_in(self.host.path(), self.state.path(), &full)
+    }
+
+    /// The copies `check` calls stale, sorted.
+    fn stale(&self) -> Vec<PathBuf> {
+        let run = self.run(&["check", "-o", "json"]);
+        let mut stale: Vec<PathBuf> = run.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "stale-admin-copy")
+            .map(|f| PathBuf::from(f["path"].as_str().unwrap()))
+            .collect();
+        stale.sort();
+        stale
+    }
+
+    /// Every copy's SHA-256, owner and mode.
+    fn files(&self) -> Vec<(String, u32, u32, u32)> {
+        ["alice", "root", "carol"]
+            .iter()
+            .map(|user| {
+                let meta = fs::metadata(self.copy(user)).unwrap();
+                (
+                    common::sha256sum(&self.copy(user)),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.mode() & 0o7777,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The client certificate and key data `user` of the kubeconfig at `path` embeds.
+fn client_data(path: &Path, user: &str) -> (String, String) {
+    let config = Kubeconfig::parse(&fs::read(path).unwrap()).unwrap();
+    let user = &config.users.iter().find(|u| u.name == user).unwrap().user;
+    (
+        user.client_certificate_data.clone().unwrap(),
+        user.client_key_data.clone().unwrap(),
+    )
+}
+
+/// What python3 reads in a result's `changes`: one `path action sha256` line each
+/// (`-` when the entry has no `sha256`).
+fn changes_seen_by_python(json: &str) -> Vec<(PathBuf, String, String)> {
+    common::python_json(
+        json,
+        r"'\n'.join(c['path'] + ' ' + c['action'] + ' ' + c.get('sha256', '-') for c in d['changes'])",
+    )
+    .lines()
+    .map(|line| {
+        let mut words = line.rsplitn(3, ' ');
+        let sha = words.next().unwrap().to_owned();
+        let action = words.next().unwrap().to_owned();
+        (PathBuf::from(words.next().unwrap()), action, sha)
+    })
+    .collect()
+}
+
+/// The backup ids `rollback --list -o json` shows, as python3 reads them.
+fn backup_ids(run: impl Fn(&[&str]) -> common::Run) -> Vec<String> {
+    let list = run(&["-o", "json", "rollback", "--list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    common::python_json(&list.stdout, r"'\n'.join(b['id'] for b in d['backups'])")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn renew_update_copies_rewrites_the_copies_of_admin_conf_in_its_own_transaction() {
+    let node = Copies::new();
+    let (alice, root, carol) = (node.copy("alice"), node.copy("root"), node.copy("carol"));
+    // Before: only carol's super-admin copy is stale (system:masters, not admin.conf's).
+    assert_eq!(node.stale(), std::slice::from_ref(&carol));
+    let tree = snapshot(node.host.path());
+    let files = node.files();
+
+    // The plan shows the copies; a dry run writes nothing.
+    let run = node.run(&["renew", "admin.conf", "--update-copies", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for copy in [&alice, &root] {
+        assert!(
+            run.stdout.contains(&format!(
+                "admin copy {} (user kubernetes-admin): updated with admin.conf's new credential",
+                copy.display()
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains(&carol.display().to_string()));
+    let run = node.run(&[
+        "-o",
+        "json",
+        "renew",
+        "admin.conf",
+        "--update-copies",
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(common::python_json(&run.stdout, "d['applied']"), "False");
+    let planned = changes_seen_by_python(&run.stdout);
+    let paths: Vec<&Path> = planned.iter().map(|(p, _, _)| p.as_path()).collect();
+    let admin_conf = node.host.file("admin.conf");
+    assert_eq!(
+        paths,
+        [admin_conf.as_path(), alice.as_path(), root.as_path()]
+    );
+    assert!(
+        planned
+            .iter()
+            .all(|(_, action, sha)| action == "written" && sha == "-"),
+        "the new bytes are made only when the renewal runs: {planned:?}"
+    );
+    assert_eq!(snapshot(node.host.path()), tree);
+    assert_eq!(node.files(), files);
+
+    // The renewal: admin.conf and both copies of its credential, in one transaction.
+    let run = node.run(&[
+        "-o",
+        "json",
+        "renew",
+        "admin.conf",
+        "--update-copies",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let new = client_data(&admin_conf, "kubernetes-admin");
+    assert_ne!(client_data(&root, "kubernetes-admin").0, files[1].0);
+    for copy in [&alice, &root] {
+        assert_eq!(
+            client_data(copy, "kubernetes-admin"),
+            new,
+            "{}",
+            copy.display()
+        );
+        kubectl_accepts(copy).unwrap();
+    }
+    // Alice keeps her owner, her mode, her own cluster, user and context.
+    let meta = fs::metadata(&alice).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (1000, 1000, 0o600)
+    );
+    let after = Kubeconfig::parse(&fs::read(&alice).unwrap()).unwrap();
+    assert_eq!(after.current_context.as_deref(), Some("alice@staging"));
+    assert_eq!(
+        (
+            after.clusters.len(),
+            after.contexts.len(),
+            after.users.len()
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!(
+        client_data(&alice, "alice"),
+        ("eA==".to_owned(), "eQ==".to_owned()),
+        "her own user is untouched"
+    );
+    let meta = fs::metadata(&root).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (0, 0o600));
+    // Root's copy was admin.conf's bytes: it is admin.conf's new bytes.
+    assert_eq!(fs::read(&root).unwrap(), fs::read(&admin_conf).unwrap());
+    // Carol's super-admin copy is another identity: not a byte changed.
+    assert_eq!(node.files()[2], files[2]);
+    assert_eq!(
+        node.stale(),
+        std::slice::from_ref(&carol),
+        "no copy of admin.conf is stale"
+    );
+    // The result names each file written with the SHA-256 sha256sum computes.
+    let written = changes_seen_by_python(&run.stdout);
+    assert_eq!(written.len(), 3, "{written:?}");
+    for (path, action, sha) in &written {
+        assert_eq!(action, "written");
+        assert_eq!(*sha, common::sha256sum(path), "{}", path.display());
+    }
+    assert_eq!(
+        common::python_json(&run.stdout, "[c['updated'] for c in d['copies']]"),
+        "[True, True]"
+    );
+    assert_eq!(
+        common::python_json(&run.stdout, "d['updateCopiesCommand']"),
+        "None"
+    );
+
+    // Rollback restores admin.conf and both copies, owners and modes included.
+    let id = common::python_json(&run.stdout, "d['backup']");
+    assert_eq!(backup_ids(|args| node.run(args)), std::slice::from_ref(&id));
+    let run = node.run(&["rollback", &id, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(snapshot(node.host.path()), tree);
+    assert_eq!(node.files(), files);
+}
+
+#[test]
+fn without_update_copies_the_copies_a_renewal_left_stale_are_named_with_the_command_that_updates_them()
+ {
+    let node = Copies::new();
+    let (alice, root, carol) = (node.copy("alice"), node.copy("root"), node.copy("carol"));
+    let files = node.files();
+    let run = node.run(&["renew", "admin.conf", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        node.files(),
+        files,
+        "no copy is written without --update-copies"
+    );
+    let mut stale = vec![alice.clone(), carol.clone(), root.clone()];
+    stale.sort();
+    assert_eq!(node.stale(), stale);
+    for copy in [&alice, &root] {
+        assert!(
+            run.stderr.contains(&format!(
+                "stale copy: {} (user kubernetes-admin) still holds admin.conf's previous certificate",
+                copy.display()
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains(&carol.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("update the copies with: "))
+        .unwrap_or_else(|| panic!("{}", run.stderr))
+        .to_owned();
+    // The line is at the end, and pastes into a shell: run it as sh splits it.
+    assert!(run.stderr.trim_end().ends_with(&line), "{}", run.stderr);
+    let words = common_words(&line);
+    assert_eq!(words[0], "kubecred");
+    assert_eq!(
+        words[words.len() - 5..],
+        ["renew", "admin.conf", "--within", "0s", "--update-copies"]
+    );
+    let admin_before = fs::read(node.host.file("admin.conf")).unwrap();
+    let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    args.push("--yes");
+    let again = kubecred(&args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        fs::read(node.host.file("admin.conf")).unwrap(),
+        admin_before,
+        "admin.conf is not renewed again"
+    );
+    assert_eq!(node.stale(), std::slice::from_ref(&carol));
+    let new = client_data(&node.host.file("admin.conf"), "kubernetes-admin");
+    assert_eq!(client_data(&alice, "kubernetes-admin"), new);
+    let meta = fs::metadata(&alice).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
+    // With -o json the same command is in the result.
+    let node = Copies::new();
+    let run = node.run(&["-o", "json", "renew", "admin.conf", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let command = common::python_json(&run.stdout, "d['updateCopiesCommand']");
+    assert!(
+        command.ends_with("renew admin.conf --within 0s --update-copies"),
+        "{command}"
+    );
+    assert_eq!(
+        common::python_json(
+            &run.stdout,
+            "[(c['update'], c['updated']) for c in d['copies']]"
+        ),
+        "[(False, False), (False, False)]"
+    );
+}
+
+/// The words `sh` makes of a printed command line.
+fn common_words(line: &str) -> Vec<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\n' {line}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn renew_and_rollback_json_name_the_backup_and_every_file_with_its_sha256() {
+    let host = Host::new(AdminLayout::Pre129);
+    let state = common::state_dir();
+    let run = |args: &[&str]| {
+        let mut full = vec!["--no-copies"];
+        full.extend_from_slice(args);
+        run_in(host.path(), state.path(), &full)
+    };
+    let before = snapshot(host.path());
+    let dry = run(&["-o", "json", "renew", "all", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(common::python_json(&dry.stdout, "d['applied']"), "False");
+    assert_eq!(snapshot(host.path()), before);
+    let planned = changes_seen_by_python(&dry.stdout);
+    assert_eq!(planned.len(), 17, "7 leaves × 2 files + 3 kubeconfigs");
+
+    let renewed = run(&["-o", "json", "renew", "all", "--yes"]);
+    assert_eq!(renewed.code, 0, "{}", renewed.stderr);
+    let doc = &renewed.stdout;
+    assert_eq!(common::python_json(doc, "d['applied']"), "True");
+    // One document on stdout, the plan's fields kept.
+    assert_eq!(common::python_json(doc, "len(d['items'])"), "10");
+    let written = changes_seen_by_python(doc);
+    assert_eq!(
+        written
+            .iter()
+            .map(|(p, a, _)| (p.clone(), a.clone()))
+            .collect::<Vec<_>>(),
+        planned
+            .iter()
+            .map(|(p, a, _)| (p.clone(), a.clone()))
+            .collect::<Vec<_>>(),
+        "what was planned was written"
+    );
+    for (path, _, sha) in &written {
+        assert_eq!(*sha, common::sha256sum(path), "{}", path.display());
+    }
+    assert_eq!(
+        common::python_json(doc, "d['restart']['pods']"),
+        "['kube-apiserver', 'kube-controller-manager', 'etcd', 'kube-scheduler']"
+    );
+    assert_eq!(
+        common::python_json(doc, "(d['restart']['policy'], d['restart']['restarted'])"),
+        "('never', [])"
+    );
+    let id = common::python_json(doc, "d['backup']");
+    assert_eq!(backup_ids(run), std::slice::from_ref(&id));
+    assert_eq!(
+        common::python_json(doc, "d['backupPath']"),
+        state.path().join("backups").join(&id).display().to_string()
+    );
+
+    // The rollback's plan knows the bytes it puts back: their SHA-256 is the backup's.
+    let dry = run(&["-o", "json", "rollback", &id, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        common::python_json(&dry.stdout, "(d['applied'], d['restored'], d['backup'])"),
+        format!("(False, '{id}', None)")
+    );
+    let restoring = changes_seen_by_python(&dry.stdout);
+    assert_eq!(restoring.len(), 17);
+    let restored = run(&["-o", "json", "rollback", &id, "--yes"]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert_eq!(snapshot(host.path()), before);
+    let doc = &restored.stdout;
+    assert_eq!(common::python_json(doc, "d['applied']"), "True");
+    let put_back = changes_seen_by_python(doc);
+    assert_eq!(put_back, restoring, "what was planned was put back");
+    for (path, action, sha) in &put_back {
+        assert_eq!(action, "written");
+        assert_eq!(*sha, common::sha256sum(path), "{}", path.display());
+    }
+    assert_eq!(
+        common::python_json(doc, "d['restart']['pods']"),
+        "['kube-apiserver', 'kube-controller-manager', 'etcd', 'kube-scheduler']"
+    );
+    // The rollback's own backup is an id `rollback` takes: it renews again.
+    let undo = common::python_json(doc, "d['backup']");
+    assert_ne!(undo, id);
+    assert!(backup_ids(run).contains(&undo));
+    let again = run(&["-o", "json", "rollback", &undo, "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for (path, _, sha) in &written {
+        assert_eq!(*sha, common::sha256sum(path), "{}", path.display());
+    }
+}
+
+/// An admin.conf whose credentials are files cannot be copied into a
+/// kubeconfig's data: `--update-copies` names each copy it leaves and why,
+/// and the rest of the renewal goes on.
+#[test]
+fn copies_that_cannot_be_updated_are_named_and_the_renewal_goes_on() {
+    let node = Copies::new();
+    assert_eq!(node.run(&["renew", "admin.conf", "--yes"]).code, 0);
+    let admin = node.host.file("admin.conf");
+    let mut config = Kubeconfig::parse(&fs::read(&admin).unwrap()).unwrap();
+    for user in &mut config.users {
+        let decode = |data: &Option<String>| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data.as_deref().unwrap())
+                .unwrap()
+        };
+        let (crt, key) = (node.host.file("admin.crt"), node.host.file("admin.key"));
+        fs::write(&crt, decode(&user.user.client_certificate_data)).unwrap();
+        fs::write(&key, decode(&user.user.client_key_data)).unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        user.user.client_certificate_data = None;
+        user.user.client_key_data = None;
+        user.user.client_certificate = Some(crt.display().to_string());
+        user.user.client_key = Some(key.display().to_string());
+    }
+    fs::write(&admin, config.to_yaml().unwrap()).unwrap();
+    let files = node.files();
+    let apiserver = node.host.file("pki/apiserver.crt");
+    let before = fs::read(&apiserver).unwrap();
+    let run = node.run(&["renew", "apiserver", "--update-copies", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_ne!(
+        fs::read(&apiserver).unwrap(),
+        before,
+        "apiserver is renewed"
+    );
+    assert_eq!(node.files(), files, "no copy is written");
+    for user in ["alice", "root"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "warning: copy not updated: {}: admin.conf: admin.conf's credentials are not embedded",
+                node.copy(user).display()
+            )),
+            "{}",
+            run.stderr
+        );
+    }
 }

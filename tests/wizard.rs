@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -65,6 +65,7 @@ fn facts() -> Facts {
         ],
         now: Some(now),
         stale_copies: vec!["/root/.kube/config".into()],
+        admin_copies: vec!["/root/.kube/config".into()],
         binding: Some(Binding::Missing),
         backups: vec![
             "20261101T000000Z-renew".into(),
@@ -218,7 +219,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         Outcome::Ran(
             Intent::Renew {
                 within: Duration::days(30),
-                validity: Duration::hours(8760)
+                validity: Duration::hours(8760),
+                update_copies: false
             },
             0
         )
@@ -248,7 +250,8 @@ fn renew_asks_window_and_validity_with_kubeadm_defaults() {
         Outcome::Ran(
             Intent::Renew {
                 within: Duration::days(90),
-                validity: Duration::days(730)
+                validity: Duration::days(730),
+                update_copies: false
             },
             0
         )
@@ -903,4 +906,218 @@ fn pty_after_renewing_what_loads_only_at_start_the_restart_is_offered() {
         .exp_string("You must restart kube-scheduler so that it loads the new certificates.")
         .unwrap();
     assert_eq!(exit_code(&session), 0);
+}
+
+#[test]
+fn a_renewal_of_admin_conf_asks_whether_its_copies_are_updated_too() {
+    let now = facts().now.unwrap();
+    let due = Facts {
+        expiries: vec![("admin.conf".into(), now + Duration::days(5))],
+        ..facts()
+    };
+    let renewal = |update_copies| Intent::Renew {
+        within: Duration::days(30),
+        validity: Duration::hours(8760),
+        update_copies,
+    };
+    let defaults = |answer| {
+        vec![
+            pick("Renew"),
+            Reply::Type(String::new()),
+            Reply::Type(String::new()),
+            Reply::Confirm(answer),
+            Reply::Confirm(true),
+        ]
+    };
+    for answer in [true, false] {
+        let (outcome, fake, prompter) = drive(&due, defaults(answer));
+        assert_eq!(outcome, Outcome::Ran(renewal(answer), 0));
+        assert_eq!(
+            fake.planned,
+            [renewal(answer)],
+            "the plan shown is the one asked for"
+        );
+        assert!(
+            prompter
+                .transcript
+                .iter()
+                .any(|l| l.contains("also rewrite its copies")),
+            "{:?}",
+            prompter.transcript
+        );
+    }
+    // No copy of admin.conf, or admin.conf not due: nothing to ask.
+    for facts in [
+        Facts {
+            admin_copies: vec![],
+            ..due.clone()
+        },
+        Facts {
+            expiries: vec![
+                ("apiserver".into(), now + Duration::days(5)),
+                ("admin.conf".into(), now + Duration::days(200)),
+            ],
+            ..due.clone()
+        },
+    ] {
+        let replies = vec![
+            pick("Renew"),
+            Reply::Type(String::new()),
+            Reply::Type(String::new()),
+            Reply::Confirm(true),
+        ];
+        let (outcome, _, prompter) = drive(&facts, replies);
+        assert_eq!(outcome, Outcome::Ran(renewal(false), 0));
+        assert!(
+            !prompter
+                .transcript
+                .iter()
+                .any(|l| l.contains("also rewrite its copies")),
+            "{:?}",
+            prompter.transcript
+        );
+    }
+}
+
+#[test]
+fn pty_renewing_admin_conf_updates_its_copies_when_asked() {
+    let (_, host) = due_in_12_days("admin.conf");
+    let state = common::state_dir();
+    let home = tempfile::tempdir().unwrap();
+    let copy = home.path().join("alice/.kube/config");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(host.file("admin.conf"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&copy, Some(1000), Some(1000)).unwrap();
+    let glob = format!("--copies={}/*/.kube/config", home.path().display());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(host.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args([
+            glob.as_str(),
+            "wizard",
+            "--server",
+            "https://127.0.0.1:9",
+            "--api-timeout",
+            "1s",
+        ])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+    choose_renewal_with_defaults(&mut session);
+    session.exp_string("also rewrite its copies").unwrap();
+    session.send_line("y").unwrap();
+    session
+        .exp_string("(user kubernetes-admin): updated with admin.conf's new credential")
+        .unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session
+        .exp_string("renewed 1 certificate(s) and updated 1 copy(ies) of admin.conf")
+        .unwrap();
+    assert_eq!(exit_code(&session), 0);
+    let config = |path: &std::path::Path| {
+        kubecred::domain::kubeconfig::Kubeconfig::parse(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (admin, alice) = (config(&host.file("admin.conf")), config(&copy));
+    assert_eq!(
+        alice.users[0].user.client_certificate_data,
+        admin.users[0].user.client_certificate_data
+    );
+    let meta = std::fs::metadata(&copy).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
+    let json = common::kubecred(&[
+        "--kubernetes-dir",
+        &host.path().display().to_string(),
+        &glob,
+        "check",
+        "-o",
+        "json",
+    ])
+    .json();
+    assert!(
+        !common::codes(&json)
+            .iter()
+            .any(|(_, code)| code == "stale-admin-copy"),
+        "{json}"
+    );
+}
+
+#[test]
+fn pty_updating_stale_copies_on_a_joined_node_writes_the_copies_and_nothing_else() {
+    let host = Host::new(AdminLayout::Joined129);
+    let state = common::state_dir();
+    let home = tempfile::tempdir().unwrap();
+    let copy = home.path().join("alice/.kube/config");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(host.file("admin.conf"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&copy, Some(1000), Some(1000)).unwrap();
+    let glob = format!("--copies={}/*/.kube/config", home.path().display());
+    let cli = |args: &[&str]| {
+        let mut full = vec![
+            "--kubernetes-dir".to_owned(),
+            host.path().display().to_string(),
+            "--state-dir".to_owned(),
+            state.path().display().to_string(),
+            glob.clone(),
+        ];
+        full.extend(args.iter().map(|a| (*a).to_owned()));
+        common::kubecred(&full)
+    };
+    // A renewal without --update-copies leaves alice's copy stale.
+    assert_eq!(cli(&["renew", "admin.conf", "--yes"]).code, 0);
+    let any_stale = |json: &serde_json::Value| {
+        common::codes(json)
+            .iter()
+            .any(|(_, code)| code == "stale-admin-copy")
+    };
+    assert!(any_stale(&cli(&["check", "-o", "json"]).json()));
+    let before = snapshot(host.path());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubecred"));
+    command
+        .arg("--kubernetes-dir")
+        .arg(host.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args([
+            glob.as_str(),
+            "wizard",
+            "--server",
+            "https://127.0.0.1:9",
+            "--api-timeout",
+            "1s",
+        ])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+    // Entries: [Renew,] Update the stale copies, Roll back, Quit (default): up twice.
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session
+        .exp_string("(user kubernetes-admin): updated with admin.conf's current credential")
+        .unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("y").unwrap();
+    session
+        .exp_string("updated 1 copy(ies) of admin.conf")
+        .unwrap();
+    assert_eq!(exit_code(&session), 0);
+    assert_eq!(
+        snapshot(host.path()),
+        before,
+        "nothing of the node is written: no super-admin.conf on a joined node"
+    );
+    assert!(!any_stale(&cli(&["check", "-o", "json"]).json()));
+    let meta = std::fs::metadata(&copy).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (1000, 0o600));
 }

@@ -212,12 +212,18 @@ pub(super) fn run(global: &GlobalOptions, args: &MigrateArgs, ctx: &Context) -> 
     }
     if global.format != Format::Json || dry_run {
         print(&match global.format {
-            Format::Json => render::plan_json(&planned.plan, planned.options.offline),
+            Format::Json => {
+                render::plan_json(&planned.plan, planned.options.offline, &global.state_dir)
+            }
             _ => planned.table(global),
         })?;
     }
     if dry_run {
         return Ok(0);
+    }
+    if global.format == Format::Json && !yes {
+        // JSON carries one document, the summary: the plan asked about goes to stderr.
+        eprint!("{}", planned.table(global));
     }
     confirm(yes, ctx, "Migrate this node?")?;
     // Not a dry run: `begin_writing` took the lock.
@@ -370,7 +376,7 @@ pub(super) fn execute(
         forget_mark(global);
     }
     let text = match global.format {
-        Format::Json => render::summary_json(plan, &material, &outcome),
+        Format::Json => render::summary_json(plan, &material, &outcome, &changes),
         _ => render::summary_text(plan, &material, &outcome),
     };
     print(&text)?;

@@ -219,6 +219,7 @@ impl RenewOptions {
                 key,
                 trust_clock: args.trust_clock,
                 all_or_nothing: args.all_or_nothing,
+                update_copies: args.update_copies,
             },
             write: WriteOptions::new(&args.write),
             restart: match args.restart {

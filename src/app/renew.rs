@@ -18,6 +18,7 @@ use crate::edge::apply::transaction::{self, ApplyError};
 use crate::edge::context::Context;
 use crate::edge::inventory::Host;
 use crate::edge::restart::{RestartError, Restarter};
+use crate::ui::cli::DEFAULT_COPIES;
 use crate::ui::render;
 
 /// A renewal planned from one scan of the node: what is shown and, once
@@ -47,11 +48,11 @@ pub(super) fn run(global: &GlobalOptions, options: &RenewOptions, ctx: &Context)
     notices(global, &planned.plan);
     // No lock is a dry run: it only shows.
     let lock = match lock {
-        Some(lock) if !planned.plan.items.is_empty() => lock,
+        Some(lock) if !planned.plan.is_empty() => lock,
         _ => {
             show(global, &planned.plan)?;
             let status = skipped_faults(&planned.plan);
-            if planned.plan.items.is_empty() && !global.quiet {
+            if planned.plan.is_empty() && !global.quiet {
                 eprintln!(
                     "{}",
                     if status == 0 {
@@ -65,14 +66,27 @@ pub(super) fn run(global: &GlobalOptions, options: &RenewOptions, ctx: &Context)
         }
     };
     if !write.yes {
-        show(global, &planned.plan)?;
+        // JSON carries one document, the result: the plan asked about goes to stderr.
+        if global.format == Format::Json {
+            eprint!("{}", render::plan::renew_table(&planned.plan));
+        } else {
+            show(global, &planned.plan)?;
+        }
     }
-    confirm(
-        write.yes,
-        ctx,
-        &format!("Renew {} certificate(s)?", planned.plan.items.len()),
-    )?;
+    confirm(write.yes, ctx, &question(&planned.plan))?;
     execute(global, planned, &lock, ctx)
+}
+
+/// The confirmation asked for `plan`.
+fn question(plan: &renew::Plan) -> String {
+    let (certificates, copies) = (plan.items.len(), plan.copies_to_update().len());
+    match (certificates, copies) {
+        (_, 0) => format!("Renew {certificates} certificate(s)?"),
+        (0, _) => format!("Update {copies} copy(ies) of admin.conf?"),
+        _ => format!(
+            "Renew {certificates} certificate(s) and update {copies} copy(ies) of admin.conf?"
+        ),
+    }
 }
 
 /// Scans the node and plans the renewal; takes no lock and writes nothing.
@@ -81,7 +95,20 @@ pub(super) fn plan(
     options: &RenewOptions,
     ctx: &Context,
 ) -> Result<Planned> {
-    let inventory = scan_host(&global.writing_scope(ctx), 1)?;
+    // The copies are read only when this run may concern them.
+    let concerns_copies = options.request.update_copies
+        || options.request.names.is_empty()
+        || options
+            .request
+            .names
+            .iter()
+            .any(|name| name == "all" || name == "admin.conf");
+    let scope = if concerns_copies {
+        global.scope(ctx)
+    } else {
+        global.writing_scope(ctx)
+    };
+    let inventory = scan_host(&scope, 1)?;
     describe_scan(global.verbose, &inventory);
     let plan = renew::plan(&inventory, &options.request, ctx.now)
         .map_err(|err| usage_or_failure(&err, global))?;
@@ -136,22 +163,28 @@ pub(super) fn execute(
     // What was shown is what happens: a credential that failed to issue moves to the skips.
     plan.items
         .retain(|item| !prepared.skipped.iter().any(|skip| skip.name == item.name));
-    plan.skipped.extend(prepared.skipped);
-    if options.write.yes {
+    plan.skipped.extend(prepared.skipped.iter().cloned());
+    if options.write.yes && global.format != Format::Json {
         show(global, &plan)?;
     }
     let status = skipped_faults(&plan);
-    let renewed = prepared.renewed;
-    if renewed.is_empty() {
+    for (path, reason) in &prepared.skipped_copies {
+        eprintln!(
+            "warning: copy not updated: {}: {}",
+            crate::ui::render::text::path(path),
+            crate::ui::render::text::printable(reason)
+        );
+    }
+    let changes: Vec<Write> = prepared.changes();
+    if changes.is_empty() {
         if !global.quiet {
             eprintln!("nothing was renewed");
         }
+        if global.format == Format::Json {
+            show(global, &plan)?;
+        }
         return Ok(status);
     }
-    let changes: Vec<Write> = renewed
-        .iter()
-        .flat_map(|r| r.changes.iter().cloned())
-        .collect();
     let backup = transaction::apply(
         &global.state_dir,
         &global.kubernetes_dir,
@@ -162,30 +195,91 @@ pub(super) fn execute(
     )
     .map_err(|err| apply_error(&err))?;
     describe_backup(global.verbose, &backup);
-    let names: Vec<String> = renewed.iter().map(|r| r.name.clone()).collect();
+    let names: Vec<String> = prepared.renewed.iter().map(|r| r.name.clone()).collect();
+    let copies: Vec<&std::path::Path> = prepared.copies.iter().map(|c| c.path.as_path()).collect();
     if !global.quiet {
+        let done = match (names.len(), copies.len()) {
+            (renewed, 0) => format!("renewed {renewed} certificate(s)"),
+            (0, updated) => format!("updated {updated} copy(ies) of admin.conf"),
+            (renewed, updated) => {
+                format!(
+                    "renewed {renewed} certificate(s) and updated {updated} copy(ies) of admin.conf"
+                )
+            }
+        };
         eprintln!(
-            "renewed {} certificate(s); the previous files are in backup {} ({})",
-            names.len(),
+            "{done}; the previous files are in backup {} ({})",
             backup.manifest.id,
             crate::ui::render::text::path(&backup.dir)
         );
+        for copy in &copies {
+            eprintln!("copy updated: {}", crate::ui::render::text::path(copy));
+        }
     }
+    // The copies this renewal left stale, and the command that updates them.
+    let admin_renewed = names.iter().any(|name| name == "admin.conf");
+    let stale: Vec<&crate::domain::migrate::CopyRef> = if plan.update_copies || !admin_renewed {
+        Vec::new()
+    } else {
+        plan.copies.iter().collect()
+    };
+    let update_command = (!stale.is_empty()).then(|| update_copies_line(global));
+    let mut result = render::plan::Renewal {
+        changes: &changes,
+        backup: (backup.manifest.id.clone(), backup.dir.clone()),
+        skipped_copies: &prepared.skipped_copies,
+        update_command: update_command.clone(),
+        restart_policy: match options.restart {
+            Restart::Never => "never",
+            Restart::Auto { .. } => "auto",
+            Restart::Ask { .. } => "ask",
+        },
+        restarted: Vec::new(),
+    };
+    let tell_stale = || {
+        if let Some(line) = update_command.as_ref().filter(|_| !global.quiet) {
+            for copy in &stale {
+                eprintln!(
+                    "stale copy: {} (user {}) still holds admin.conf's previous certificate",
+                    crate::ui::render::text::path(&copy.path),
+                    crate::ui::render::text::printable(&copy.user)
+                );
+            }
+            eprintln!("update the copies with: {line}");
+        }
+    };
     let restart_within = match options.restart {
         Restart::Never => None,
         Restart::Auto { timeout } => Some(timeout),
         Restart::Ask { timeout } => offer_restart(&names, ctx).then_some(timeout),
     };
     if let Some(timeout) = restart_within {
-        restart(
+        let restarted = restart(
             global,
             &inventory,
             &names,
             timeout,
             options.force_etcd_restart,
             ctx,
-        )?;
-        return Ok(status);
+        );
+        let failure = match restarted {
+            Ok(done) => {
+                result.restarted = done;
+                None
+            }
+            Err((done, err)) => {
+                result.restarted = done;
+                Some(err)
+            }
+        };
+        if global.format == Format::Json {
+            print(&render::plan::renew_result_json(&plan, &result))?;
+        }
+        tell_stale();
+        return failure.map_or(Ok(status), Err);
+    }
+    if global.format == Format::Json {
+        print(&render::plan::renew_result_json(&plan, &result))?;
     }
     if !global.quiet {
         let pods = renew::pods_to_restart(&names);
@@ -201,8 +295,47 @@ pub(super) fn execute(
             );
         }
     }
+    tell_stale();
     Ok(status)
 }
+
+/// The command that rewrites the copies of admin.conf's credential without
+/// renewing anything again: `--within 0s` makes nothing due (admin.conf was
+/// just renewed), and `--update-copies` with nothing due updates the copies
+/// alone. The global flags given that are not their defaults come along.
+fn update_copies_line(global: &GlobalOptions) -> String {
+    let mut words: Vec<String> = vec!["kubecred".into()];
+    let mut flag = |name: &str, value: &std::path::Path| {
+        words.push(name.into());
+        words.push(value.to_string_lossy().into_owned());
+    };
+    if global.kubernetes_dir != std::path::Path::new(DEFAULT_KUBERNETES_DIR) {
+        flag("--kubernetes-dir", &global.kubernetes_dir);
+    }
+    if global.cert_dir != global.kubernetes_dir.join("pki") {
+        flag("--cert-dir", &global.cert_dir);
+    }
+    if global.state_dir != std::path::Path::new(DEFAULT_STATE_DIR) {
+        flag("--state-dir", &global.state_dir);
+    }
+    if global
+        .copy_globs
+        .iter()
+        .map(String::as_str)
+        .ne(DEFAULT_COPIES.iter().copied())
+    {
+        for glob in &global.copy_globs {
+            words.push(format!("--copies={glob}"));
+        }
+    }
+    words.extend(["renew", "admin.conf", "--within", "0s", "--update-copies"].map(String::from));
+    crate::domain::shell::line(&words)
+}
+
+/// `--kubernetes-dir`'s default.
+const DEFAULT_KUBERNETES_DIR: &str = "/etc/kubernetes";
+/// `--state-dir`'s default.
+const DEFAULT_STATE_DIR: &str = "/var/lib/kubecred";
 
 /// Asks whether to restart the components that must load `renewed` (none: no question).
 fn offer_restart(renewed: &[String], ctx: &Context) -> bool {
@@ -221,6 +354,7 @@ fn offer_restart(renewed: &[String], ctx: &Context) -> bool {
 
 /// Restarts, one at a time and in order, the components that read one of the
 /// credentials `renewed` only at start; the first that fails stops the run.
+/// Says which were restarted, also when one failed.
 fn restart(
     global: &GlobalOptions,
     inventory: &Inventory,
@@ -228,13 +362,14 @@ fn restart(
     timeout: std::time::Duration,
     force_etcd: bool,
     ctx: &Context,
-) -> Result<()> {
+) -> Result<Vec<&'static str>, (Vec<&'static str>, anyhow::Error)> {
+    let mut finished = Vec::new();
     let needed = live::restarts_needed(renewed);
     if needed.is_empty() {
         if !global.quiet {
             eprintln!("no component needs a restart: each reloads or serves what was renewed");
         }
-        return Ok(());
+        return Ok(finished);
     }
     // From here a SIGINT or SIGTERM puts a manifest that is out back, then stops.
     let _ = ctrlc::set_handler(|| {
@@ -262,6 +397,7 @@ fn restart(
         }
         match restarter.restart(*component, renewed) {
             Ok(done) => {
+                finished.push(component.as_str());
                 if !global.quiet {
                     eprintln!(
                         "restarted {component} ({}; manifest out for {:.1} s): it uses the renewed credentials after {:.1} s",
@@ -275,10 +411,10 @@ fn restart(
                     );
                 }
             }
-            Err(err) => return Err(restart_error(&err, &needed[at..], global)),
+            Err(err) => return Err((finished, restart_error(&err, &needed[at..], global))),
         }
     }
-    Ok(())
+    Ok(finished)
 }
 
 /// A failed restart as SPEC's exit statuses: 130 interrupted, 4 when the

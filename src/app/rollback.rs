@@ -12,6 +12,7 @@ use crate::app::options::{Format, GlobalOptions, RestoreOptions, RollbackOptions
 use crate::app::renew::apply_error;
 use crate::app::{PathError, confirm, lock_refused, print};
 use crate::domain::plan::{Action, Ownership, Write};
+use crate::domain::renew;
 use crate::edge::apply::backup::{self, Backup, Bounds};
 use crate::edge::apply::lock::{RunLock, TreeLock, Wait};
 use crate::edge::apply::state;
@@ -84,15 +85,28 @@ fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> R
     } else {
         None
     };
-    print(&render::plan::restore_table(&backup))?;
+    let json = global.format == Format::Json;
+    if !json {
+        print(&render::plan::restore_table(&backup))?;
+    } else if !options.write.yes && !options.write.dry_run {
+        // JSON carries one document, the result: the restore asked about goes to stderr.
+        eprint!("{}", render::plan::restore_table(&backup));
+    }
     // No lock is a dry run: it only shows.
     let Some(lock) = lock else {
+        if json {
+            let planned = with_changes(options, backup, tree)?;
+            print(&restore_json(global, &planned, None))?;
+        }
         return Ok(0);
     };
     let planned = with_changes(options, backup, tree)?;
     if planned.is_empty() {
         if !global.quiet {
             eprintln!("{}", nothing_to_restore(id));
+        }
+        if json {
+            print(&restore_json(global, &planned, None))?;
         }
         return Ok(0);
     }
@@ -104,7 +118,7 @@ fn restore(global: &GlobalOptions, options: &RestoreOptions, ctx: &Context) -> R
             planned.changes.len()
         ),
     )?;
-    execute(global, planned, &lock, ctx)
+    execute(global, &planned, &lock, ctx)
 }
 
 /// Plans the restore of a backup: the backup, checked against where it may
@@ -134,33 +148,76 @@ pub(super) fn nothing_to_restore(id: &str) -> String {
 /// than the one named, that tree's lock, which the caller holds).
 pub(super) fn execute(
     global: &GlobalOptions,
-    planned: Planned,
+    planned: &Planned,
     _lock: &RunLock,
     ctx: &Context,
 ) -> Result<u8> {
-    let Planned {
-        options,
-        tree,
-        changes,
-        ..
-    } = planned;
     let current = transaction::apply(
         &global.state_dir,
-        &tree,
+        &planned.tree,
         "rollback",
-        &changes,
+        &planned.changes,
         ctx.now,
         &ctx.hook(),
     )
     .map_err(|err| apply_error(&err))?;
     describe_backup(global.verbose, &current);
+    if global.format == Format::Json {
+        print(&restore_json(
+            global,
+            planned,
+            Some((&current.manifest.id, &current.dir)),
+        ))?;
+    }
     if !global.quiet {
         eprintln!(
             "restored backup {}; the state before the rollback is in backup {}",
-            options.id, current.manifest.id
+            planned.options.id, current.manifest.id
         );
+        let pods = pods_to_restart(global, planned);
+        if !pods.is_empty() {
+            eprintln!(
+                "You must restart {} so that {} the restored certificates.",
+                pods.join(", "),
+                if pods.len() == 1 {
+                    "it loads"
+                } else {
+                    "they load"
+                }
+            );
+        }
     }
     Ok(0)
+}
+
+/// The restore as JSON; `backup` is the set the present went into, once applied.
+fn restore_json(
+    global: &GlobalOptions,
+    planned: &Planned,
+    backup: Option<(&str, &std::path::Path)>,
+) -> String {
+    render::plan::restore_json(
+        &planned.options.id,
+        &planned.changes,
+        backup,
+        &pods_to_restart(global, planned),
+    )
+}
+
+/// The static pods that read a credential file the restore puts back.
+fn pods_to_restart(global: &GlobalOptions, planned: &Planned) -> Vec<&'static str> {
+    let cert_dir = if planned.tree == global.kubernetes_dir {
+        global.cert_dir.clone()
+    } else {
+        planned.tree.join("pki")
+    };
+    let names: Vec<String> = planned
+        .changes
+        .iter()
+        .filter_map(|change| renew::credential_at(&change.path, &planned.tree, &cert_dir))
+        .map(str::to_owned)
+        .collect();
+    renew::pods_to_restart(&names)
 }
 
 /// The backup named and the tree it goes back into, its manifest checked

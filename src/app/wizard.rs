@@ -116,6 +116,13 @@ fn gather(
             .filter(|f| f.code == Code::StaleAdminCopy)
             .map(|f| f.path.clone())
             .collect(),
+        admin_copies: inventory
+            .material("admin.conf")
+            .map(|admin| crate::domain::migrate::admin_copies(&inventory, &admin.certificate, true))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|copy| copy.path)
+            .collect(),
         binding: None,
         backups: Backup::list(&global.state_dir)
             .into_iter()
@@ -235,11 +242,22 @@ impl Executor for RealExecutor<'_> {
             } => self
                 .migrate_plan(*offline, *update_copies)
                 .map(|planned| Shown::Migrate(Box::new(planned))),
-            Intent::UpdateCopies { offline } => self
-                .migrate_plan(*offline, true)
-                .map(|planned| Shown::Migrate(Box::new(planned))),
-            Intent::Renew { within, validity } => {
-                let options = renew_options(*within, *validity)?;
+            // `renew admin.conf --within 0s --update-copies`: the copies
+            // alone, never a migration's super-admin.conf on a joined node.
+            Intent::UpdateCopies => {
+                let planned = renew::plan(self.options, &copies_options()?, self.ctx)
+                    .map_err(|err| unplannable(&err))?;
+                if planned.plan().is_empty() {
+                    return Err("no stale copy holds admin.conf's identity (a super-admin.conf copy, say, is another): replace or delete it by hand".into());
+                }
+                Ok(Shown::Renew(Box::new(planned)))
+            }
+            Intent::Renew {
+                within,
+                validity,
+                update_copies,
+            } => {
+                let options = renew_options(*within, *validity, *update_copies)?;
                 let planned = renew::plan(self.options, &options, self.ctx)
                     .map_err(|err| unplannable(&err))?;
                 if planned.plan().items.is_empty() {
@@ -290,7 +308,7 @@ impl Executor for RealExecutor<'_> {
             Shown::MoveSuperAdmin(planned) => lock_for_writing(options, planned.write().wait, ctx)
                 .and_then(|lock| move_super_admin::execute(options, planned, &lock, ctx)),
             Shown::Rollback(planned) => lock_for_writing(options, planned.write().wait, ctx)
-                .and_then(|lock| rollback::execute(options, planned, &lock, ctx)),
+                .and_then(|lock| rollback::execute(options, &planned, &lock, ctx)),
         };
         match result {
             Ok(code) => code,
@@ -346,13 +364,18 @@ fn confirmed() -> Result<WriteArgs, String> {
     })
 }
 
-/// `renew all --within W --validity V --yes`, resolved as the command line is.
+/// `renew all --within W --validity V [--update-copies] --yes`, resolved as the command line is.
 /// Whatever the environment asks of `renew`, the wizard asks the operator,
 /// after the renewal, before it restarts anything.
-fn renew_options(within: time::Duration, validity: time::Duration) -> Result<RenewOptions, String> {
+fn renew_options(
+    within: time::Duration,
+    validity: time::Duration,
+    update_copies: bool,
+) -> Result<RenewOptions, String> {
     let mut options = RenewOptions::new(&RenewArgs {
         within: Some(Some(within)),
         validity,
+        update_copies,
         write: confirmed()?,
         restart: cli::RestartArg::Auto,
         ..cli::defaults().map_err(|err| err.to_string())?
@@ -361,6 +384,20 @@ fn renew_options(within: time::Duration, validity: time::Duration) -> Result<Ren
         options.restart = Restart::Ask { timeout };
     }
     Ok(options)
+}
+
+/// `renew admin.conf --within 0s --update-copies --yes`: admin.conf is not
+/// due (unless expired), so only its stale copies are rewritten with its
+/// current credential.
+fn copies_options() -> Result<RenewOptions, String> {
+    Ok(RenewOptions::new(&RenewArgs {
+        names: vec!["admin.conf".into()],
+        within: Some(Some(time::Duration::ZERO)),
+        update_copies: true,
+        write: confirmed()?,
+        restart: cli::RestartArg::Never,
+        ..cli::defaults().map_err(|err| err.to_string())?
+    }))
 }
 
 /// `rollback ID --yes`, resolved as the command line is.

@@ -242,16 +242,7 @@ pub fn plan(
         .checked_add(options.validity)
         .ok_or_else(out_of_range)?
         .min(ca.certificate.not_after);
-    let copies = inventory
-        .copies
-        .iter()
-        .filter(|copy| copy.certificate.fingerprint != old_admin.fingerprint || reissue_admin)
-        .filter(|copy| copy.certificate.common_name == old_admin.common_name)
-        .map(|copy| CopyRef {
-            path: copy.file.path.clone(),
-            user: copy.user.clone(),
-        })
-        .collect();
+    let copies = admin_copies(inventory, &old_admin, reissue_admin);
     Ok(Plan {
         admin_path: admin.path.clone(),
         old_admin,
@@ -265,6 +256,23 @@ pub fn plan(
         not_after,
         now,
     })
+}
+
+/// The copies of admin.conf's credential `admin` (a user of the same common
+/// name) that do not hold it, or, when `replacing` it, every one: what
+/// `--update-copies` rewrites. A copy of another identity (super-admin.conf's,
+/// a person's own) is never among them.
+pub fn admin_copies(inventory: &Inventory, admin: &Certificate, replacing: bool) -> Vec<CopyRef> {
+    inventory
+        .copies
+        .iter()
+        .filter(|copy| copy.certificate.fingerprint != admin.fingerprint || replacing)
+        .filter(|copy| copy.certificate.common_name == admin.common_name)
+        .map(|copy| CopyRef {
+            path: copy.file.path.clone(),
+            user: copy.user.clone(),
+        })
+        .collect()
 }
 
 /// The new files, issued and verified.
@@ -377,26 +385,70 @@ pub fn prepare(
         (cert, key)
     } else {
         // Already split: the copies get admin.conf's current credential.
-        let pem = |source: Option<crate::domain::kubeconfig::Source>| match source {
-            Some(crate::domain::kubeconfig::Source::Embedded { pem, .. }) => {
-                Ok(String::from_utf8_lossy(&pem).into_owned())
-            }
-            _ => Err(error(
-                "admin.conf's credentials are not embedded",
-                &plan.admin_path,
-            )),
-        };
-        (pem(current.certificate.clone())?, pem(current.key.clone())?)
+        embedded_pem(&current).map_err(|reason| error(reason, &plan.admin_path))?
     };
     if plan.update_copies {
-        for copy in &plan.copies {
-            match rewrite_copy(source, copy, &cert, &key) {
-                Ok(bytes) => material.copies.push((copy.path.clone(), bytes)),
-                Err(reason) => material.skipped_copies.push((copy.path.clone(), reason)),
-            }
-        }
+        (material.copies, material.skipped_copies) =
+            rewrite_copies(source, &plan.copies, &cert, &key);
     }
     Ok(material)
+}
+
+/// The certificate and key PEM embedded for a kubeconfig's current user.
+fn embedded_pem(
+    current: &crate::domain::kubeconfig::CurrentCredentials,
+) -> Result<(String, String), String> {
+    let pem = |source: Option<crate::domain::kubeconfig::Source>| match source {
+        Some(crate::domain::kubeconfig::Source::Embedded { pem, .. }) => {
+            Ok(String::from_utf8_lossy(&pem).into_owned())
+        }
+        _ => Err("admin.conf's credentials are not embedded".to_owned()),
+    };
+    Ok((pem(current.certificate.clone())?, pem(current.key.clone())?))
+}
+
+/// The client certificate and key PEM that admin.conf's bytes `admin`
+/// (a kubeconfig in `dir`) embed for its current user.
+pub(crate) fn admin_credential(admin: &[u8], dir: &Path) -> Result<(String, String), String> {
+    let config = Kubeconfig::parse(admin)?;
+    embedded_pem(&config.current_credentials(dir)?)
+}
+
+/// Copies rewritten (each path with its new bytes), and those that cannot be, with why.
+pub(crate) type Rewritten = (Vec<(PathBuf, Vec<u8>)>, Vec<(PathBuf, String)>);
+
+/// Each copy rewritten with the certificate and key `cert`/`key` (see
+/// [`rewrite_copy`]), and those that cannot be, with why.
+pub(crate) fn rewrite_copies(
+    source: &dyn Source,
+    copies: &[CopyRef],
+    cert: &str,
+    key: &str,
+) -> Rewritten {
+    let (mut rewritten, mut skipped) = (Vec::new(), Vec::new());
+    for copy in copies {
+        match rewrite_copy(source, copy, cert, key) {
+            Ok(bytes) => rewritten.push((copy.path.clone(), bytes)),
+            Err(reason) => skipped.push((copy.path.clone(), reason)),
+        }
+    }
+    (rewritten, skipped)
+}
+
+/// The write of a rewritten copy: kept mode and owner (a new file would get
+/// 0600), under kubectl's lock, expecting the bytes `source` holds.
+pub(crate) fn copy_write(
+    path: &Path,
+    bytes: &[u8],
+    source: &dyn Source,
+) -> Result<Write, MigrateError> {
+    Ok(Write::file(
+        path.to_path_buf(),
+        bytes.to_vec(),
+        0o600,
+        true,
+        source.expect(path).map_err(|reason| error(reason, path))?,
+    ))
 }
 
 /// The copy with its admin user's certificate and key replaced; all else kept.
@@ -574,13 +626,7 @@ pub fn writes(
         ));
     }
     for (path, bytes) in &material.copies {
-        writes.push(Write::file(
-            path.clone(),
-            bytes.clone(),
-            0o600,
-            true,
-            expect(path)?,
-        ));
+        writes.push(copy_write(path, bytes, source)?);
     }
     Ok(writes)
 }

@@ -12,6 +12,7 @@ use crate::domain::clock;
 use crate::domain::issue::{self, IssueError, KeyAlgorithm, Profile, Usage};
 use crate::domain::kubeconfig::Kubeconfig;
 use crate::domain::layout::{self, Kind};
+use crate::domain::migrate::{self, CopyRef};
 use crate::domain::model::{
     self, Credential, Inventory, KeyState, Origin, PERMISSION_DENIED, State,
 };
@@ -35,6 +36,9 @@ pub struct Request {
     /// With `all`: refuse everything when one credential cannot be renewed
     /// (`--all-or-nothing`), instead of skipping it.
     pub all_or_nothing: bool,
+    /// Rewrite the copies of admin.conf's credential (`~/.kube/config`) with
+    /// the one admin.conf holds after the run (`--update-copies`).
+    pub update_copies: bool,
 }
 
 /// Which key a renewed certificate gets.
@@ -60,6 +64,58 @@ pub struct Plan {
     /// Whether a credential that fails while it is issued is skipped (a fault)
     /// rather than refusing the whole renewal.
     pub skip_faults: bool,
+    /// The copies of admin.conf's credential this run leaves behind: every one
+    /// when admin.conf is renewed, else (with `update_copies`) those that do
+    /// not hold its current certificate.
+    pub copies: Vec<CopyRef>,
+    /// Whether the copies are rewritten (`--update-copies`), or only named.
+    pub update_copies: bool,
+}
+
+impl Plan {
+    /// Whether the plan writes nothing: no certificate, no copy.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.copies_to_update().is_empty()
+    }
+
+    /// The copies the run rewrites.
+    pub fn copies_to_update(&self) -> &[CopyRef] {
+        if self.update_copies {
+            &self.copies
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether admin.conf is renewed.
+    pub fn renews_admin(&self) -> bool {
+        self.items.iter().any(|item| item.name == ADMIN)
+    }
+
+    /// Every file the run writes, in order: each leaf's key (rewritten with
+    /// the same bytes under `--reuse-key`) and certificate, each kubeconfig;
+    /// then the copies.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        for item in &self.items {
+            if item.kind == Kind::Kubeconfig {
+                paths.push(item.path.clone());
+            } else {
+                paths.push(key_path(&item.path));
+                paths.push(item.path.clone());
+            }
+        }
+        paths.extend(self.copies_to_update().iter().map(|copy| copy.path.clone()));
+        paths
+    }
+}
+
+/// The credential whose copies `--update-copies` keeps current.
+const ADMIN: &str = "admin.conf";
+
+/// A leaf certificate's key file.
+fn key_path(cert: &Path) -> PathBuf {
+    cert.with_extension("key")
 }
 
 /// One certificate to renew.
@@ -203,6 +259,8 @@ pub fn plan(
         skipped: Vec::new(),
         now,
         skip_faults: all && !request.all_or_nothing,
+        copies: Vec::new(),
+        update_copies: request.update_copies,
     };
     for name in renewable() {
         if !all && !request.names.iter().any(|wanted| wanted == name) {
@@ -239,6 +297,12 @@ pub fn plan(
             Err(err) if plan.skip_faults => plan.skipped.push(fault(err, name, &credential.path)),
             Err(err) => return Err(err),
         }
+    }
+    let renews_admin = plan.renews_admin();
+    if (renews_admin || request.update_copies)
+        && let Some(admin) = inventory.material(ADMIN)
+    {
+        plan.copies = migrate::admin_copies(inventory, &admin.certificate, renews_admin);
     }
     Ok(plan)
 }
@@ -548,6 +612,21 @@ pub struct Prepared {
     pub renewed: Vec<Renewed>,
     /// Planned but not issued (only when the plan skips faults), and why.
     pub skipped: Vec<Skipped>,
+    /// The copies rewritten with admin.conf's credential (`--update-copies`).
+    pub copies: Vec<Write>,
+    /// The copies that cannot be rewritten, and why.
+    pub skipped_copies: Vec<(PathBuf, String)>,
+}
+
+impl Prepared {
+    /// Every write, in order: the credentials' (admin.conf's among them), then the copies'.
+    pub fn changes(&self) -> Vec<Write> {
+        self.renewed
+            .iter()
+            .flat_map(|renewed| renewed.changes.iter().cloned())
+            .chain(self.copies.iter().cloned())
+            .collect()
+    }
 }
 
 /// Issues every planned certificate and verifies it, with the CA keys and
@@ -581,6 +660,8 @@ pub fn prepare(
     let mut prepared = Prepared {
         renewed: Vec::new(),
         skipped: Vec::new(),
+        copies: Vec::new(),
+        skipped_copies: Vec::new(),
     };
     for item in &plan.items {
         // Taken first, so that a skipped item never shifts the keys of the next ones.
@@ -599,7 +680,63 @@ pub fn prepare(
             Err(err) => return Err(err),
         }
     }
+    update_copies(plan, inventory, source, &mut prepared)?;
     Ok(prepared)
+}
+
+/// With `--update-copies`: each planned copy rewritten with the credential
+/// admin.conf holds after the run, the new one when it was renewed (a copy
+/// keeps its owner, mode and every other entry; see `migrate`).
+fn update_copies(
+    plan: &Plan,
+    inventory: &Inventory,
+    source: &dyn Source,
+    prepared: &mut Prepared,
+) -> Result<(), RenewError> {
+    let copies = plan.copies_to_update();
+    let Some(admin) = inventory.credential(ADMIN).filter(|_| !copies.is_empty()) else {
+        return Ok(());
+    };
+    let unusable = |path: &Path, reason: String| RenewError::Unusable {
+        name: ADMIN.to_owned(),
+        path: path.to_path_buf(),
+        reason,
+    };
+    let renewed = prepared
+        .renewed
+        .iter()
+        .filter(|renewed| renewed.name == ADMIN)
+        .flat_map(|renewed| &renewed.changes)
+        .find_map(|change| match &change.action {
+            crate::domain::plan::Action::Write(bytes, _) => Some(bytes.clone()),
+            crate::domain::plan::Action::Remove => None,
+        });
+    let dir = admin.path.parent().unwrap_or_else(|| Path::new("."));
+    let credential = match renewed {
+        Some(bytes) => Ok(bytes),
+        None => read_pem(source, &admin.path),
+    }
+    .and_then(|bytes| migrate::admin_credential(&bytes, dir));
+    // admin.conf's credential cannot be copied: the copies stay, the renewal goes on.
+    let (cert, key) = match credential {
+        Ok(credential) => credential,
+        Err(reason) => {
+            prepared.skipped_copies = copies
+                .iter()
+                .map(|copy| (copy.path.clone(), format!("admin.conf: {reason}")))
+                .collect();
+            return Ok(());
+        }
+    };
+    let (rewritten, skipped) = migrate::rewrite_copies(source, copies, &cert, &key);
+    for (path, bytes) in &rewritten {
+        prepared.copies.push(
+            migrate::copy_write(path, bytes, source)
+                .map_err(|err| unusable(&err.path, err.message))?,
+        );
+    }
+    prepared.skipped_copies = skipped;
+    Ok(())
 }
 
 fn renew_one(
@@ -638,7 +775,7 @@ fn renew_one(
             item, source, &cert_pem, &key_pem, ca_pem,
         )?]
     } else {
-        let key_path = item.path.with_extension("key");
+        let key_path = key_path(&item.path);
         let expect = |path: &Path| {
             source.expect(path).map_err(|reason| RenewError::Unusable {
                 name: item.name.clone(),
@@ -881,6 +1018,21 @@ fn kubeconfig_change(
     ))
 }
 
+/// The renewable credential a file of the tree belongs to (its kubeconfig,
+/// its certificate or its key), if any: what a restored backup put back.
+pub fn credential_at(path: &Path, kubernetes_dir: &Path, cert_dir: &Path) -> Option<&'static str> {
+    layout::CREDENTIALS
+        .iter()
+        .filter(|spec| spec.renewable)
+        .find(|spec| match spec.kind {
+            Kind::Kubeconfig => path == kubernetes_dir.join(spec.file),
+            Kind::Leaf | Kind::Ca => ["crt", "key"]
+                .iter()
+                .any(|ext| path == cert_dir.join(format!("{}.{ext}", spec.file))),
+        })
+        .map(|spec| spec.name)
+}
+
 /// The static pods that must restart to load renewed certificates, in kubeadm's words.
 pub fn pods_to_restart(names: &[String]) -> Vec<&'static str> {
     let mut pods = Vec::new();
@@ -952,6 +1104,7 @@ mod tests {
             key: KeyChoice::Auto,
             trust_clock: false,
             all_or_nothing: false,
+            update_copies: false,
         }
     }
 

@@ -252,6 +252,9 @@ pub struct RenewArgs {
     /// Restart etcd even when its quorum gate refuses (a two-member cluster, another member not known healthy)
     #[arg(long)]
     pub force_etcd_restart: bool,
+    /// Also rewrite the copies of admin.conf's credential (~/.kube/config, see --copies) with the one admin.conf holds after the run, in the same transaction (nothing due: the stale copies alone)
+    #[arg(long)]
+    pub update_copies: bool,
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,

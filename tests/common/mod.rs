@@ -313,3 +313,33 @@ pub fn state_dir() -> TempDir {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     dir
 }
+
+/// Reads `json` with python3's `json` module (a parser kubecred does not
+/// share) and returns what the Python expression `expr` over the document
+/// `d` prints.
+pub fn python_json(json: &str, expr: &str) -> String {
+    let (ok, said) = judge(
+        "python3",
+        &[
+            "-c",
+            &format!("import json,sys; d=json.load(sys.stdin); print({expr})"),
+        ],
+        json.as_bytes(),
+    );
+    assert!(ok, "python3 rejects the JSON: {said}");
+    said.trim_end().to_owned()
+}
+
+/// The SHA-256 of a file as `sha256sum` computes it.
+pub fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum (coreutils) is needed by this test");
+    assert!(out.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

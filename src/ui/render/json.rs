@@ -4,13 +4,14 @@
 //! an object carrying its exact bytes.
 
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::domain::cert::Certificate;
+use crate::domain::cert::{Certificate, Fingerprint};
 use crate::domain::findings::Finding;
 use crate::domain::model::{Credential, FileMeta, FileRead, KeyState, Origin, State};
+use crate::domain::plan::{Action, Write};
 use crate::domain::report::Report;
 use crate::domain::span::rfc3339;
 
@@ -81,6 +82,32 @@ pub fn check(report: &Report<'_>) -> String {
     let mut doc = doc;
     live(&mut doc, report);
     pretty(&doc)
+}
+
+/// The files a run wrote (with `applied: false`, the ones it would write):
+/// each with its path, `action` (`written`, `removed`) and, for a file
+/// written, `sha256`, the SHA-256 of its new bytes.
+pub fn changes(writes: &[Write]) -> Vec<Value> {
+    writes
+        .iter()
+        .map(|write| match &write.action {
+            Action::Write(bytes, _) => json!({
+                "path": path(&write.path),
+                "action": "written",
+                "sha256": Fingerprint::of(bytes).to_string(),
+            }),
+            Action::Remove => json!({"path": path(&write.path), "action": "removed"}),
+        })
+        .collect()
+}
+
+/// The files a plan would write whose bytes are made only when it runs (new
+/// keys, new certificates): path and action, no `sha256`.
+pub fn planned(paths: &[PathBuf]) -> Vec<Value> {
+    paths
+        .iter()
+        .map(|file| json!({"path": path(file), "action": "written"}))
+        .collect()
 }
 
 fn pretty(doc: &Value) -> String {

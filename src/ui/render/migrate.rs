@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use crate::domain::binding::{BINDING, Created};
 use crate::domain::layout::{KUBEADM_CLUSTER_ADMINS, SYSTEM_MASTERS};
 use crate::domain::migrate::{self, Material, Plan, SuperAdmin, Unverified};
+use crate::domain::plan::Write;
 use crate::domain::shell;
 use crate::domain::span::{date, rfc3339};
-use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
+use crate::ui::render::json::{self, SCHEMA_VERSION, path as json_path};
 use crate::ui::render::plan::algorithm_name;
 use crate::ui::render::text;
 
@@ -83,11 +84,19 @@ pub fn plan_table(plan: &Plan, offline: bool, state_dir: &Path) -> String {
     out
 }
 
-/// The plan as JSON.
-pub fn plan_json(plan: &Plan, offline: bool) -> String {
+/// The plan as JSON: `applied` false, the files it would write (offline,
+/// the binding manifest and its mark in `state_dir` too).
+pub fn plan_json(plan: &Plan, offline: bool, state_dir: &Path) -> String {
+    let mut paths = plan.paths();
+    if offline && plan.reissue_admin {
+        paths.insert(0, migrate::mark_path(state_dir));
+        paths.insert(0, migrate::manifest_path(state_dir));
+    }
     pretty(&json!({
         "schemaVersion": SCHEMA_VERSION,
         "operation": "migrate",
+        "applied": false,
+        "changes": json::planned(&paths),
         "offline": offline,
         "files": plan.paths().iter().map(|p| json_path(p)).collect::<Vec<_>>(),
         "bindingVia": plan.binding_via.as_ref().map(|(name, _)| name),
@@ -101,7 +110,13 @@ pub fn plan_json(plan: &Plan, offline: bool) -> String {
 
 /// A migration that had nothing to do, as JSON.
 pub fn unchanged_json() -> String {
-    pretty(&json!({"schemaVersion": SCHEMA_VERSION, "operation": "migrate", "changed": false}))
+    pretty(&json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "operation": "migrate",
+        "changed": false,
+        "applied": false,
+        "changes": [],
+    }))
 }
 
 fn super_admin_json(super_admin: &SuperAdmin) -> Value {
@@ -208,12 +223,21 @@ pub fn summary_text(plan: &Plan, material: &Material, outcome: &Outcome) -> Stri
     out
 }
 
-/// What the migration did, as JSON.
-pub fn summary_json(plan: &Plan, material: &Material, outcome: &Outcome) -> String {
+/// What the migration did, as JSON: `applied` true, the backup, each file
+/// written (`changes`) with its new SHA-256.
+pub fn summary_json(
+    plan: &Plan,
+    material: &Material,
+    outcome: &Outcome,
+    changes: &[Write],
+) -> String {
     pretty(&json!({
         "schemaVersion": SCHEMA_VERSION,
         "operation": "migrate",
         "changed": true,
+        "applied": true,
+        "changes": json::changes(changes),
+        "restart": {"pods": []},
         "backup": outcome.backup.as_ref().map(|(id, _)| id),
         "backupPath": outcome.backup.as_ref().map(|(_, dir)| json_path(dir)),
         "binding": match (&outcome.binding, &outcome.mark) {

@@ -3,13 +3,15 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::domain::exact::escaped;
-use crate::domain::renew::{KeyAction, Plan, SkipReason};
+use crate::domain::live;
+use crate::domain::plan::Write;
+use crate::domain::renew::{self, KeyAction, Plan, SkipReason};
 use crate::domain::span::{date, rfc3339};
 use crate::ui::render::Paint;
-use crate::ui::render::json::{SCHEMA_VERSION, path as json_path};
+use crate::ui::render::json::{self, SCHEMA_VERSION, path as json_path};
 use crate::ui::render::table::{self, Row};
 
 /// The renewal plan as a table.
@@ -38,12 +40,101 @@ pub fn renew_table(plan: &Plan) -> String {
             format!("skipped: {}", skip_text(&skip.reason)),
         ]
     }));
-    columns(&["CERTIFICATE", "EXPIRES", "NEW EXPIRES", "KEY"], &rows)
+    let mut text = columns(&["CERTIFICATE", "EXPIRES", "NEW EXPIRES", "KEY"], &rows);
+    for copy in &plan.copies {
+        let what = match (plan.update_copies, plan.renews_admin()) {
+            (true, true) => "updated with admin.conf's new credential",
+            (true, false) => "updated with admin.conf's current credential",
+            (false, _) => "keeps admin.conf's old certificate (--update-copies updates it)",
+        };
+        let _ = writeln!(
+            text,
+            "admin copy {} (user {}): {what}",
+            crate::ui::render::text::path(&copy.path),
+            crate::ui::render::text::printable(&copy.user)
+        );
+    }
+    text
 }
 
-/// The renewal plan as JSON.
+/// The renewal plan as JSON: `applied` false, the files it would write.
 pub fn renew_json(plan: &Plan) -> String {
-    let doc = json!({
+    let mut doc = renew_doc(plan);
+    merge(
+        &mut doc,
+        json!({
+            "applied": false,
+            "changes": json::planned(&plan.paths()),
+        }),
+    );
+    pretty(&doc)
+}
+
+/// What a finished renewal did, beyond its plan.
+#[derive(Debug)]
+pub struct Renewal<'a> {
+    /// Every file written, as written.
+    pub changes: &'a [Write],
+    /// The backup's id (what `rollback` takes) and folder.
+    pub backup: (String, PathBuf),
+    /// The copies that could not be rewritten, and why.
+    pub skipped_copies: &'a [(PathBuf, String)],
+    /// The command that brings the copies left stale up to date, when some are.
+    pub update_command: Option<String>,
+    /// The restart policy: `never`, `auto` or `ask` (the wizard).
+    pub restart_policy: &'static str,
+    /// The components kubecred restarted, in order.
+    pub restarted: Vec<&'static str>,
+}
+
+/// A finished renewal as JSON: the plan's document (what was renewed, what
+/// skipped), `applied` true, the backup, each file written with its new
+/// SHA-256, the copies and the components to restart.
+pub fn renew_result_json(plan: &Plan, renewal: &Renewal<'_>) -> String {
+    let mut doc = renew_doc(plan);
+    let written: Vec<&std::path::Path> = renewal
+        .changes
+        .iter()
+        .map(|change| change.path.as_path())
+        .collect();
+    merge(
+        &mut doc,
+        json!({
+            "applied": true,
+            "backup": renewal.backup.0,
+            "backupPath": json_path(&renewal.backup.1),
+            "changes": json::changes(renewal.changes),
+            "copies": plan.copies.iter().map(|copy| {
+                let mut entry = copy_json(plan, copy);
+                let updated = plan.update_copies && written.contains(&copy.path.as_path());
+                if let Some(fields) = entry.as_object_mut() {
+                    fields.insert("updated".into(), json!(updated));
+                    if let Some((_, why)) = renewal.skipped_copies.iter().find(|(path, _)| *path == copy.path) {
+                        fields.insert("reason".into(), json!(why));
+                    }
+                }
+                entry
+            }).collect::<Vec<_>>(),
+            "updateCopiesCommand": renewal.update_command,
+        }),
+    );
+    if let Some(restart) = doc.get_mut("restart") {
+        merge(
+            restart,
+            json!({"policy": renewal.restart_policy, "restarted": renewal.restarted}),
+        );
+    }
+    pretty(&doc)
+}
+
+fn copy_json(plan: &Plan, copy: &crate::domain::migrate::CopyRef) -> Value {
+    json!({"path": json_path(&copy.path), "user": copy.user, "update": plan.update_copies})
+}
+
+/// The fields a renewal's plan and its result share.
+fn renew_doc(plan: &Plan) -> Value {
+    let names: Vec<String> = plan.items.iter().map(|item| item.name.clone()).collect();
+    json!({
         "schemaVersion": SCHEMA_VERSION,
         "operation": "renew",
         "items": plan.items.iter().map(|item| json!({
@@ -76,8 +167,22 @@ pub fn renew_json(plan: &Plan) -> String {
             }
             entry
         }).collect::<Vec<_>>(),
-    });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        "copies": plan.copies.iter().map(|copy| copy_json(plan, copy)).collect::<Vec<_>>(),
+        "restart": {
+            "pods": renew::pods_to_restart(&names),
+            "needed": live::restarts_needed(&names).iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        },
+    })
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (into, from) {
+        into.extend(from);
+    }
+}
+
+fn pretty(doc: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -222,6 +327,29 @@ pub fn restore_table(backup: impl Into<BackupSet>) -> String {
         })
         .collect();
     columns(&["FILE", "ACTION"], &rows)
+}
+
+/// A restore as JSON: `applied` (false: planned, `--dry-run`), the backup
+/// restored, the files it writes or wrote (with the SHA-256 of the bytes put
+/// back, known from the backup either way), the backup of the state before
+/// (applied only: the id that undoes the rollback) and the static pods that
+/// must restart to load what was put back.
+pub fn restore_json(
+    restored: &str,
+    changes: &[Write],
+    backup: Option<(&str, &std::path::Path)>,
+    pods: &[&str],
+) -> String {
+    pretty(&json!({
+        "schemaVersion": SCHEMA_VERSION,
+        "operation": "rollback",
+        "applied": backup.is_some(),
+        "restored": restored,
+        "backup": backup.map(|(id, _)| id),
+        "backupPath": backup.map(|(_, dir)| json_path(dir)),
+        "changes": json::changes(changes),
+        "restart": {"pods": pods},
+    }))
 }
 
 fn short(sha: &str) -> &str {

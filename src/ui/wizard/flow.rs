@@ -22,6 +22,9 @@ pub struct Facts {
     pub now: Option<OffsetDateTime>,
     /// Stale admin copies found.
     pub stale_copies: Vec<PathBuf>,
+    /// The copies of admin.conf's credential (current or stale): what a
+    /// renewal of admin.conf leaves stale unless it updates them.
+    pub admin_copies: Vec<PathBuf>,
     /// What the API server said of the binding (`None`: not asked).
     pub binding: Option<Binding>,
     /// Backup ids, oldest first.
@@ -274,18 +277,18 @@ pub enum Intent {
         /// `--update-copies`.
         update_copies: bool,
     },
-    /// `kubecred renew all --within W --validity V`.
+    /// `kubecred renew all --within W --validity V [--update-copies]`.
     Renew {
         /// The window.
         within: Duration,
         /// The new lifetime.
         validity: Duration,
+        /// `--update-copies`.
+        update_copies: bool,
     },
-    /// `kubecred migrate --update-copies` on a migrated node.
-    UpdateCopies {
-        /// `--offline`.
-        offline: bool,
-    },
+    /// `kubecred renew admin.conf --within 0s --update-copies` on a migrated
+    /// node: the stale copies of admin.conf's credential, and nothing else.
+    UpdateCopies,
     /// Copy super-admin.conf to `to`, verify, remove it from the node.
     MoveSuperAdmin {
         /// The new place.
@@ -314,6 +317,13 @@ pub enum Step {
     RenewValidity {
         /// The window already chosen.
         within: Duration,
+    },
+    /// Asking whether the renewal, which renews admin.conf, also rewrites its copies.
+    RenewCopies {
+        /// The window already chosen.
+        within: Duration,
+        /// The lifetime already chosen.
+        validity: Duration,
     },
     /// Asking where super-admin.conf goes.
     MovePath,
@@ -370,9 +380,7 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                 }
             }
             Offer::Renew => Step::RenewWindow,
-            Offer::UpdateCopies => Step::Confirm(Intent::UpdateCopies {
-                offline: !facts.api_reachable(),
-            }),
+            Offer::UpdateCopies => Step::Confirm(Intent::UpdateCopies),
             Offer::MoveSuperAdmin => Step::MovePath,
             Offer::Rollback => Step::PickBackup,
             Offer::Quit => Step::Quit,
@@ -404,9 +412,28 @@ pub fn next(step: &Step, answer: Answer, facts: &Facts) -> Result<Step, String> 
                     span::exact(*within)
                 ));
             }
+            let renews_admin = facts
+                .due_within(*within)
+                .iter()
+                .any(|(name, _)| name == "admin.conf");
+            Ok(if renews_admin && !facts.admin_copies.is_empty() {
+                Step::RenewCopies {
+                    within: *within,
+                    validity,
+                }
+            } else {
+                Step::Confirm(Intent::Renew {
+                    within: *within,
+                    validity,
+                    update_copies: false,
+                })
+            })
+        }
+        (Step::RenewCopies { within, validity }, answer @ (Answer::Yes | Answer::No)) => {
             Ok(Step::Confirm(Intent::Renew {
                 within: *within,
-                validity,
+                validity: *validity,
+                update_copies: answer == Answer::Yes,
             }))
         }
         (Step::MovePath, Answer::Text(text)) => Ok(Step::Confirm(Intent::MoveSuperAdmin {

@@ -143,6 +143,11 @@ fn ask<E: Executor>(
                 .confirm("Also rewrite the stale copies with the new admin credential (each backed up, owner and mode kept)?", false)
                 .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
         ),
+        Step::RenewCopies { .. } => cancel_or(
+            prompter
+                .confirm("admin.conf is renewed: also rewrite its copies with the new credential, in the same transaction (each backed up, owner and mode kept)?", false)
+                .map(|yes| yes.map(|yes| if yes { Answer::Yes } else { Answer::No })),
+        ),
         Step::RenewWindow => cancel_or(
             prompter
                 .input("Renew what expires within", DEFAULT_WINDOW)
