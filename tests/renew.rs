@@ -2071,6 +2071,17 @@ fn without_update_copies_the_copies_a_renewal_left_stale_are_named_with_the_comm
     let mut stale = vec![alice.clone(), carol.clone(), root.clone()];
     stale.sort();
     assert_eq!(node.stale(), stale);
+    // check's remedy for a copy of admin.conf's identity is the same command.
+    let check = node.run(&["check", "-o", "json"]).json();
+    let remedy =
+        common::finding(&check, &alice.display().to_string(), "stale-admin-copy")["remedy"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert!(
+        remedy.contains("`kubecred renew admin.conf --within 0s --update-copies`"),
+        "{remedy}"
+    );
     for copy in [&alice, &root] {
         assert!(
             run.stderr.contains(&format!(

@@ -665,6 +665,14 @@ fn stale_admin_copies_are_found_and_matched_by_fingerprint() {
     );
     let message = message(&json, &bob_config, "stale-admin-copy");
     assert!(message.contains("system:masters"), "{message}");
+    // Another identity's credential: no command rewrites it into admin.conf's.
+    let remedy = common::finding(&json, &bob_config, "stale-admin-copy")["remedy"]
+        .as_str()
+        .unwrap();
+    assert!(
+        remedy.contains("replace it with a copy of the current admin.conf"),
+        "{remedy}"
+    );
     assert_eq!(run.code, 1);
     assert_eq!(
         json["copies"].as_array().unwrap().len(),
@@ -686,6 +694,13 @@ fn pre_129_admin_copy_in_root_kube_config_is_stale() {
     assert!(
         message(&json, &copy, "stale-admin-copy")
             .contains("admin.conf's current certificate, which is in system:masters")
+    );
+    let remedy = common::finding(&json, &copy, "stale-admin-copy")["remedy"]
+        .as_str()
+        .unwrap();
+    assert!(
+        remedy.contains("`kubecred migrate --update-copies`"),
+        "{remedy}"
     );
 }
 

@@ -962,8 +962,32 @@ impl Rules<'_> {
                     copy.user,
                     date(cert.not_after)
                 ),
-                remedy: "replace it with the current admin.conf after `kubecred migrate` (or `--update-copies`), or delete it".into(),
+                remedy: copy_remedy(admin, cert).into(),
             });
+        }
+    }
+}
+
+/// What to do about a stale copy holding `copy`: the command that rewrites it
+/// when it is admin.conf's identity, else replacing or deleting it by hand.
+fn copy_remedy(
+    admin: Option<&crate::domain::cert::Certificate>,
+    copy: &crate::domain::cert::Certificate,
+) -> &'static str {
+    let in_masters = |cert: &crate::domain::cert::Certificate| {
+        cert.groups
+            .iter()
+            .any(|group| group == layout::SYSTEM_MASTERS)
+    };
+    match admin {
+        Some(admin) if admin.common_name == copy.common_name && in_masters(admin) => {
+            "move admin.conf out of system:masters and rewrite its copies: `kubecred migrate --update-copies`; or delete it"
+        }
+        Some(admin) if admin.common_name == copy.common_name => {
+            "rewrite it with admin.conf's current credential: `kubecred renew admin.conf --within 0s --update-copies`; or delete it"
+        }
+        _ => {
+            "replace it with a copy of the current admin.conf, or delete it (super-admin.conf is for break-glass only)"
         }
     }
 }
