@@ -72,6 +72,9 @@ fn facts() -> Facts {
             "20261120T000000Z-renew".into(),
         ],
         running: None,
+        warn: None,
+        renew_within: None,
+        renew_validity: None,
     }
 }
 
@@ -605,6 +608,61 @@ fn pty_online_migration_carries_out_the_plan_it_showed() {
             .any(|(_, code)| code == "admin-in-system-masters"),
         "{json}"
     );
+}
+
+#[test]
+fn pty_the_opening_screen_and_the_renewal_offer_follow_the_configuration() {
+    let (_, host) = due_in_12_days("front-proxy-client");
+    let state = common::state_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[check]\nwarn = \"14d\"\ncrit = \"3d\"\n[renew]\nwithin = \"20d\"\nvalidity = \"90d\"\n",
+    )
+    .unwrap();
+    let mut session = spawn_wizard_on(
+        host.path(),
+        state.path(),
+        "https://127.0.0.1:9",
+        "1s",
+        &[("KUBECRED_CONFIG", config.as_path())],
+    );
+    session
+        .exp_string("1 expire within 14 days, first front-proxy-client")
+        .unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    session.send(UP).unwrap();
+    session.send(UP).unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Renew what expires within").unwrap();
+    session.exp_string("20d").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("valid for").unwrap();
+    session.exp_string("90d").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("Carry this out?").unwrap();
+    session.send_line("n").unwrap();
+    session.send_control('c').unwrap();
+    assert_ne!(exit_code(&session), 0, "left at the prompt");
+    // With the defaults, 12 days is within the 30 the screen counts too;
+    // with a 5-day warning it is not.
+    std::fs::write(&config, "[check]\nwarn = \"5d\"\ncrit = \"2d\"\n").unwrap();
+    let mut session = spawn_wizard_on(
+        host.path(),
+        state.path(),
+        "https://127.0.0.1:9",
+        "1s",
+        &[("KUBECRED_CONFIG", config.as_path())],
+    );
+    session
+        .exp_string("none expire within 5 days; the first is front-proxy-client")
+        .unwrap();
+    session.exp_string("What do you want to do?").unwrap();
+    session.send_control('c').unwrap();
+    assert_ne!(exit_code(&session), 0, "left at the menu");
 }
 
 #[test]

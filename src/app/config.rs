@@ -69,6 +69,26 @@ fn resolve(
             resolver.check(&mut check, None, exit)?;
             resolver.renew(&mut renew, None);
         }
+        // The wizard judges the node as `check` would.
+        Command::Wizard(args) => {
+            let mut check: CheckArgs =
+                cli::defaults().map_err(|err| usage(err.to_string(), exit))?;
+            resolver.check(&mut check, None, exit)?;
+            args.thresholds = Some(crate::domain::findings::Thresholds {
+                warn: check.warn,
+                crit: check.crit,
+                ca_warn: check.ca_warn,
+                ca_crit: check.ca_crit,
+            });
+            let mut renew: RenewArgs =
+                cli::defaults().map_err(|err| usage(err.to_string(), exit))?;
+            renew.within = Some(None);
+            resolver.renew(&mut renew, None);
+            args.renew = Some((
+                renew.within.flatten().unwrap_or(DEFAULT_WITHIN),
+                renew.validity,
+            ));
+        }
         _ => {}
     }
     Ok(resolver.settings)

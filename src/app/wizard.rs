@@ -57,7 +57,8 @@ pub(super) fn run(options: &GlobalOptions, args: &WizardArgs, ctx: &Context) -> 
         std::process::exit(130);
     })?;
     let timeout = Duration::try_from(args.api_timeout).unwrap_or(Duration::from_secs(10));
-    let (facts, asking) = gather(options, args.server.clone(), timeout, ctx);
+    let thresholds = args.thresholds.unwrap_or_default();
+    let (facts, asking) = gather(options, args, timeout, thresholds, ctx);
     let mut executor = RealExecutor { options, args, ctx };
     let answers = move || {
         online::waiting(
@@ -83,12 +84,14 @@ pub(super) fn run(options: &GlobalOptions, args: &WizardArgs, ctx: &Context) -> 
 /// server's answer about the binding comes from the thread returned.
 fn gather(
     global: &GlobalOptions,
-    server: Option<String>,
+    args: &WizardArgs,
     timeout: Duration,
+    thresholds: Thresholds,
     ctx: &Context,
 ) -> (Facts, JoinHandle<Answers>) {
+    let server = args.server.clone();
     let inventory = Inventory::scan(&global.scope(ctx));
-    let report = Report::new(&inventory, ctx.now, Thresholds::default());
+    let report = Report::new(&inventory, ctx.now, thresholds);
     let mut expiries: Vec<(String, time::OffsetDateTime)> = inventory
         .credentials
         .iter()
@@ -123,6 +126,9 @@ fn gather(
             .into_iter()
             .map(|copy| copy.path)
             .collect(),
+        warn: Some(thresholds.warn),
+        renew_within: args.renew.map(|(within, _)| within),
+        renew_validity: args.renew.map(|(_, validity)| validity),
         binding: None,
         backups: Backup::list(&global.state_dir)
             .into_iter()

@@ -329,6 +329,14 @@ pub struct WizardArgs {
     /// How long to wait for the API server before calling it unreachable
     #[arg(long, default_value = "10s", value_parser = duration, value_name = "DUR", allow_hyphen_values = true)]
     pub api_timeout: time::Duration,
+    /// The thresholds the node is judged by: the configuration's (set when
+    /// it is applied), else the defaults.
+    #[arg(skip)]
+    pub thresholds: Option<crate::domain::findings::Thresholds>,
+    /// The renewal window and validity offered: the configuration's (set
+    /// when it is applied), else the defaults.
+    #[arg(skip)]
+    pub renew: Option<(time::Duration, time::Duration)>,
 }
 
 /// `demo` arguments.

@@ -31,6 +31,13 @@ pub struct Facts {
     pub backups: Vec<String>,
     /// What the running components use (`None`: not probed, or no static pod manifests).
     pub running: Option<Running>,
+    /// `check`'s warning threshold, the window the opening screen counts
+    /// expiries in (`None`: the default, 30 days).
+    pub warn: Option<Duration>,
+    /// The renewal window offered (`None`: the default, 30 days).
+    pub renew_within: Option<Duration>,
+    /// The new certificates' validity offered (`None`: kubeadm's, 1 year).
+    pub renew_validity: Option<Duration>,
 }
 
 /// What the running control-plane components use, as far as the wizard tells it.
@@ -73,6 +80,18 @@ pub enum Binding {
 }
 
 impl Facts {
+    /// The renewal window the prompt offers: the configured one, else 30d.
+    pub fn renew_window(&self) -> String {
+        self.renew_within
+            .map_or_else(|| DEFAULT_WINDOW.to_owned(), span::exact)
+    }
+
+    /// The validity the prompt offers: the configured one, else kubeadm's.
+    pub fn renew_validity(&self) -> String {
+        self.renew_validity
+            .map_or_else(|| DEFAULT_VALIDITY.to_owned(), span::exact)
+    }
+
     /// Whether admin.conf is still in `system:masters`.
     pub fn admin_in_masters(&self) -> bool {
         self.admin_groups.as_ref().is_some_and(|groups| {
@@ -129,14 +148,16 @@ impl Facts {
             Some(path) => format!("super-admin.conf: present at {} — the break-glass credential (system:masters); keep it out of daily use, ideally off the node.", crate::ui::render::text::path(path)),
             None => "super-admin.conf: absent — break-glass access then needs a system:masters credential from elsewhere.".into(),
         });
-        let due = self.due_within(Duration::days(30));
+        let warn = self.warn.unwrap_or(Duration::days(30));
+        let window = within(warn);
+        let due = self.due_within(warn);
         lines.push(match (due.first(), self.expiries.first()) {
             (Some((name, not_after)), _) => format!(
-                "Certificates: {} expire within 30 days, first {name} on {} — renew before then, or the control plane stops.",
+                "Certificates: {} expire within {window}, first {name} on {} — renew before then, or the control plane stops.",
                 due.len(),
                 date(*not_after)
             ),
-            (None, Some((name, not_after))) => format!("Certificates: none expire within 30 days; the first is {name}, on {}.", date(*not_after)),
+            (None, Some((name, not_after))) => format!("Certificates: none expire within {window}; the first is {name}, on {}.", date(*not_after)),
             (None, None) => "Certificates: none renewable found.".into(),
         });
         if self.stale_copies.is_empty() {
@@ -358,6 +379,19 @@ pub enum Answer {
 
 /// The wizard's default answers: kubeadm's defaults, and "no" to every change.
 pub const DEFAULT_WINDOW: &str = "30d";
+
+/// A window in words: `30 days` for whole days, else as the flags take it (`36h`).
+fn within(window: Duration) -> String {
+    if window.whole_seconds() % 86_400 == 0 {
+        match window.whole_days() {
+            1 => "1 day".into(),
+            days => format!("{days} days"),
+        }
+    } else {
+        span::exact(window)
+    }
+}
+
 /// The new certificates' lifetime: `renew`'s default, kubeadm's.
 pub const DEFAULT_VALIDITY: &str = crate::ui::cli::RENEW_VALIDITY;
 

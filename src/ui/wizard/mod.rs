@@ -6,7 +6,7 @@
 pub mod flow;
 pub mod prompt;
 
-use flow::{Answer, Answers, DEFAULT_VALIDITY, DEFAULT_WINDOW, Facts, Intent, Step, next, offers};
+use flow::{Answer, Answers, Facts, Intent, Step, next, offers};
 use prompt::Prompter;
 
 /// Plans intents and carries out plans; the wizard never writes by itself.
@@ -150,12 +150,12 @@ fn ask<E: Executor>(
         ),
         Step::RenewWindow => cancel_or(
             prompter
-                .input("Renew what expires within", DEFAULT_WINDOW)
+                .input("Renew what expires within", &facts.renew_window())
                 .map(|text| text.map(Answer::Text)),
         ),
         Step::RenewValidity { .. } => cancel_or(
             prompter
-                .input("New certificates valid for (kubeadm's default)", DEFAULT_VALIDITY)
+                .input("New certificates valid for", &facts.renew_validity())
                 .map(|text| text.map(Answer::Text)),
         ),
         Step::MovePath => cancel_or(
