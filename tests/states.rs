@@ -682,6 +682,33 @@ fn stale_admin_copies_are_found_and_matched_by_fingerprint() {
 }
 
 #[test]
+fn a_relative_copies_glob_is_read_from_the_working_folder_and_named_absolutely() {
+    let home = tempfile::tempdir().unwrap();
+    let host = Host::new(AdminLayout::Pre129);
+    fs::create_dir_all(home.path().join("[x]/.kube")).unwrap();
+    fs::copy(
+        host.file("admin.conf"),
+        home.path().join("[x]/.kube/config"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubecred"))
+        .current_dir(home.path().join("[x]"))
+        .args(["--kubernetes-dir", host.path().to_str().unwrap()])
+        .args(["--copies", ".kube/config", "check", "-o", "json"])
+        .env("KUBECRED_TEST_NOW", common::NOW)
+        .env_remove(kubecred::domain::config::CONFIG_VAR)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The folder's `[x]` is a name, not a pattern: the copy is found.
+    let copy = home.path().join("[x]/.kube/config").display().to_string();
+    assert!(
+        codes(&json).contains(&(copy.clone(), "stale-admin-copy".to_owned())),
+        "{json}"
+    );
+}
+
+#[test]
 fn pre_129_admin_copy_in_root_kube_config_is_stale() {
     let home = tempfile::tempdir().unwrap();
     let host = Host::new(AdminLayout::Pre129);

@@ -73,7 +73,11 @@ impl GlobalOptions {
                 .map(|glob| (*glob).to_owned())
                 .collect()
         } else {
-            global.copies.clone()
+            global
+                .copies
+                .iter()
+                .map(|glob| absolute_glob(glob, ctx))
+                .collect()
         };
         Self {
             cert_dir,
@@ -420,4 +424,20 @@ pub(crate) fn textfile(args: &CheckArgs, ctx: &Context) -> Option<PathBuf> {
             .unwrap_or(Path::new(crate::domain::config::DEFAULT_TEXTFILE));
         ctx.absolute(path).unwrap_or_else(|_| path.to_path_buf())
     })
+}
+
+/// A `--copies` glob, relative ones anchored at the working folder (its name
+/// escaped, so that no `*` or `[` in it becomes a pattern); kept as given
+/// when the working folder is unknown or not UTF-8.
+fn absolute_glob(glob: &str, ctx: &Context) -> String {
+    if glob.starts_with('/') {
+        return glob.to_owned();
+    }
+    match ctx.working_dir.as_deref().and_then(Path::to_str) {
+        Some(dir) => format!(
+            "{}/{glob}",
+            glob::Pattern::escape(dir.trim_end_matches('/'))
+        ),
+        None => glob.to_owned(),
+    }
 }
