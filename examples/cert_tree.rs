@@ -167,12 +167,11 @@ fn leaf(
         usages: vec![Usage::ServerAuth, Usage::ClientAuth],
     };
     let fresh;
-    let key = match pooled {
-        Some(key) => key,
-        None => {
-            fresh = issue::generate_key(KeyAlgorithm::EcdsaP256)?;
-            &fresh
-        }
+    let key = if let Some(key) = pooled {
+        key
+    } else {
+        fresh = issue::generate_key(KeyAlgorithm::EcdsaP256)?;
+        &fresh
     };
     let pem = issue::leaf(&profile, &key.pair, ca, not_before, not_after)?;
     let base = dir.join(format!("{:03}", index / PER_FOLDER)).join(name);

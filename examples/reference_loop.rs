@@ -50,12 +50,12 @@ fn run() -> Result<()> {
     let (_, ca) = X509Certificate::from_der(&ca_der).context("ca.crt")?;
     let ca_rsa =
         ca.public_key().algorithm.algorithm == x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
-    let verifier: &'static dyn signature::VerificationAlgorithm = if ca_rsa {
+    let algorithm: &'static dyn signature::VerificationAlgorithm = if ca_rsa {
         &signature::RSA_PKCS1_2048_8192_SHA256
     } else {
         &signature::ECDSA_P256_SHA256_ASN1
     };
-    let ca_key = ParsedPublicKey::new(verifier, &ca.public_key().subject_public_key.data)
+    let ca_key = ParsedPublicKey::new(algorithm, &ca.public_key().subject_public_key.data)
         .map_err(|err| anyhow::anyhow!("ca.crt key: {err}"))?;
 
     let mut files = Vec::new();

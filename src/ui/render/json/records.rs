@@ -140,7 +140,7 @@ impl Serialize for Credentials<'_, '_> {
         for (_, entry) in list {
             match entry {
                 Entry::Credential(cred) => {
-                    seq.serialize_element(&CredentialOut { report, cred })?
+                    seq.serialize_element(&CredentialOut { report, cred })?;
                 }
                 Entry::ServiceAccount(sa) => {
                     seq.serialize_element(&ServiceAccountOut { report, sa })?;
