@@ -2,6 +2,7 @@
 //! content, with each certificate's CA found among them by subject.
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::domain::cert::Certificate;
@@ -223,7 +224,8 @@ pub(super) fn collect_files(path: &Path, out: &mut Vec<Listed>) {
         .flatten()
         .map(|entry| (entry.path(), entry.file_type().ok()))
         .collect();
-    children.sort_by(|a, b| a.0.cmp(&b.0));
+    // Siblings: their paths order as their names' bytes (no component-wise compare).
+    children.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
     let keys: std::collections::HashMap<&Path, Option<fs::FileType>> = children
         .iter()
         .filter(|(child, _)| child.extension().is_some_and(|ext| ext == "key"))
