@@ -5,7 +5,9 @@
 //! `fstatfs`) to be a regular file of bounded size on a real filesystem, and
 //! only then opened, non-blocking, through that handle (`/proc/self/fd`; by
 //! its path again where procfs is not mounted) and judged again before the
-//! first read. The metadata reported is the handle's.
+//! first read. The metadata reported is the handle's. A file a folder's
+//! listing named as a regular file is opened once, directly (`read_listed`:
+//! the listing stands for the first handle).
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
