@@ -390,8 +390,14 @@ pub fn judge(root: &Path) -> Vec<Finding> {
     let _ = render::table::summary(&report);
     let _ = render::nagios::check(&report);
     let _ = render::prometheus::check(&report);
-    for json in [render::json::inspect(&report), render::json::check(&report)] {
-        if let Err(err) = serde_json::from_str::<serde_json::Value>(&json) {
+    let (mut inspect, mut check) = (Vec::new(), Vec::new());
+    let written = render::json::inspect(&report, &mut inspect)
+        .and_then(|()| render::json::check(&report, &mut check));
+    if let Err(err) = written {
+        panic!("a JSON renderer failed to write to memory: {err}");
+    }
+    for json in [inspect, check] {
+        if let Err(err) = serde_json::from_slice::<serde_json::Value>(&json) {
             panic!("a JSON renderer wrote something that is not JSON: {err}");
         }
     }

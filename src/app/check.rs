@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::app::host::describe_scan;
 use crate::app::options::{CheckOptions, Format, GlobalOptions};
-use crate::app::{PathError, lock_error, print, scan_host};
+use crate::app::{PathError, lock_error, print, print_with, scan_host};
 use crate::domain::findings;
 use crate::domain::report::{Report, Status};
 use crate::edge::apply::atomic;
@@ -128,7 +128,10 @@ fn judge(global: &GlobalOptions, options: &CheckOptions, ctx: &Context) -> Resul
     }
     let text = match global.format {
         Format::Table => render::table::check(&report, global.paint),
-        Format::Json => render::json::check(&report),
+        Format::Json => {
+            print_with(|out| render::json::check(&report, out))?;
+            return Ok(report.status().code());
+        }
         Format::Nagios => render::nagios::check(&report),
         Format::Prometheus => render::prometheus::check(&report),
     };

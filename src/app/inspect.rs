@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::app::host::describe_scan;
 use crate::app::options::{Format, GlobalOptions, InspectOptions};
-use crate::app::{PathError, print, scan_host_or};
+use crate::app::{PathError, print, print_with, scan_host_or};
 use crate::domain::findings::Thresholds;
 use crate::domain::model::Inventory;
 use crate::domain::report::Report;
@@ -28,7 +28,10 @@ pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Contex
     }
     let text = match global.format {
         Format::Table => render::table::inspect(&report, global.paint),
-        Format::Json => render::json::inspect(&report),
+        Format::Json => {
+            print_with(|out| render::json::inspect(&report, out))?;
+            return Ok(0);
+        }
         Format::Nagios | Format::Prometheus => {
             return Err(PathError {
                 message: "inspect prints table or json; nagios and prometheus are for `check`"

@@ -194,6 +194,17 @@ fn print(text: &str) -> Result<()> {
     }
 }
 
+/// Streams data to a buffered stdout as it is written; a closed pipe (`| head`) is not an error.
+fn print_with(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// An error about a path, for `main` to print as `error: ... (path)`.
 #[derive(Debug, thiserror::Error)]
 pub struct PathError {

@@ -48,6 +48,90 @@ pub struct Certificate {
     pub go_refusals: Vec<String>,
     /// Why Go would refuse this certificate as the issuer of another, if it would.
     pub cannot_sign: Option<String>,
+    /// Where in `der` a signature check finds what it needs, read at parse time.
+    signed: Signed,
+}
+
+/// The parts of a certificate's DER a signature check reads, as byte ranges
+/// of [`Certificate::der`], and its signature algorithm: found once, when
+/// the certificate is parsed.
+#[derive(Clone, Debug)]
+struct Signed {
+    tbs: Span,
+    signature: Span,
+    issuer: Span,
+    subject: Span,
+    algorithm: SignatureAlgorithm,
+}
+
+/// A byte range `start..end`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// Where `inner`, a slice borrowed from `outer`, lies in it.
+    fn within(outer: &[u8], inner: &[u8]) -> Option<Self> {
+        let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+        let end = start.checked_add(inner.len())?;
+        (end <= outer.len()).then_some(())?;
+        Some(Self {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn of(self, bytes: &[u8]) -> &[u8] {
+        let range = usize::try_from(self.start).unwrap_or(usize::MAX)
+            ..usize::try_from(self.end).unwrap_or(usize::MAX);
+        bytes.get(range).unwrap_or_default()
+    }
+}
+
+/// A certificate's signature algorithm, as far as a verifier tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignatureAlgorithm {
+    /// ECDSA with SHA-256 (the curve is the issuer key's).
+    EcdsaSha256,
+    /// ECDSA with SHA-384.
+    EcdsaSha384,
+    /// Ed25519.
+    Ed25519,
+    /// RSA PKCS#1 v1.5 with SHA-1.
+    RsaSha1,
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    RsaSha256,
+    /// RSA PKCS#1 v1.5 with SHA-384.
+    RsaSha384,
+    /// RSA PKCS#1 v1.5 with SHA-512.
+    RsaSha512,
+    /// RSA-PSS with SHA-256.
+    RsaPssSha256,
+    /// RSA-PSS with SHA-384.
+    RsaPssSha384,
+    /// RSA-PSS with SHA-512.
+    RsaPssSha512,
+    /// One aws-lc cannot verify; `insecure` when Go refuses it anyway (MD5, ECDSA with SHA-1, ...).
+    Unsupported {
+        /// Whether Go refuses the algorithm as insecure.
+        insecure: bool,
+    },
+}
+
+/// An issuer's public key parsed once for one signature algorithm, to verify
+/// every certificate it signed with that algorithm.
+pub struct IssuerKey {
+    key: Option<aws_lc_rs::signature::ParsedPublicKey>,
+}
+
+impl fmt::Debug for IssuerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuerKey")
+            .field("usable", &self.key.is_some())
+            .finish()
+    }
 }
 
 /// A public key algorithm, named as kubeadm's `encryptionAlgorithm` names it.
@@ -221,6 +305,16 @@ impl Certificate {
         } else {
             None
         };
+        let span = |inner: &[u8]| {
+            Span::within(der, inner).ok_or_else(|| "certificate layout out of bounds".to_owned())
+        };
+        let signed = Signed {
+            tbs: span(tbs.as_ref())?,
+            signature: span(&x509.signature_value.data)?,
+            issuer: span(tbs.issuer.as_raw())?,
+            subject: span(tbs.subject.as_raw())?,
+            algorithm: signature_algorithm(&x509.signature_algorithm),
+        };
         Ok(Self {
             der: der.to_vec(),
             common_name: attribute_values(tbs.subject.iter_common_name())
@@ -243,31 +337,50 @@ impl Certificate {
             subject_unreproducible: unreproducible(&tbs.subject),
             go_refusals,
             cannot_sign,
+            signed,
         })
     }
 
     /// Checks that `self` names `ca` as its issuer and carries its signature.
     pub fn verify_signed_by(&self, ca: &Self) -> Result<(), ChainError> {
-        let (Ok((_, leaf)), Ok((_, issuer))) = (
-            X509Certificate::from_der(&self.der),
-            X509Certificate::from_der(&ca.der),
-        ) else {
-            return Err(ChainError::Signature);
-        };
-        if leaf.issuer().as_raw() != issuer.subject().as_raw() {
+        self.verify_with(ca, &ca.issuer_key(self.signature_algorithm()))
+    }
+
+    /// The algorithm `self` is signed with.
+    pub fn signature_algorithm(&self) -> SignatureAlgorithm {
+        self.signed.algorithm
+    }
+
+    /// This certificate's public key, parsed for verifying signatures made with `algorithm`.
+    pub fn issuer_key(&self, algorithm: SignatureAlgorithm) -> IssuerKey {
+        IssuerKey {
+            key: verification_algorithm(algorithm, &self.key_algorithm).and_then(|verifier| {
+                aws_lc_rs::signature::ParsedPublicKey::new(verifier, &self.public_key_raw).ok()
+            }),
+        }
+    }
+
+    /// Checks that `self` names `ca` as its issuer and carries its signature,
+    /// with `key`, `ca`'s key prepared for `self`'s signature algorithm.
+    pub fn verify_with(&self, ca: &Self, key: &IssuerKey) -> Result<(), ChainError> {
+        if self.signed.issuer.of(&self.der) != ca.signed.subject.of(&ca.der) {
             return Err(ChainError::IssuerName);
         }
-        leaf.verify_signature(Some(issuer.public_key()))
-            .map_err(|err| match err {
-                // Only an algorithm Go refuses anyway (MD5, ECDSA with SHA-1, ...)
-                // is unknown; one that does not fit the CA's key is a failure.
-                x509_parser::error::X509Error::SignatureUnsupportedAlgorithm
-                    if insecure_signature(&leaf.signature_algorithm.algorithm).is_some() =>
-                {
-                    ChainError::UnsupportedAlgorithm
-                }
-                _ => ChainError::Signature,
-            })
+        if let SignatureAlgorithm::Unsupported { insecure } = self.signed.algorithm {
+            // Only an algorithm Go refuses anyway (MD5, ECDSA with SHA-1, ...)
+            // is unknown; one that does not fit the CA's key is a failure.
+            return Err(if insecure {
+                ChainError::UnsupportedAlgorithm
+            } else {
+                ChainError::Signature
+            });
+        }
+        let key = key.key.as_ref().ok_or(ChainError::Signature)?;
+        key.verify_sig(
+            self.signed.tbs.of(&self.der),
+            self.signed.signature.of(&self.der),
+        )
+        .map_err(|_| ChainError::Signature)
     }
 
     /// Subject alternative names as one list, DNS names first.
@@ -278,6 +391,73 @@ impl Certificate {
             .chain(self.ip_addresses.iter().map(ToString::to_string))
             .collect()
     }
+}
+
+/// A signature algorithm by its identifier, as x509-parser's verifier tells them apart.
+fn signature_algorithm(
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+) -> SignatureAlgorithm {
+    use x509_parser::oid_registry::{
+        OID_NIST_HASH_SHA256, OID_NIST_HASH_SHA384, OID_NIST_HASH_SHA512, OID_PKCS1_RSASSAPSS,
+        OID_PKCS1_SHA1WITHRSA, OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA,
+        OID_PKCS1_SHA512WITHRSA, OID_SHA1_WITH_RSA, OID_SIG_ECDSA_WITH_SHA256,
+        OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ED25519,
+    };
+    let oid = &algorithm.algorithm;
+    let unsupported = SignatureAlgorithm::Unsupported {
+        insecure: insecure_signature(oid).is_some(),
+    };
+    if *oid == OID_PKCS1_SHA1WITHRSA || *oid == OID_SHA1_WITH_RSA {
+        SignatureAlgorithm::RsaSha1
+    } else if *oid == OID_PKCS1_SHA256WITHRSA {
+        SignatureAlgorithm::RsaSha256
+    } else if *oid == OID_PKCS1_SHA384WITHRSA {
+        SignatureAlgorithm::RsaSha384
+    } else if *oid == OID_PKCS1_SHA512WITHRSA {
+        SignatureAlgorithm::RsaSha512
+    } else if *oid == OID_PKCS1_RSASSAPSS {
+        let params = algorithm.parameters.as_ref().and_then(|params| {
+            x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()
+        });
+        match params.as_ref().map(|params| params.hash_algorithm_oid()) {
+            Some(hash) if *hash == OID_NIST_HASH_SHA256 => SignatureAlgorithm::RsaPssSha256,
+            Some(hash) if *hash == OID_NIST_HASH_SHA384 => SignatureAlgorithm::RsaPssSha384,
+            Some(hash) if *hash == OID_NIST_HASH_SHA512 => SignatureAlgorithm::RsaPssSha512,
+            _ => unsupported,
+        }
+    } else if *oid == OID_SIG_ECDSA_WITH_SHA256 {
+        SignatureAlgorithm::EcdsaSha256
+    } else if *oid == OID_SIG_ECDSA_WITH_SHA384 {
+        SignatureAlgorithm::EcdsaSha384
+    } else if *oid == OID_SIG_ED25519 {
+        SignatureAlgorithm::Ed25519
+    } else {
+        unsupported
+    }
+}
+
+/// aws-lc's verifier for `algorithm` made with an issuer key of `key` (ECDSA
+/// takes its curve from the key), if it has one.
+fn verification_algorithm(
+    algorithm: SignatureAlgorithm,
+    key: &KeyAlgorithm,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as sig;
+    Some(match (algorithm, key) {
+        (SignatureAlgorithm::RsaSha1, _) => &sig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        (SignatureAlgorithm::RsaSha256, _) => &sig::RSA_PKCS1_2048_8192_SHA256,
+        (SignatureAlgorithm::RsaSha384, _) => &sig::RSA_PKCS1_2048_8192_SHA384,
+        (SignatureAlgorithm::RsaSha512, _) => &sig::RSA_PKCS1_2048_8192_SHA512,
+        (SignatureAlgorithm::RsaPssSha256, _) => &sig::RSA_PSS_2048_8192_SHA256,
+        (SignatureAlgorithm::RsaPssSha384, _) => &sig::RSA_PSS_2048_8192_SHA384,
+        (SignatureAlgorithm::RsaPssSha512, _) => &sig::RSA_PSS_2048_8192_SHA512,
+        (SignatureAlgorithm::EcdsaSha256, KeyAlgorithm::EcdsaP256) => &sig::ECDSA_P256_SHA256_ASN1,
+        (SignatureAlgorithm::EcdsaSha384, KeyAlgorithm::EcdsaP256) => &sig::ECDSA_P256_SHA384_ASN1,
+        (SignatureAlgorithm::EcdsaSha256, KeyAlgorithm::EcdsaP384) => &sig::ECDSA_P384_SHA256_ASN1,
+        (SignatureAlgorithm::EcdsaSha384, KeyAlgorithm::EcdsaP384) => &sig::ECDSA_P384_SHA384_ASN1,
+        (SignatureAlgorithm::Ed25519, _) => &sig::ED25519,
+        _ => return None,
+    })
 }
 
 /// Go's crypto/tls refuses larger RSA keys in a handshake (`maxRSAKeySize`).

@@ -111,8 +111,8 @@ pub struct Material {
     pub file: FileMeta,
     /// The private key, as far as it was found.
     pub key: KeyState,
-    /// For kubeconfigs: the current context's names and CA data.
-    pub kubeconfig: Option<KubeconfigFacts>,
+    /// For kubeconfigs: the current context's names and CA data (boxed: most credentials have none).
+    pub kubeconfig: Option<Box<KubeconfigFacts>>,
     /// Places read as certificates that also hold a private key block.
     pub keys_in_certificates: Vec<KeyInCertificate>,
 }

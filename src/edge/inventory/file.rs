@@ -5,7 +5,9 @@
 //! `fstatfs`) to be a regular file of bounded size on a real filesystem, and
 //! only then opened, non-blocking, through that handle (`/proc/self/fd`; by
 //! its path again where procfs is not mounted) and judged again before the
-//! first read. The metadata reported is the handle's.
+//! first read. The metadata reported is the handle's. A file a folder's
+//! listing named as a regular file is opened once, directly (`read_listed`:
+//! the listing stands for the first handle).
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
@@ -47,19 +49,71 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
     let Some(opened) = open_regular(path, links, MAX_FILE_BYTES)? else {
         return Ok(None);
     };
-    let bytes = read_opened(opened.file, MAX_FILE_BYTES)?;
+    let bytes = read_sized(opened.file, opened.meta.len(), MAX_FILE_BYTES)?;
+    Ok(Some(described(
+        path,
+        bytes,
+        &opened.meta,
+        opened.symlink_target,
+    )))
+}
+
+/// The bytes read from `path` and what `fstat` said of the handle.
+fn described(
+    path: &Path,
+    bytes: Vec<u8>,
+    meta: &Metadata,
+    symlink_target: Option<PathBuf>,
+) -> (Vec<u8>, FileMeta) {
     let sha256 = Some(Fingerprint::of(&bytes));
-    Ok(Some((
+    (
         bytes,
         FileMeta {
             path: path.to_path_buf(),
-            mode: opened.meta.mode() & 0o7777,
-            uid: opened.meta.uid(),
-            gid: opened.meta.gid(),
-            symlink_target: opened.symlink_target,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            symlink_target,
             sha256,
         },
-    )))
+    )
+}
+
+/// Reads a file that a folder listing (`getdents`) named as a regular file,
+/// in a folder on device `dev` of a real filesystem: one `open`, one `fstat`.
+/// Absent is `Ok(None)`. The listing stands for the handle-first check of
+/// [`read_file`]: only a swap of the name between listing and opening could
+/// put something else there, and `O_NOFOLLOW` refuses a symlink (that name
+/// is then read by [`read_file`], following it, as a named file is), while
+/// a device cannot be swapped in by anyone who may not create device nodes
+/// (they live on devtmpfs, and protected hardlinks stop links to root's).
+/// A FIFO swapped in opens without blocking and is refused by its `fstat`,
+/// as is a file on another device that is a kernel pseudo-file.
+pub(super) fn read_listed(path: &Path, dev: u64) -> Result<Option<(Vec<u8>, FileMeta)>, String> {
+    let flags =
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => File::from(fd),
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(rustix::io::Errno::LOOP) => return read_file(path, Links::Follow),
+        Err(errno) => return Err(cannot_read(&io::Error::from(errno))),
+    };
+    let meta = file.metadata().map_err(|err| cannot_read(&err))?;
+    not_a_file(&meta)?;
+    if meta.dev() != dev {
+        let stat = rustix::fs::fstatfs(&file).map_err(|errno| cannot_read(&errno.into()))?;
+        pseudo_filesystem(i128::from(stat.f_type))?;
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len(), MAX_FILE_BYTES));
+    }
+    let bytes = read_sized(file, meta.len(), MAX_FILE_BYTES)?;
+    Ok(Some(described(path, bytes, &meta, None)))
+}
+
+/// Whether a folder's filesystem is a real one (not procfs, sysfs, ...), by `statfs`.
+pub(super) fn real_filesystem(dir: &Path) -> bool {
+    rustix::fs::statfs(dir).is_ok_and(|stat| pseudo_filesystem(i128::from(stat.f_type)).is_ok())
 }
 
 /// What is at `path` now, as a plan's expectation (no symlink is followed).
@@ -69,6 +123,39 @@ pub fn found(path: &Path) -> Result<Expect, String> {
             .map(|(bytes, _)| bytes)
             .as_deref(),
     ))
+}
+
+/// Reads all of an opened file that `fstat` said holds `len` bytes, refusing
+/// one that grew past `max` bytes since: sized reads, the last one at the end.
+fn read_sized(mut file: File, len: u64, max: u64) -> Result<Vec<u8>, String> {
+    let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+    let first = usize::try_from(len.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(limit);
+    let mut bytes = vec![0; first];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            if bytes.len() >= limit {
+                return Err(format!("grew past {max} bytes while being read"));
+            }
+            let grown = bytes.len().saturating_mul(2).min(limit);
+            bytes.resize(grown, 0);
+        }
+        let spare = bytes.get_mut(filled..).unwrap_or_default();
+        match file.read(spare) {
+            Ok(0) => break,
+            Ok(count) => filled = filled.saturating_add(count),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(cannot_read(&err)),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+fn too_large(len: u64, max: u64) -> String {
+    format!("too large ({len} bytes; a credential file is at most {max} bytes)")
 }
 
 /// Reads all of an opened file, refusing one that grew past `max` bytes since it was checked.
@@ -171,10 +258,7 @@ fn judge(handle: &File, expected: &Metadata, max: u64) -> Result<Metadata, Strin
     let stat = rustix::fs::fstatfs(handle).map_err(|errno| cannot_read(&errno.into()))?;
     pseudo_filesystem(i128::from(stat.f_type))?;
     if meta.len() > max {
-        return Err(format!(
-            "too large ({} bytes; a credential file is at most {max} bytes)",
-            meta.len()
-        ));
+        return Err(too_large(meta.len(), max));
     }
     Ok(meta)
 }

@@ -20,7 +20,7 @@ pub use source::Host;
 use copies::find_copies;
 use paths::{collect_files, read_any, resolve_issuers};
 
-use crate::domain::cert::Certificate;
+use crate::domain::cert::{Certificate, IssuerKey, SignatureAlgorithm};
 use crate::domain::key;
 use crate::domain::kubeconfig::{Kubeconfig, Source};
 use crate::domain::layout::{self, Kind, Presence, Spec};
@@ -65,18 +65,42 @@ impl Inventory {
         })
     }
 
-    /// Indexes the credentials by name and verifies each against its CA, on every core.
+    /// Indexes the credentials by name and verifies each against its CA, on
+    /// every core; each CA's key is parsed once for all it signed.
     fn assemble(mut self) -> Self {
         self = self.indexed();
-        let chains = parallel(&self.credentials, |cred| {
-            let cert = &cred.material()?.certificate;
-            let ca = &self.material(cred.ca.as_deref()?)?.certificate;
-            Some(cert.verify_signed_by(ca))
-        });
+        let chains = {
+            let keys = self.issuer_keys();
+            parallel(&self.credentials, |cred| {
+                let cert = &cred.material()?.certificate;
+                let name = cred.ca.as_deref()?;
+                let ca = &self.material(name)?.certificate;
+                let key = keys.get(&(name, cert.signature_algorithm()))?;
+                Some(cert.verify_with(ca, key))
+            })
+        };
         for (cred, chain) in self.credentials.iter_mut().zip(chains) {
             cred.chain = chain;
         }
         self
+    }
+
+    /// Each CA's public key, parsed once per signature algorithm its certificates use.
+    fn issuer_keys(&self) -> HashMap<(&str, SignatureAlgorithm), IssuerKey> {
+        let mut keys = HashMap::new();
+        for cred in &self.credentials {
+            let (Some(material), Some(name)) = (cred.material(), cred.ca.as_deref()) else {
+                continue;
+            };
+            let algorithm = material.certificate.signature_algorithm();
+            if keys.contains_key(&(name, algorithm)) {
+                continue;
+            }
+            if let Some(ca) = self.material(name) {
+                keys.insert((name, algorithm), ca.certificate.issuer_key(algorithm));
+            }
+        }
+        keys
     }
 
     /// Reads the files and folders an operator named; their keys must belong to `expected_owner`.
@@ -85,10 +109,8 @@ impl Inventory {
         for path in paths {
             collect_files(path, &mut files);
         }
-        let mut credentials: Vec<Credential> = parallel(&files, |path| read_any(path))
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut credentials: Vec<Credential> =
+            parallel(&files, read_any).into_iter().flatten().collect();
         resolve_issuers(&mut credentials);
         Self::assemble(Self {
             kubernetes_dir: PathBuf::new(),
@@ -184,15 +206,18 @@ fn read_key(path: &Path, links: Links) -> KeyState {
             path: path.to_path_buf(),
             reason,
         },
-        Ok(Some((bytes, file))) => {
-            match pem::parse(&bytes).and_then(|blocks| key::from_blocks(&blocks)) {
-                Ok(info) => KeyState::Present { info, file },
-                Err(reason) => KeyState::Malformed {
-                    path: path.to_path_buf(),
-                    reason,
-                },
-            }
-        }
+        Ok(Some((bytes, file))) => key_state(path, &bytes, file),
+    }
+}
+
+/// A key file's bytes, judged: its public half, or why it is malformed.
+fn key_state(path: &Path, bytes: &[u8], file: FileMeta) -> KeyState {
+    match pem::parse(bytes).and_then(|blocks| key::from_blocks(&blocks)) {
+        Ok(info) => KeyState::Present { info, file },
+        Err(reason) => KeyState::Malformed {
+            path: path.to_path_buf(),
+            reason,
+        },
     }
 }
 
@@ -312,13 +337,13 @@ fn kubeconfig_material(
         origin,
         file,
         key,
-        kubeconfig: Some(KubeconfigFacts {
+        kubeconfig: Some(Box::new(KubeconfigFacts {
             context: current.context,
             user: current.user,
             cluster: current.cluster,
             server: current.server,
             certificate_authority,
-        }),
+        })),
         keys_in_certificates,
     })
 }
@@ -409,23 +434,45 @@ fn malformed(path: &Path, reason: String) -> State {
     }
 }
 
-/// Maps `items` on every core, keeping their order.
+/// Maps `items` on every core, keeping their order. Workers take blocks of
+/// items as they finish the last, so a core slowed by other work does not
+/// hold the rest back.
 fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const BLOCK: usize = 32;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if items.len() < 64 || threads < 2 {
         return items.iter().map(&work).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+    let next = AtomicUsize::new(0);
+    let mut blocks: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
+        let (work, next) = (&work, &next);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                        let end = start.saturating_add(BLOCK).min(items.len());
+                        match items.get(start..end) {
+                            Some(part) if !part.is_empty() => {
+                                done.push((start, part.iter().map(work).collect::<Vec<R>>()));
+                            }
+                            _ => break done,
+                        }
+                    }
+                })
+            })
             .collect();
         handles
             .into_iter()
             // A worker's panic is a bug: re-raise it rather than lose its share silently.
             .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect()
-    })
+    });
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    blocks
+        .into_iter()
+        .flat_map(|(_, results)| results)
+        .collect()
 }
