@@ -18,7 +18,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
@@ -41,16 +40,10 @@ pub fn run(cli: &Cli, ctx: &Context) -> Result<u8> {
         Command::Wizard(args) => wizard::run(&global, args, ctx),
         Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
         Command::Completions(args) => {
-            let mut command = Cli::command();
-            clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
+            std::io::stdout().write_all(crate::ui::completions::script(args.shell).as_bytes())?;
             Ok(0)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            std::io::stdout().write_all(&page)?;
-            Ok(0)
-        }
+        Command::Man(args) => man(args),
     }
 }
 
@@ -96,6 +89,21 @@ fn lock_refused(err: &crate::edge::apply::lock::LockError) -> PathError {
         hint: Some("nothing was changed".into()),
         exit: 1,
     }
+}
+
+/// `kubecred man`: one page, or the names of all.
+fn man(args: &crate::ui::cli::ManArgs) -> Result<u8> {
+    if args.list {
+        let mut names = crate::ui::man::names().join("\n");
+        names.push('\n');
+        std::io::stdout().write_all(names.as_bytes())?;
+        return Ok(0);
+    }
+    let Some(page) = crate::ui::man::page(&args.page) else {
+        anyhow::bail!("no man page {}; kubecred man --list names them", args.page);
+    };
+    std::io::stdout().write_all(&page)?;
+    Ok(0)
 }
 
 /// Scans the node; no kubeadm credential at all is an error with `exit`.
