@@ -360,6 +360,18 @@ if check "install: debootstrap --variant=minbase $codename <temporary root>" mak
 			[ ! -e "$root$moved" ] && grep -q node_decoy "$root$textfile" && grep -q node_other_metric "$root$textdir/other.prom"
 	}
 	check "dpkg --purge with KUBECRED_TEXTFILE moved: that textfile is gone; a foreign kubecred.prom at the default path is kept" deb_purge_moved
+	# The rpm scriptlet, run by sh as rpm would (no RPM-based root here): an edited
+	# /etc/sysconfig/kubecred survives an erase as .rpmsave and names the textfile.
+	rpm_postun() {
+		mkdir -p "$root/etc/sysconfig" "$root/srv/metrics" &&
+			printf 'KUBECRED_TEXTFILE=/srv/metrics/kubecred.prom\n' >"$root/etc/sysconfig/kubecred.rpmsave" &&
+			printf '# HELP kubecred_check_status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n' >"$root/srv/metrics/kubecred.prom" &&
+			cp packaging/rpm/postun.sh "$root/tmp/postun.sh" &&
+			in_root sh /tmp/postun.sh 1 && [ -e "$root/srv/metrics/kubecred.prom" ] &&
+			in_root sh /tmp/postun.sh 0 && [ ! -e "$root/srv/metrics/kubecred.prom" ] &&
+			grep -q node_decoy "$root$textfile"
+	}
+	check "rpm %postun (sh, in the root): an upgrade keeps the textfile; removal deletes the one the .rpmsave names, not a foreign file" rpm_postun
 	# The path as postrm reads it: [check] textfile in config.toml first, then
 	# KUBECRED_TEXTFILE, then the default.
 	textfile_path() {
