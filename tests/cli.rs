@@ -516,3 +516,268 @@ fn threshold_and_duration_errors_name_the_flag_at_fault() {
     assert_eq!(warn.code, 3);
     assert!(warn.stderr.contains("'--warn <DUR>'"), "{}", warn.stderr);
 }
+
+/// What `shell` offers when Tab is pressed after `line`, with the packaged
+/// completion script loaded and the test's kubecred first on PATH: bash
+/// calls the function the script registered (`complete -p`), fish answers
+/// `complete -C`, zsh runs its completion system in a pseudo-terminal (zpty)
+/// with `compadd` recording each match.
+fn completed(shell: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = kubecred(&["completions", shell]);
+    assert_eq!(script.code, 0, "{shell}: {}", script.stderr);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubecred"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let out = dir.path().join("matches");
+    let (program, args): (&str, Vec<String>) = match shell {
+        "bash" => {
+            let file = dir.path().join("kubecred.bash");
+            fs::write(&file, &script.stdout).unwrap();
+            // The words as readline splits them; the last one is being completed.
+            let mut words: Vec<&str> = line.split(' ').collect();
+            let cur = words.last().copied().unwrap_or_default();
+            let prev = words[words.len().saturating_sub(2)];
+            let program = format!(
+                r#"source {file}
+f=$(complete -p kubecred | sed -E 's/.* -F ([^ ]+) .*/\1/')
+COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE={line:?}; COMP_POINT=${{#COMP_LINE}}
+"$f" kubecred {cur:?} {prev:?}
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+                file = file.display(),
+                words = words
+                    .iter_mut()
+                    .map(|w| format!("{w:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                cword = line.split(' ').count() - 1,
+            );
+            ("bash", vec!["--norc".into(), "-c".into(), program])
+        }
+        "fish" => {
+            let file = dir.path().join("kubecred.fish");
+            fs::write(&file, &script.stdout).unwrap();
+            let program = format!(
+                "source {}; complete -C {:?} | string replace -r '\\t.*' ''",
+                file.display(),
+                line
+            );
+            ("fish", vec!["--no-config".into(), "-c".into(), program])
+        }
+        "zsh" => {
+            fs::write(dir.path().join("_kubecred"), &script.stdout).unwrap();
+            let probe = format!(
+                r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1=''; fpath=({dir} \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z "compadd() {{ local -a __hits; builtin compadd -O __hits \"\$@\"; print -rl -- \$__hits >>{out}; builtin compadd \"\$@\"; }}"
+zpty -w z "bindkey '^I' complete-word; comppostfuncs=(_probe_done); _probe_done() {{ print -r -- PROBE-DONE >>{out} }}"
+zpty -w -n z {line:?}$'\t'
+for i in {{1..300}}; do [[ -e {out} ]] && grep -q PROBE-DONE {out} && break; sleep 0.1; done
+zpty -d z
+cat {out}"#,
+                dir = dir.path().display(),
+                out = out.display(),
+            );
+            ("zsh", vec!["-f".into(), "-c".into(), probe])
+        }
+        _ => unreachable!("{shell}"),
+    };
+    let output = std::process::Command::new(program)
+        .args(&args)
+        .env("PATH", path)
+        .env_remove("KUBECRED_STATE_DIR")
+        .env_remove("KUBECRED_KUBERNETES_DIR")
+        .output()
+        .unwrap_or_else(|err| panic!("the judge {program} is needed by this test ({err})"));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shell != "zsh" || said.contains("PROBE-DONE"),
+        "zsh never finished completing `{line}`: {said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut matches: Vec<String> = said
+        .lines()
+        .filter(|l| !l.is_empty() && *l != "PROBE-DONE")
+        .map(str::to_owned)
+        .collect();
+    matches.sort();
+    matches.dedup();
+    matches
+}
+
+#[test]
+fn every_shell_completes_certificate_names_and_backup_ids() {
+    let host = Host::new(AdminLayout::Init129);
+    let state = common::state_dir();
+    let empty = common::state_dir();
+    let kdir = host.path().display().to_string();
+    let sdir = state.path().display().to_string();
+    for names in [["renew", "all"], ["renew", "apiserver"]] {
+        let mut args = vec![
+            "--kubernetes-dir",
+            &kdir,
+            "--state-dir",
+            &sdir,
+            "--no-copies",
+        ];
+        args.extend(names);
+        args.push("--yes");
+        let run = kubecred(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let listed = kubecred(&["--state-dir", &sdir, "rollback", "--list", "-o", "json"]).json();
+    let mut ids: Vec<String> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 2, "{listed}");
+    let apiservers = [
+        "apiserver",
+        "apiserver-etcd-client",
+        "apiserver-kubelet-client",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        assert_eq!(
+            completed(shell, "kubecred renew api"),
+            apiservers,
+            "{shell} completes renew's kubeadm names"
+        );
+        let all = completed(shell, "kubecred renew ");
+        for name in ["all", "admin.conf", "super-admin.conf", "etcd-peer"] {
+            assert!(all.contains(&name.to_owned()), "{shell}: {all:?}");
+        }
+        assert_eq!(
+            completed(shell, &format!("kubecred --state-dir {sdir} rollback ")),
+            ids,
+            "{shell} completes the ids `rollback --list` shows"
+        );
+        let first = &ids[0][..10];
+        assert_eq!(
+            completed(
+                shell,
+                &format!("kubecred --state-dir={sdir} rollback {first}")
+            ),
+            ids.iter()
+                .filter(|id| id.starts_with(first))
+                .cloned()
+                .collect::<Vec<_>>(),
+            "{shell} completes a started id"
+        );
+        let none = completed(
+            shell,
+            &format!("kubecred --state-dir {} rollback 2", empty.path().display()),
+        );
+        assert!(
+            !none.iter().any(|m| ids.contains(m)),
+            "{shell} offers the ids of another state dir: {none:?}"
+        );
+    }
+}
+
+#[test]
+fn one_man_page_per_command_each_clean_and_naming_only_pages_that_exist() {
+    let list = kubecred(&["man", "--list"]);
+    assert_eq!(list.code, 0);
+    let pages: Vec<&str> = list.stdout.lines().collect();
+    for command in [
+        "check", "renew", "rollback", "migrate", "inspect", "recover",
+    ] {
+        assert!(
+            pages.contains(&format!("kubecred-{command}").as_str()),
+            "{pages:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reference = regex_lite_reference();
+    for page in &pages {
+        let run = kubecred(&["man", page]);
+        assert_eq!(run.code, 0, "{page}: {}", run.stderr);
+        let said = groff_says(&run.stdout);
+        assert!(said.is_empty(), "groff -z -man -ww on {page}: {said}");
+        // man-db's own reader of the NAME section, as mandb and lintian use it.
+        let file = dir.path().join(format!("{page}.1"));
+        fs::write(&file, &run.stdout).unwrap();
+        let (ok, whatis) = judge("lexgrog", &[file.to_str().unwrap()], b"");
+        assert!(
+            ok && whatis.contains(&format!("\"{page} - ")),
+            "lexgrog {page}: {whatis}"
+        );
+        // What a reader sees: man renders the page; SEE ALSO names only pages in the list.
+        // (man-db's seccomp sandbox refuses what libfaketime needs, as CI runs the suite.)
+        let man = std::process::Command::new("man")
+            .args(["-l", "-P", "cat"])
+            .arg(&file)
+            .env("MAN_DISABLE_SECCOMP", "1")
+            .output()
+            .expect("the judge man is needed by this test; .ci/run installs it");
+        let text = String::from_utf8_lossy(&man.stdout).into_owned();
+        assert!(
+            man.status.success(),
+            "man -l {page}: {}",
+            String::from_utf8_lossy(&man.stderr)
+        );
+        let text = text.replace("\u{2010}\n", "").replace("-\n", "-");
+        let sections: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_uppercase() || c == ' '))
+            .collect();
+        let mut wanted = vec![
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "EXIT STATUS",
+            "SEE ALSO",
+        ];
+        if *page == "kubecred" {
+            wanted.extend(["FILES", "ENVIRONMENT", "EXAMPLES"]);
+        }
+        for section in wanted {
+            assert!(
+                sections.contains(&section),
+                "{page} has no {section}: {sections:?}"
+            );
+        }
+        let see_also = text.split("SEE ALSO").nth(1).unwrap();
+        let see_also: String = see_also
+            .lines()
+            .take_while(|l| l.starts_with(' ') || l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let named = reference(&see_also);
+        assert!(!named.is_empty(), "{page}: SEE ALSO is empty");
+        for name in named {
+            assert!(
+                pages.contains(&name.as_str()),
+                "{page} refers to {name}(1), which is no page"
+            );
+        }
+    }
+    assert_ne!(kubecred(&["man", "kubecred-nosuch"]).code, 0);
+}
+
+/// The `name(1)` references in a text.
+fn regex_lite_reference() -> impl Fn(&str) -> Vec<String> {
+    |text: &str| {
+        text.split("(1)")
+            .filter_map(|before| {
+                let name: String = before
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                (!name.is_empty()).then_some(name)
+            })
+            .collect()
+    }
+}

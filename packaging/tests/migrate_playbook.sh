@@ -65,7 +65,7 @@ echo "$1 kubecred \$*" >>"$tmp/run/calls"
 exec "$bin" --kubernetes-dir "$dir/kubernetes" --state-dir "$dir/state" --no-copies "\$@"
 EOF
 		chmod +x "$dir/kubecred"
-		printf '%s kubecred_path=%s kubecred_migrate_flags=--offline kubecred_check_online=false kubecred_verify_api=false\n' \
+		printf '%s kubecred_path=%s kubecred_migrate_flags=--offline kubecred_break_glass_elsewhere=true kubecred_check_online=false kubecred_verify_api=false\n' \
 			"$1" "$dir/kubecred" >>"$tmp/run/hosts.ini"
 		return
 	fi

@@ -19,7 +19,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::CommandFactory as _;
 
 use crate::domain::model::{Inventory, Scope};
 use crate::edge::context::Context;
@@ -33,7 +32,7 @@ use options::{
 /// with the configuration applied; returns the process exit status.
 pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8> {
     match &cli.command {
-        Command::Completions(_) | Command::Man => return print_generated(&cli.command),
+        Command::Completions(_) | Command::Man(_) => return print_generated(&cli.command),
         // Reads the one file named, whatever the configuration in force (a
         // package script runs it before there is one).
         Command::Config(ConfigArgs {
@@ -65,7 +64,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8
         Command::Recover(args) => recover::run(&global, &RecoverOptions::new(args), ctx),
         Command::Wizard(args) => wizard::run(&global, args, ctx),
         Command::Demo(args) => demo::run(&global, &DemoOptions::new(args, ctx)?, ctx),
-        Command::Completions(_) | Command::Man => print_generated(&cli.command),
+        Command::Completions(_) | Command::Man(_) => print_generated(&cli.command),
     }
 }
 
@@ -73,16 +72,10 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, ctx: &Context) -> Result<u8
 fn print_generated(command: &Command) -> Result<u8> {
     match command {
         Command::Completions(args) => {
-            let mut command = Cli::command();
-            clap_complete::generate(args.shell, &mut command, "kubecred", &mut std::io::stdout());
+            std::io::stdout().write_all(crate::ui::completions::script(args.shell).as_bytes())?;
             Ok(0)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            std::io::stdout().write_all(&page)?;
-            Ok(0)
-        }
+        Command::Man(args) => man(args),
         _ => Ok(0),
     }
 }
@@ -129,6 +122,21 @@ fn lock_refused(err: &crate::edge::apply::lock::LockError) -> PathError {
         hint: Some("nothing was changed".into()),
         exit: 1,
     }
+}
+
+/// `kubecred man`: one page, or the names of all.
+fn man(args: &crate::ui::cli::ManArgs) -> Result<u8> {
+    if args.list {
+        let mut names = crate::ui::man::names().join("\n");
+        names.push('\n');
+        std::io::stdout().write_all(names.as_bytes())?;
+        return Ok(0);
+    }
+    let Some(page) = crate::ui::man::page(&args.page) else {
+        anyhow::bail!("no man page {}; kubecred man --list names them", args.page);
+    };
+    std::io::stdout().write_all(&page)?;
+    Ok(0)
 }
 
 /// Scans the node; no kubeadm credential at all is an error with `exit`.

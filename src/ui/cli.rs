@@ -118,8 +118,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    Man,
+    /// Print a man page (roff): kubecred(1), or kubecred-COMMAND(1)
+    Man(ManArgs),
 }
 
 /// `inspect` arguments.
@@ -222,7 +222,7 @@ pub struct RenewArgs {
     /// `all`, or kubeadm names: admin.conf, apiserver, apiserver-etcd-client,
     /// apiserver-kubelet-client, controller-manager.conf, etcd-healthcheck-client,
     /// etcd-peer, etcd-server, front-proxy-client, scheduler.conf, super-admin.conf
-    #[arg(value_name = "NAME", default_value = "all")]
+    #[arg(value_name = "NAME", default_value = "all", value_parser = RenewableName, hide_possible_values = true)]
     pub names: Vec<String>,
     /// Renew only what expires within this (30d, 720h); nothing due exits 0; bare: within the
     /// configured one [default: 30d] [env: KUBECRED_RENEW_WITHIN] [config: renew.within]
@@ -258,6 +258,34 @@ pub struct RenewArgs {
     /// How to write: plan only, confirmation, lock.
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+/// A `renew` argument: any word (renew itself names what it cannot renew),
+/// with `all` and the renewable kubeadm names as the values completions offer.
+#[derive(Clone, Copy, Debug)]
+struct RenewableName;
+
+impl clap::builder::TypedValueParser for RenewableName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            std::iter::once("all")
+                .chain(crate::domain::renew::renewable())
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 /// The lifetime `renew` gives new certificates by default: kubeadm's
@@ -376,6 +404,21 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: kubecred (the default) or kubecred-COMMAND
+    #[arg(
+        value_name = "PAGE",
+        default_value = "kubecred",
+        conflicts_with = "list"
+    )]
+    pub page: String,
+    /// Print the names of all pages, one per line
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// The arguments of a command line that names none: every flag at its
