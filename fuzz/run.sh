@@ -50,7 +50,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 if ! cargo afl --version 2>/dev/null | grep -q "$afl_version"; then
     say "installing cargo-afl $afl_version (builds AFL++ from its bundled source)"
-    cargo install --locked --quiet --force cargo-afl --version "$afl_version" || die "cannot install cargo-afl"
+    # Unoptimised: a wrapper that starts the build; AFL++ itself is built below.
+    cargo install --locked --quiet --debug --force cargo-afl --version "$afl_version" || die "cannot install cargo-afl"
 fi
 afl_data="${XDG_DATA_HOME:-$HOME/.local/share}/afl.rs"
 rustc_version=$(rustc --version | awk '{print $2}')

@@ -74,9 +74,11 @@ if ! cmp -s packaging/requirements.txt "$venv/requirements.txt" || [ ! -x "$venv
 	step "python3 -m venv $venv; pip install -r packaging/requirements.txt" make_venv
 fi
 
+# Built unoptimised (--debug): each runs for seconds per CI run, and an
+# optimised build of both costs about ten minutes of a loaded 2-core machine.
 cargo_tool() { # cargo_tool CRATE SUBCOMMAND VERSION
 	if [ "$(cargo "$2" --version 2>/dev/null)" = "$1 $3" ]; then return 0; fi
-	step "cargo install --locked $1@$3" cargo install --locked --quiet "$1@$3"
+	step "cargo install --locked --debug $1@$3" cargo install --locked --quiet --debug "$1@$3"
 }
 cargo_tool cargo-deb deb "$CARGO_DEB_VERSION"
 cargo_tool cargo-generate-rpm generate-rpm "$CARGO_GENERATE_RPM_VERSION"

@@ -169,8 +169,8 @@ fn files(roff: &mut Roff) {
             "the metrics the packaged hourly check writes for node_exporter's textfile collector (check --textfile).",
         ),
         (
-            "/etc/default/kubecred, /etc/sysconfig/kubecred",
-            "settings of the packaged systemd units and cron job (thresholds, textfile, renewal window).",
+            crate::domain::config::DEFAULT_PATH,
+            "the configuration (TOML): directories, copies, check's thresholds and textfile, renew's window, validity and restart policy; read by every command, so a hand-run check judges as the timer does (kubecred config shows each value and its source). Made by the package from /usr/share/kubecred/config.toml; KUBECRED_CONFIG names another file.",
         ),
     ] {
         entry(roff, path, text);
@@ -178,24 +178,29 @@ fn files(roff: &mut Roff) {
 }
 
 fn environment(roff: &mut Roff) {
+    use crate::domain::config::{CONFIG_VAR, DEFAULT_PATH, Key};
     roff.control("SH", ["ENVIRONMENT"]);
-    for (name, text) in [
-        (
-            "KUBECRED_KUBERNETES_DIR",
-            "the default of --kubernetes-dir.",
-        ),
-        ("KUBECRED_STATE_DIR", "the default of --state-dir."),
-        (
-            "KUBECRED_RENEW_RESTART",
-            "the default of renew --restart (auto or never).",
-        ),
-        (
-            "NO_COLOR",
-            "when set, tables are not coloured (--color auto).",
-        ),
-    ] {
-        entry(roff, name, text);
+    entry(
+        roff,
+        CONFIG_VAR,
+        &format!("the configuration file to read instead of {DEFAULT_PATH}; it must exist."),
+    );
+    for key in Key::ALL {
+        entry(
+            roff,
+            key.env(),
+            &format!(
+                "the setting {} of the configuration file, for this run; {} overrides it.",
+                key.name(),
+                key.flag()
+            ),
+        );
     }
+    entry(
+        roff,
+        "NO_COLOR",
+        "when set, tables are not coloured (--color auto).",
+    );
 }
 
 fn examples(roff: &mut Roff) {
