@@ -28,7 +28,9 @@ pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Contex
         )
     {
         print_with(|out| {
-            render::json::inspect_stream(stream.head(), ctx.now, stream.windows(), out)
+            stream.write_with(|windows| {
+                render::json::inspect_stream(stream.head(), ctx.now, windows, out)
+            })
         })?;
         return Ok(0);
     }

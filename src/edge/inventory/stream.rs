@@ -18,6 +18,7 @@ use crate::domain::model::{Credential, Inventory};
 use crate::domain::report::Judged;
 
 /// Files read and judged at a time (on every core), then written and dropped.
+/// A window of 1,024 leaves with their keys is about 3 MiB.
 const WINDOW: usize = 1024;
 
 /// The files named, ready to be read a window at a time, in the order of
@@ -152,13 +153,34 @@ impl Inventory {
 }
 
 impl Stream {
-    /// The credentials, a window at a time, judged on every core.
-    pub fn windows(&self) -> impl Iterator<Item = Vec<Judged>> + '_ {
-        self.files.chunks(WINDOW).map(|window| {
-            parallel(window, |listed| self.judge(listed))
-                .into_iter()
-                .flatten()
-                .collect()
+    /// Hands `write` the credentials, a window at a time in the report's
+    /// order, judged on every core: the next window is judged while `write`
+    /// takes the last, and at most one waits between them, so memory holds
+    /// three windows at most.
+    pub fn write_with<R>(
+        &self,
+        write: impl FnOnce(std::sync::mpsc::IntoIter<Vec<Judged>>) -> R,
+    ) -> R {
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel(1);
+            let producer = scope.spawn(move || {
+                for window in self.files.chunks(WINDOW) {
+                    let judged: Vec<Judged> = parallel(window, |listed| self.judge(listed))
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    // The writer stopped (a closed pipe, an error): so does the reading.
+                    if send.send(judged).is_err() {
+                        break;
+                    }
+                }
+            });
+            let written = write(receive.into_iter());
+            // A panic while judging is a bug: re-raise it rather than end the list early.
+            if let Err(panic) = producer.join() {
+                std::panic::resume_unwind(panic);
+            }
+            written
         })
     }
 
