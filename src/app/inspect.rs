@@ -13,7 +13,7 @@ use crate::ui::render;
 
 pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Context) -> Result<u8> {
     // Named files as JSON are written as they are judged, a window at a time:
-    // memory holds the CAs and one window. The table (column widths), `--live`
+    // memory holds the CAs and at most three windows. The table (column widths), `--live`
     // and `-v` (counts first) read everything before they print.
     let streams = !options.paths.is_empty()
         && global.format == Format::Json
