@@ -387,3 +387,160 @@ fn a_tree_read_by_listing_is_the_tree_read_file_by_file() {
     assert_eq!(listed.json()["credentials"].as_array().unwrap().len(), 311);
     assert_eq!(listed.stdout, one_by_one.stdout);
 }
+
+/// Beside `tree`: a CA of its own, a bundle of 12 leaves in one file (its
+/// records are `bundle.pem#1`, `#10`, `#11`, `#12`, `#2`, ... by name), a leaf
+/// valid only from 10 days after the test clock (the clock's doubt names it),
+/// and a file that is no certificate.
+fn extras(root: &Path) -> PathBuf {
+    let extra = root.join("extra");
+    fs::create_dir_all(&extra).unwrap();
+    let key = issue::generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+    let ca_pem = issue::self_signed_ca(
+        "extra-ca",
+        &key.pair,
+        now() - Duration::days(60),
+        now() + Duration::days(3000),
+    )
+    .unwrap();
+    write(&extra.join("ca.crt"), ca_pem.as_bytes(), 0o644);
+    let ca = Issuer::from_ca_cert_pem(&ca_pem, key.pair).unwrap();
+    let leaf_key = issue::generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+    let mut bundle = String::new();
+    for index in 0..12 {
+        let dates = (now() - Duration::days(5), now() + Duration::days(index + 1));
+        let profile = profile(&format!("bundled-{index}"));
+        bundle.push_str(&issue::leaf(&profile, &leaf_key.pair, &ca, dates.0, dates.1).unwrap());
+    }
+    write(&extra.join("bundle.pem"), bundle.as_bytes(), 0o644);
+    let future = issue::leaf(
+        &profile("future"),
+        &leaf_key.pair,
+        &ca,
+        now() + Duration::days(10),
+        now() + Duration::days(400),
+    )
+    .unwrap();
+    write(&extra.join("future.crt"), future.as_bytes(), 0o644);
+    write(&extra.join("broken.crt"), b"not a certificate\n", 0o644);
+    extra
+}
+
+fn inspect_json(args: &[&std::ffi::OsStr]) -> common::Run {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["inspect".as_ref()];
+    all.extend_from_slice(args);
+    all.push("-o".as_ref());
+    all.push("json".as_ref());
+    let run = kubecred(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run
+}
+
+fn names(run: &common::Run) -> Vec<String> {
+    run.json()["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `inspect PATH -o json` writes the credentials as it judges them, a window
+/// of files at a time (more than one window here), after a first pass that
+/// finds the CAs and the clock's doubt; `-v` reads everything first. Both
+/// must write the same bytes, with names in byte order, the doubt on the one
+/// certificate `openssl` dates after the clock.
+#[test]
+fn a_streamed_report_is_the_whole_report_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaves = tree(dir.path(), 1100, 3);
+    let extra = extras(dir.path());
+    let streamed = inspect_json(&[dir.path().as_os_str()]);
+    let whole = inspect_json(&["-v".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(streamed.stdout, whole.stdout);
+    let listed = names(&streamed);
+    // 1,103 leaves, 2 CAs of the tree, the extra CA, 12 bundled, `future` and `broken`.
+    assert_eq!(listed.len(), leaves.len() + 2 + 1 + 12 + 2);
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    let bundle = format!("{}", extra.join("bundle.pem").display());
+    let bundled: Vec<&String> = listed
+        .iter()
+        .filter(|name| name.starts_with(&bundle))
+        .collect();
+    assert_eq!(
+        bundled[..4],
+        [
+            &format!("{bundle}#1"),
+            &format!("{bundle}#10"),
+            &format!("{bundle}#11"),
+            &format!("{bundle}#12")
+        ]
+    );
+
+    let json = streamed.json();
+    let future = extra.join("future.crt");
+    let (ok, start) = openssl(&[
+        "x509".as_ref(),
+        "-noout".as_ref(),
+        "-startdate".as_ref(),
+        "-in".as_ref(),
+        future.as_os_str(),
+    ]);
+    assert!(ok, "{start}");
+    let start = start.trim().strip_prefix("notBefore=").unwrap().to_owned();
+    let (ok, epoch) = common::judge("date", &["-u", "-d", &start, "+%s"], b"");
+    assert!(ok, "{epoch}");
+    assert!(epoch.trim().parse::<i64>().unwrap() > now().unix_timestamp());
+    let doubted: Vec<&str> = json["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| {
+            record["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|code| code == "clock-implausible")
+        })
+        .map(|record| record["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(doubted, [future.display().to_string()]);
+    let broken = common::credential(&json, &extra.join("broken.crt").display().to_string());
+    assert_eq!(broken["state"], "malformed");
+    // Signed by the extra CA, found in the first pass wherever it sorts.
+    let first = common::credential(&json, &format!("{bundle}#1"));
+    assert_eq!(first["ca"], extra.join("ca.crt").display().to_string());
+    assert_eq!(first["signatureValid"], true);
+}
+
+/// Inputs whose records would not come out sorted file by file are read
+/// whole: a file named twice, and a bundle whose `NAME#N` records sort after
+/// another file's name (`bundle.pem!` sorts before `bundle.pem#1`).
+#[test]
+fn inputs_a_stream_cannot_order_are_read_whole_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = extras(dir.path());
+    fs::copy(extra.join("future.crt"), extra.join("bundle.pem!")).unwrap();
+    let ca = extra.join("ca.crt");
+    for args in [
+        vec![extra.as_os_str()],
+        vec![extra.as_os_str(), ca.as_os_str()],
+    ] {
+        let streamed = inspect_json(&args);
+        let mut verbose = args.clone();
+        verbose.insert(0, "-v".as_ref());
+        assert_eq!(streamed.stdout, inspect_json(&verbose).stdout);
+        let listed = names(&streamed);
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        let bundle = format!("{}", extra.join("bundle.pem").display());
+        let position = |name: &str| listed.iter().position(|listed| listed == name).unwrap();
+        assert!(position(&format!("{bundle}!")) < position(&format!("{bundle}#1")));
+    }
+    let twice = names(&inspect_json(&[extra.as_os_str(), ca.as_os_str()]));
+    let ca_name = ca.display().to_string();
+    assert_eq!(twice.iter().filter(|name| **name == ca_name).count(), 2);
+}

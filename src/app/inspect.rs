@@ -12,6 +12,28 @@ use crate::edge::context::Context;
 use crate::ui::render;
 
 pub(super) fn run(global: &GlobalOptions, options: &InspectOptions, ctx: &Context) -> Result<u8> {
+    // Named files as JSON are written as they are judged, a window at a time:
+    // memory holds the CAs and at most three windows. The table (column widths), `--live`
+    // and `-v` (counts first) read everything before they print.
+    let streams = !options.paths.is_empty()
+        && global.format == Format::Json
+        && !options.live
+        && !global.verbose;
+    if streams
+        && let Some(stream) = Inventory::stream_paths(
+            &options.paths,
+            ctx.expected_owner,
+            ctx.now,
+            Thresholds::default(),
+        )
+    {
+        print_with(|out| {
+            stream.write_with(|windows| {
+                render::json::inspect_stream(stream.head(), ctx.now, windows, out)
+            })
+        })?;
+        return Ok(0);
+    }
     let inventory = if options.paths.is_empty() {
         scan_host_or(
             &global.scope(ctx),

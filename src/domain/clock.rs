@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::domain::cert::Certificate;
 use crate::domain::layout::Kind;
-use crate::domain::model::Inventory;
+use crate::domain::model::{Credential, Inventory};
 use crate::domain::span::{date, left};
 
 /// Why `now` is not believed: the certificate that disagrees with it.
@@ -72,54 +72,103 @@ impl Doubt {
 /// certificate, or later than every leaf's not-after by more than that leaf's
 /// lifetime. A tree without certificates raises no doubt.
 pub fn doubt(inventory: &Inventory, now: OffsetDateTime) -> Option<Doubt> {
-    let present = || {
-        inventory
-            .credentials
-            .iter()
-            .filter_map(|cred| cred.material().map(|m| (cred, &m.certificate)))
-    };
-    let doubt = |cred: &crate::domain::model::Credential, kind| Doubt {
-        now,
-        name: cred.name.clone(),
-        path: cred.path.clone(),
-        kind,
-    };
-    if let Some((cred, cert)) = present()
-        .filter(|(_, cert)| cert.not_before > now)
-        .max_by_key(|(_, cert)| cert.not_before)
-    {
-        return Some(doubt(
-            cred,
-            DoubtKind::Behind {
-                not_before: cert.not_before,
-            },
-        ));
+    let mut watch = Watch::new(now);
+    for cred in &inventory.credentials {
+        watch.see(cred);
     }
-    // The leaf that stays plausible longest: not-after plus its lifetime.
-    // A limit past the dates `time` represents is never reached.
-    let mut latest: Option<(
+    watch.doubt()
+}
+
+/// [`doubt`] as running totals: shown the credentials one at a time, in the
+/// inventory's order, it keeps only the two certificates that could be named.
+#[derive(Debug)]
+pub struct Watch {
+    now: OffsetDateTime,
+    /// The newest not-before later than `now` (the last of equal ones).
+    behind: Option<(OffsetDateTime, String, PathBuf)>,
+    /// The leaf that stays plausible longest (the first of equal ones):
+    /// its limit, name, path, not-after and lifetime.
+    ahead: Option<(
         OffsetDateTime,
-        &crate::domain::model::Credential,
-        &Certificate,
-    )> = None;
-    for (cred, cert) in present().filter(|(cred, _)| cred.kind != Kind::Ca) {
-        let limit = cert
-            .not_after
-            .checked_add(cert.not_after - cert.not_before)?;
-        if latest.is_none_or(|(best, ..)| limit > best) {
-            latest = Some((limit, cred, cert));
+        String,
+        PathBuf,
+        OffsetDateTime,
+        time::Duration,
+    )>,
+    /// A leaf's limit fell past the dates `time` represents: it is never reached.
+    unbounded: bool,
+}
+
+impl Watch {
+    /// A watch of the clock `now`, having seen nothing.
+    pub fn new(now: OffsetDateTime) -> Self {
+        Self {
+            now,
+            behind: None,
+            ahead: None,
+            unbounded: false,
         }
     }
-    let (limit, cred, cert) = latest?;
-    (now > limit).then(|| {
-        doubt(
-            cred,
-            DoubtKind::Ahead {
-                not_after: cert.not_after,
-                lifetime: cert.not_after - cert.not_before,
+
+    /// Takes one credential into account.
+    pub fn see(&mut self, cred: &Credential) {
+        let Some(material) = cred.material() else {
+            return;
+        };
+        let cert: &Certificate = &material.certificate;
+        if cert.not_before > self.now
+            && self
+                .behind
+                .as_ref()
+                .is_none_or(|(newest, ..)| cert.not_before >= *newest)
+        {
+            self.behind = Some((cert.not_before, cred.name.clone(), cred.path.clone()));
+        }
+        if cred.kind == Kind::Ca || self.unbounded {
+            return;
+        }
+        let lifetime = cert.not_after - cert.not_before;
+        match cert.not_after.checked_add(lifetime) {
+            None => self.unbounded = true,
+            Some(limit) => {
+                if self.ahead.as_ref().is_none_or(|(best, ..)| limit > *best) {
+                    self.ahead = Some((
+                        limit,
+                        cred.name.clone(),
+                        cred.path.clone(),
+                        cert.not_after,
+                        lifetime,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The doubt, if what was seen raises one.
+    pub fn doubt(self) -> Option<Doubt> {
+        let now = self.now;
+        if let Some((not_before, name, path)) = self.behind {
+            return Some(Doubt {
+                now,
+                name,
+                path,
+                kind: DoubtKind::Behind { not_before },
+            });
+        }
+        if self.unbounded {
+            return None;
+        }
+        let (limit, name, path, not_after, lifetime) = self.ahead?;
+        (now > limit).then_some(Doubt {
+            now,
+            name,
+            path,
+            kind: DoubtKind::Ahead {
+                not_after,
+                lifetime,
             },
-        )
-    })
+        })
+    }
 }
 
 /// Why `ca` cannot sign at `now`, if it cannot: expired, or not yet valid.

@@ -200,6 +200,46 @@ pub fn evaluate(
     findings
 }
 
+/// The findings about one credential of `inventory` (whose CAs it holds), as
+/// [`evaluate`] finds them, sorted by code, with the clock's if `doubt` names it.
+/// For a stream of ad-hoc credentials (no layout, folders or copies), whose
+/// only finding across credentials is the clock's.
+pub fn evaluate_credential(
+    inventory: &Inventory,
+    credential: &Credential,
+    doubt: Option<&crate::domain::clock::Doubt>,
+    now: OffsetDateTime,
+    thresholds: &Thresholds,
+) -> Vec<Finding> {
+    let mut rules = Rules {
+        inventory,
+        now,
+        thresholds,
+        out: Vec::new(),
+    };
+    rules.credential(credential);
+    let mut findings = rules.out;
+    findings.extend(
+        doubt
+            .filter(|doubt| doubt.name == credential.name)
+            .map(clock_finding),
+    );
+    findings
+        .sort_by(|a, b| (&a.credential, a.code, &a.path).cmp(&(&b.credential, b.code, &b.path)));
+    findings
+}
+
+fn clock_finding(doubt: &crate::domain::clock::Doubt) -> Finding {
+    Finding {
+        code: Code::ClockImplausible,
+        severity: Severity::Warning,
+        credential: doubt.name.clone(),
+        path: doubt.path.clone(),
+        message: doubt.message(),
+        remedy: "check the node clock (timedatectl, chrony): `kubecred renew` refuses to issue until it agrees with the certificates, or until --trust-clock".into(),
+    }
+}
+
 /// The finding for a journal an interrupted kubecred run left: the tree may
 /// hold half of a change (a key without its certificate) until it is restored.
 pub fn interrupted_change(id: &str, backup_dir: &std::path::Path) -> Finding {
@@ -912,14 +952,7 @@ impl Rules<'_> {
 
     fn clock(&mut self) {
         if let Some(doubt) = crate::domain::clock::doubt(self.inventory, self.now) {
-            self.out.push(Finding {
-                code: Code::ClockImplausible,
-                severity: Severity::Warning,
-                credential: doubt.name.clone(),
-                path: doubt.path.clone(),
-                message: doubt.message(),
-                remedy: "check the node clock (timedatectl, chrony): `kubecred renew` refuses to issue until it agrees with the certificates, or until --trust-clock".into(),
-            });
+            self.out.push(clock_finding(&doubt));
         }
     }
 

@@ -194,7 +194,8 @@ pub struct FileMeta {
     pub gid: u32,
     /// Where the path pointed, if it was a symlink that was followed.
     pub symlink_target: Option<PathBuf>,
-    /// The SHA-256 of the bytes read (`None` for a folder).
+    /// The SHA-256 of the bytes read (`None` for a folder, and for the files
+    /// `inspect PATH` reads from a folder's listing, which no plan writes from).
     pub sha256: Option<Fingerprint>,
 }
 

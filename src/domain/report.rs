@@ -44,6 +44,15 @@ impl Status {
     }
 }
 
+/// One credential of a streamed `inspect`, judged: its findings, sorted by code.
+#[derive(Debug)]
+pub struct Judged {
+    /// The credential, its chain verified.
+    pub credential: crate::domain::model::Credential,
+    /// What is wrong with it.
+    pub findings: Vec<Finding>,
+}
+
 /// An evaluated inventory.
 #[derive(Debug)]
 pub struct Report<'a> {

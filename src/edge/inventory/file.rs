@@ -55,17 +55,20 @@ pub fn read_file(path: &Path, links: Links) -> Result<Option<(Vec<u8>, FileMeta)
         bytes,
         &opened.meta,
         opened.symlink_target,
+        true,
     )))
 }
 
-/// The bytes read from `path` and what `fstat` said of the handle.
+/// The bytes read from `path` and what `fstat` said of the handle, with
+/// their SHA-256 if `digest` (what a plan's precondition compares).
 fn described(
     path: &Path,
     bytes: Vec<u8>,
     meta: &Metadata,
     symlink_target: Option<PathBuf>,
+    digest: bool,
 ) -> (Vec<u8>, FileMeta) {
-    let sha256 = Some(Fingerprint::of(&bytes));
+    let sha256 = digest.then(|| Fingerprint::of(&bytes));
     (
         bytes,
         FileMeta {
@@ -80,7 +83,8 @@ fn described(
 }
 
 /// Reads a file that a folder listing (`getdents`) named as a regular file,
-/// in a folder on device `dev` of a real filesystem: one `open`, one `fstat`.
+/// in a folder on device `dev` of a real filesystem: one `open`, one `fstat`,
+/// and no SHA-256 of the bytes (`FileMeta::sha256` is `None`).
 /// Absent is `Ok(None)`. The listing stands for the handle-first check of
 /// [`read_file`]: only a swap of the name between listing and opening could
 /// put something else there, and `O_NOFOLLOW` refuses a symlink (that name
@@ -108,7 +112,8 @@ pub(super) fn read_listed(path: &Path, dev: u64) -> Result<Option<(Vec<u8>, File
         return Err(too_large(meta.len(), MAX_FILE_BYTES));
     }
     let bytes = read_sized(file, meta.len(), MAX_FILE_BYTES)?;
-    Ok(Some(described(path, bytes, &meta, None)))
+    // Only `inspect PATH` reads this way, and nothing plans writes from it: no digest.
+    Ok(Some(described(path, bytes, &meta, None, false)))
 }
 
 /// Whether a folder's filesystem is a real one (not procfs, sysfs, ...), by `statfs`.

@@ -8,6 +8,7 @@ mod manifests;
 mod paths;
 pub mod presence;
 mod source;
+mod stream;
 
 use std::collections::HashMap;
 use std::fs;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use file::{Links, Opened, found, open_regular, read_file, read_opened};
 pub use source::Host;
+pub use stream::Stream;
 
 use copies::find_copies;
 use paths::{collect_files, read_any, resolve_issuers};

@@ -38,6 +38,12 @@ enum Sibling {
 
 /// Reads any credential file: a kubeconfig, or PEM certificates (with a sibling `.key`).
 pub(super) fn read_any(listed: &Listed) -> Vec<Credential> {
+    read_any_with(listed, true)
+}
+
+/// [`read_any`]; without `keys`, a PEM file's keys are neither read nor
+/// judged (each certificate's key is `Unknown`): enough to know the CAs.
+pub(super) fn read_any_with(listed: &Listed, keys: bool) -> Vec<Credential> {
     let path = listed.path.as_path();
     let name = crate::domain::exact::escaped(path);
     let adhoc = |kind, state| Credential::adhoc(name.clone(), path, kind, state);
@@ -82,7 +88,9 @@ pub(super) fn read_any(listed: &Listed) -> Vec<Credential> {
         // A lone key or public key: read as part of its certificate's pair, if any.
         return Vec::new();
     }
-    let key = if blocks
+    let key = if !keys {
+        KeyState::Unknown
+    } else if blocks
         .iter()
         .any(|block| block.kind != BlockKind::Certificate && block.kind != BlockKind::PublicKey)
     {
@@ -103,15 +111,15 @@ pub(super) fn read_any(listed: &Listed) -> Vec<Credential> {
         KeyState::Unknown
     };
     // A `.crt` is a certificate file, whatever else it holds: a key in it is exposed.
-    let keys_in_certificates: Vec<KeyInCertificate> =
-        (path.extension().is_some_and(|ext| ext == "crt")
-            && blocks.iter().any(|block| block.kind.is_private_key()))
-        .then(|| KeyInCertificate {
-            file: file.clone(),
-            field: None,
-        })
-        .into_iter()
-        .collect();
+    let keys_in_certificates: Vec<KeyInCertificate> = (keys
+        && path.extension().is_some_and(|ext| ext == "crt")
+        && blocks.iter().any(|block| block.kind.is_private_key()))
+    .then(|| KeyInCertificate {
+        file: file.clone(),
+        field: None,
+    })
+    .into_iter()
+    .collect();
     let many = certs.len() > 1;
     certs
         .iter()

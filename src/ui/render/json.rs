@@ -13,9 +13,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::domain::cert::Fingerprint;
+use crate::domain::model::Inventory;
 use crate::domain::plan::{Action, Write};
+use crate::domain::report::Judged;
 use crate::domain::report::Report;
-use records::Document;
+use records::{Document, StreamDocument};
+use time::OffsetDateTime;
 
 /// The wire format's version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +37,23 @@ pub fn inspect(report: &Report<'_>, out: &mut impl io::Write) -> io::Result<()> 
     let doc = Document {
         report,
         check: false,
+    };
+    write_pretty(out, &doc)
+}
+
+/// `inspect PATH... -o json` from a stream: the credentials come a window
+/// at a time (sorted by name and judged), each written to `out` and dropped.
+/// The same bytes as [`inspect`] writes for the same credentials.
+pub fn inspect_stream(
+    head: &Inventory,
+    now: OffsetDateTime,
+    windows: impl Iterator<Item = Vec<Judged>>,
+    out: &mut impl io::Write,
+) -> io::Result<()> {
+    let doc = StreamDocument {
+        head,
+        now,
+        windows: std::cell::RefCell::new(Some(windows)),
     };
     write_pretty(out, &doc)
 }

@@ -6,15 +6,17 @@ use std::os::unix::ffi::OsStrExt as _;
 
 use serde::ser::{SerializeMap as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
 
 use crate::domain::cert::{Certificate, ChainError};
 use crate::domain::exact::{JsonPath, escaped};
 use crate::domain::findings::Finding;
+use crate::domain::model::Inventory;
 use crate::domain::model::{
     Copy, Credential, FileMeta, FileRead, KeyState, Origin, PERMISSION_DENIED, ServiceAccount,
     State,
 };
-use crate::domain::report::Report;
+use crate::domain::report::{Judged, Report};
 use crate::domain::span::rfc3339;
 use crate::ui::render::json::SCHEMA_VERSION;
 
@@ -58,6 +60,60 @@ impl Serialize for Document<'_, '_> {
             map.serialize_entry("live", &crate::ui::render::live::json(live, report.now))?;
         }
         map.end()
+    }
+}
+
+/// A whole `inspect` document whose credentials come a window at a time,
+/// already sorted and judged: the same bytes as [`Document`] writes for
+/// the same credentials (no copies, no live part).
+pub(super) struct StreamDocument<'a, I> {
+    /// The kubernetes and cert dirs and the static pods.
+    pub(super) head: &'a Inventory,
+    pub(super) now: OffsetDateTime,
+    /// The windows of credentials; taken once.
+    pub(super) windows: std::cell::RefCell<Option<I>>,
+}
+
+impl<I: Iterator<Item = Vec<Judged>>> Serialize for StreamDocument<'_, I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let head = self.head;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("schemaVersion", &SCHEMA_VERSION)?;
+        map.serialize_entry("generatedAt", &rfc3339(self.now))?;
+        map.serialize_entry("kubernetesDir", &JsonPath(&head.kubernetes_dir))?;
+        map.serialize_entry("certDir", &JsonPath(&head.cert_dir))?;
+        map.serialize_entry(
+            "credentials",
+            &Streamed {
+                now: self.now,
+                windows: &self.windows,
+            },
+        )?;
+        map.serialize_entry("copies", &Each(std::iter::empty::<()>()))?;
+        map.serialize_entry("staticPods", &crate::ui::render::live::static_pods(head))?;
+        map.end()
+    }
+}
+
+/// The credentials of a [`StreamDocument`], each written as it comes and dropped.
+struct Streamed<'a, I> {
+    now: OffsetDateTime,
+    windows: &'a std::cell::RefCell<Option<I>>,
+}
+
+impl<I: Iterator<Item = Vec<Judged>>> Serialize for Streamed<'_, I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        if let Some(windows) = self.windows.borrow_mut().take() {
+            for judged in windows.flatten() {
+                seq.serialize_element(&CredentialOut {
+                    now: self.now,
+                    cred: &judged.credential,
+                    codes: Each(judged.findings.iter().map(|finding| finding.code.as_str())),
+                })?;
+            }
+        }
+        seq.end()
     }
 }
 
@@ -140,7 +196,11 @@ impl Serialize for Credentials<'_, '_> {
         for (_, entry) in list {
             match entry {
                 Entry::Credential(cred) => {
-                    seq.serialize_element(&CredentialOut { report, cred })?;
+                    seq.serialize_element(&CredentialOut {
+                        now: report.now,
+                        cred,
+                        codes: Codes(report, &cred.name),
+                    })?;
                 }
                 Entry::ServiceAccount(sa) => {
                     seq.serialize_element(&ServiceAccountOut { report, sa })?;
@@ -196,14 +256,16 @@ impl Serialize for PublicKeyOut<'_> {
     }
 }
 
-struct CredentialOut<'a, 'r> {
-    report: &'a Report<'r>,
+/// One credential, with the codes of its findings.
+struct CredentialOut<'a, C> {
+    now: OffsetDateTime,
     cred: &'a Credential,
+    codes: C,
 }
 
-impl Serialize for CredentialOut<'_, '_> {
+impl<C: Serialize> Serialize for CredentialOut<'_, C> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (report, cred) = (self.report, self.cred);
+        let (now, cred) = (self.now, self.cred);
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &cred.name)?;
         map.serialize_entry("kind", cred.kind.as_str())?;
@@ -224,7 +286,7 @@ impl Serialize for CredentialOut<'_, '_> {
             }
             State::Present(material) => {
                 let cert = &material.certificate;
-                certificate_fields(&mut map, report, cert)?;
+                certificate_fields(&mut map, now, cert)?;
                 map.serialize_entry("state", "present")?;
                 map.serialize_entry("source", &SourceOut(&material.origin, &material.file))?;
                 map.serialize_entry("file", &FileOut(&material.file))?;
@@ -242,7 +304,7 @@ impl Serialize for CredentialOut<'_, '_> {
                 )?;
             }
         }
-        map.serialize_entry("findings", &Codes(report, &cred.name))?;
+        map.serialize_entry("findings", &self.codes)?;
         map.end()
     }
 }
@@ -305,7 +367,7 @@ impl Serialize for CaDataOut<'_> {
 /// The certificate fields shared by credentials and copies, in wire order.
 fn certificate_fields<M: serde::ser::SerializeMap>(
     map: &mut M,
-    report: &Report<'_>,
+    now: OffsetDateTime,
     cert: &Certificate,
 ) -> Result<(), M::Error> {
     map.serialize_entry("subject", &SubjectOut(cert))?;
@@ -313,10 +375,7 @@ fn certificate_fields<M: serde::ser::SerializeMap>(
     map.serialize_entry("serial", &cert.serial)?;
     map.serialize_entry("notBefore", &rfc3339(cert.not_before))?;
     map.serialize_entry("notAfter", &rfc3339(cert.not_after))?;
-    map.serialize_entry(
-        "secondsLeft",
-        &(cert.not_after - report.now).whole_seconds(),
-    )?;
+    map.serialize_entry("secondsLeft", &(cert.not_after - now).whole_seconds())?;
     map.serialize_entry("keyAlgorithm", &cert.key_algorithm.to_string())?;
     map.serialize_entry("subjectAltNames", &AltNamesOut(cert))?;
     map.serialize_entry("extendedKeyUsages", &cert.extended_key_usages)?;
@@ -437,7 +496,7 @@ impl Serialize for CopyOut<'_, '_> {
         map.serialize_entry("path", &JsonPath(&copy.file.path))?;
         map.serialize_entry("user", &copy.user)?;
         map.serialize_entry("file", &FileOut(&copy.file))?;
-        certificate_fields(&mut map, self.report, &copy.certificate)?;
+        certificate_fields(&mut map, self.report.now, &copy.certificate)?;
         map.serialize_entry("findings", &Codes(self.report, &name))?;
         map.end()
     }
